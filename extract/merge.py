@@ -1,0 +1,47 @@
+"""The rule that turns a report's mentions of one concept into one polarity.
+
+``MERGE_RULE`` (recorded in every build manifest):
+
+1. definite mentions (positive, or negative that is not weak) beat hedged ones
+   (uncertain) and weak negatives ("no new X", "history of X");
+2. among those, a mention in IMPRESSION beats one in FINDINGS, which beats the fallback
+   paragraph;
+3. then positive beats uncertain beats negative (a finding present on one side and
+   absent on the other is present);
+4. ties go to the earliest mention.
+
+A concept whose mentions carry more than one polarity is flagged ``conflict``.
+"""
+
+from __future__ import annotations
+
+from extract.records import ConceptMention, StudyConcept
+
+MERGE_RULE = "definite>hedged; impression>findings>other; positive>uncertain>negative; first"
+_SECTION_RANK = {"impression": 2, "findings": 1}
+_POLARITY_RANK = {"positive": 2, "uncertain": 1, "negative": 0}
+
+
+def _key(m: ConceptMention) -> tuple[int, int, int, int]:
+    definite = int(m.polarity == "positive" or (m.polarity == "negative" and not m.weak))
+    return (definite, _SECTION_RANK.get(m.section, 0), _POLARITY_RANK[m.polarity], -m.start)
+
+
+def merge_mentions(mentions) -> tuple[StudyConcept, ...]:
+    by_cui: dict[str, list[ConceptMention]] = {}
+    for m in mentions:
+        by_cui.setdefault(m.cui, []).append(m)
+    out = []
+    for cui in sorted(by_cui):
+        ms = sorted(by_cui[cui], key=lambda m: (m.start, m.end))
+        best = max(ms, key=_key)
+        out.append(
+            StudyConcept(
+                cui=cui,
+                name=best.name,
+                polarity=best.polarity,
+                evidence=tuple(ms),
+                conflict=len({m.polarity for m in ms}) > 1,
+            )
+        )
+    return tuple(out)

@@ -1,0 +1,180 @@
+"""Split a radiology report into sections, keeping character offsets.
+
+The rules follow the spirit of MIMIC-CXR's own section splitter:
+
+* headers are ``NAME:`` at the start of a line (or after a sentence end for the
+  well-known names); unknown ALL-CAPS headers at a line start also open a section;
+* header variants are normalised: ``IMPRESSIONS``, ``CONCLUSION``, ``SUMMARY``,
+  ``FINDINGS AND IMPRESSION`` … all count as ``impression``; ``FINDING(S)`` as ``findings``;
+* when a report has neither FINDINGS nor IMPRESSION, its last paragraph is used
+  (section name ``last_paragraph``), unless that paragraph sits under a header that is
+  known to be something else (HISTORY, INDICATION, COMPARISON, …).
+
+Every :class:`~extract.records.Section` satisfies ``0 <= start <= end <= len(text)``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from extract.records import Section
+
+#: Canonical target sections and the header spellings that map to them.
+FINDINGS_HEADERS = frozenset({"findings", "finding", "findings/observations", "observations"})
+IMPRESSION_HEADERS = frozenset(
+    {
+        "impression",
+        "impressions",
+        "conclusion",
+        "conclusions",
+        "summary",
+        "opinion",
+        "interpretation",
+        "findings and impression",
+        "findings and impressions",
+        "findings/impression",
+        "findings / impression",
+        "impression and recommendation",
+        "impression and recommendations",
+        "impression/recommendation",
+        "impression/recommendations",
+        "conclusion and recommendation",
+    }
+)
+#: Headers that are known not to hold findings: their text is never used as a fallback.
+OTHER_HEADERS = frozenset(
+    {
+        "history",
+        "clinical history",
+        "indication",
+        "indications",
+        "clinical indication",
+        "reason for exam",
+        "reason for examination",
+        "reason for study",
+        "clinical information",
+        "comparison",
+        "comparisons",
+        "technique",
+        "examination",
+        "exam",
+        "type of examination",
+        "procedure",
+        "study",
+        "wet read",
+        "notification",
+        "recommendation",
+        "recommendations",
+        "addendum",
+        "final report",
+        "provisional findings impression (pfi)",
+        "reference exam",
+        "date",
+        "time",
+    }
+)
+KNOWN_HEADERS = FINDINGS_HEADERS | IMPRESSION_HEADERS | OTHER_HEADERS
+
+_known_alt = "|".join(sorted((re.escape(h) for h in KNOWN_HEADERS), key=len, reverse=True))
+# A known header at a line start or after a sentence end, any case.
+_KNOWN_RE = re.compile(
+    rf"(?:(?<=\n)|^|(?<=[.!?]\s)|(?<=[.!?]\s\s))[ \t]*(?P<h>{_known_alt})[ \t]*:",
+    re.IGNORECASE,
+)
+# An unknown ALL-CAPS header at a line start ("PA AND LATERAL VIEWS OF THE CHEST:").
+_CAPS_RE = re.compile(r"(?m)^[ \t]*(?P<h>[A-Z][A-Z0-9 /&(),'-]{1,60}?)[ \t]*:(?![0-9])")
+_PARA_RE = re.compile(r"\n[ \t]*\n")
+
+
+def canonical_section_name(header: str) -> str:
+    """Map a header as written to its canonical section name."""
+    h = re.sub(r"\s+", " ", header.strip().lower())
+    if h in FINDINGS_HEADERS:
+        return "findings"
+    if h in IMPRESSION_HEADERS:
+        return "impression"
+    return h
+
+
+def _headers(text: str) -> list[tuple[int, int, str]]:
+    """(header start, body start, header text) sorted by position, no overlaps."""
+    found: dict[int, tuple[int, int, str]] = {}
+    for rx in (_KNOWN_RE, _CAPS_RE):
+        for m in rx.finditer(text):
+            start = m.start("h")
+            if start in found:
+                continue
+            found[start] = (start, m.end(), m.group("h"))
+    out: list[tuple[int, int, str]] = []
+    last_end = -1
+    for start in sorted(found):
+        hs, be, h = found[start]
+        if hs < last_end:
+            continue
+        out.append((hs, be, h))
+        last_end = be
+    return out
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def split_sections(text: str) -> tuple[Section, ...]:
+    """All sections of ``text`` in order; the fallback ``last_paragraph`` when needed.
+
+    >>> [s.name for s in split_sections("FINDINGS: No effusion.\\nIMPRESSION: Normal.")]
+    ['findings', 'impression']
+    """
+    heads = _headers(text)
+    sections: list[Section] = []
+    for i, (hs, body_start, header) in enumerate(heads):
+        body_end = heads[i + 1][0] if i + 1 < len(heads) else len(text)
+        s, e = _strip(text, body_start, body_end)
+        sections.append(Section(canonical_section_name(header), header.strip(), s, e))
+
+    if any(s.name in ("findings", "impression") for s in sections):
+        return tuple(sections)
+
+    fallback = _last_paragraph(text, heads)
+    if fallback is not None:
+        sections.append(fallback)
+    return tuple(sections)
+
+
+def _last_paragraph(text: str, heads: list[tuple[int, int, str]]) -> Section | None:
+    """The last non-empty paragraph, unless it belongs to a known non-findings section."""
+    end = len(text)
+    while True:
+        s, e = _strip(text, 0, end)
+        if s == e:
+            return None
+        breaks = [m.end() for m in _PARA_RE.finditer(text, 0, e)]
+        para_start = breaks[-1] if breaks else 0
+        ps, pe = _strip(text, para_start, e)
+        if ps == pe:
+            end = para_start
+            continue
+        # Which header (if any) governs this paragraph?
+        owner = None
+        for hs, body_start, header in heads:
+            if hs <= ps or (hs < pe and body_start <= pe):
+                owner = (hs, body_start, header)
+        if owner is not None:
+            hs, body_start, header = owner
+            if canonical_section_name(header) in OTHER_HEADERS:
+                return None
+            if hs >= ps:  # the paragraph starts with its own unknown header: skip the header
+                ps, pe = _strip(text, body_start, pe)
+                if ps == pe:
+                    return None
+        return Section("last_paragraph", "", ps, pe)
+
+
+def target_sections(sections: tuple[Section, ...]) -> tuple[Section, ...]:
+    """The sections extraction reads: FINDINGS and IMPRESSION, else the fallback paragraph."""
+    return tuple(s for s in sections if s.name in ("findings", "impression", "last_paragraph"))

@@ -1,0 +1,139 @@
+"""Polarity trigger phrases for the rules extractor (NegEx/pyConText style).
+
+Each phrase is lower-case words; matching is on the report's words, longest first,
+so ``not seen`` (post-negation) wins over ``not`` (pre-negation) and ``no change``
+(pseudo-negation) wins over ``no``. Edit these lists to tune the extractor; the
+kinds are:
+
+* ``pseudo``    – looks like a trigger but is not ("no change in", "not only"): consumed, no effect;
+* ``neg``       – negates what follows in its scope ("no", "without", "free of");
+* ``neg_post``  – negates what precedes in its clause ("is not seen", "has resolved");
+* ``neg_weak``  – negates what follows, but yields to any other mention ("no new", "history of");
+* ``unc``       – makes what follows uncertain ("possible", "concerning for", "likely");
+* ``unc_post``  – makes what precedes uncertain ("cannot be excluded", "is suspected");
+* ``unc_both``  – the mention before and the ones after are uncertain ("atelectasis versus pneumonia");
+* ``term``      – ends any open scope ("but", "however", "which").
+"""
+
+from __future__ import annotations
+
+TRIGGERS: dict[str, tuple[str, ...]] = {
+    "pseudo": (
+        "no change", "no changes", "no interval change", "no significant change", "no significant interval change",
+        "no appreciable change", "no substantial change", "no definite change", "no relevant change",
+        "without change", "without interval change", "without significant change", "not changed",
+        "not significantly changed", "not appreciably changed", "no increase", "no decrease",
+        "no significant increase", "no significant decrease", "no interval increase", "no interval decrease",
+        "not only", "no worsening", "not increased", "not decreased", "gram negative", "not well seen",
+        "not well visualized", "not well evaluated", "cannot be assessed", "can not be assessed",
+        "not been assessed", "no other change", "no other changes", "no interval worsening",
+    ),
+    "neg": (
+        "no", "not", "without", "free of", "negative for", "absence of", "absent", "no evidence of",
+        "no radiographic evidence of", "no radiographic evidence for", "no evidence for", "no signs of",
+        "no sign of", "no findings of", "no findings to suggest", "no definite", "no definite evidence of",
+        "no convincing", "no convincing evidence of", "without evidence of", "without definite", "never",
+        "neither", "nor", "ruled out", "rules out", "resolution of", "interval resolution of",
+        "resolved", "removal of", "interval removal of", "clear of", "no longer", "no residual",
+        "no acute", "no focal", "no visible", "no appreciable", "no significant", "no large", "no overt",
+        "no frank", "no obvious", "no gross", "no discrete", "no displaced", "without focal",
+        "status post removal of", "s/p removal of",
+    ),
+    "neg_post": (
+        "is not seen", "are not seen", "not seen", "is not identified", "are not identified", "not identified",
+        "not visualized", "is not visualized", "are not visualized", "not present", "is not present",
+        "are not present", "is absent", "are absent", "has resolved", "have resolved", "has largely resolved",
+        "have largely resolved", "has nearly resolved", "has been removed", "have been removed",
+        "were removed", "was removed", "removed", "no longer seen", "no longer visualized",
+        "no longer present", "no longer visible", "is no longer", "are no longer", "not appreciated",
+        "not evident", "not demonstrated", "not detected", "is gone", "has cleared", "have cleared",
+        "cleared", "not apparent", "is resolved", "are resolved", "has been withdrawn",
+        "have been withdrawn", "has resolved since", "not excluded by",
+    ),
+    "neg_weak": (
+        "no new", "without new", "no newly", "no additional", "no new focal", "no new areas of",
+        "history of", "h/o", "known history of", "prior history of", "remote history of",
+    ),
+    "unc": (
+        "possible", "possibly", "probable", "probably", "likely", "most likely", "more likely",
+        "less likely", "may", "might", "could", "may represent", "could represent", "may reflect",
+        "could reflect", "may be", "could be", "might be", "questionable", "question of", "suspected",
+        "suspicious for", "suspicious of", "concerning for", "concern for", "worrisome for",
+        "suggestive of", "suggesting", "suggests", "consider", "considered", "differential includes",
+        "differential diagnosis includes", "cannot exclude", "can not exclude", "cannot rule out",
+        "can not rule out", "difficult to exclude", "not excluded", "equivocal", "borderline", "presumed",
+        "presumably", "indeterminate", "potential",
+        "potentially", "perhaps", "impossible to exclude",
+        "would be difficult to exclude", "raising concern for", "raises concern for", "possibly representing", "may well represent", "likely representing", "maybe", "to exclude", "to rule out", "rule out", "r/o",
+    ),
+    "unc_post": (
+        "cannot be excluded", "can not be excluded", "can't be excluded", "cannot be ruled out",
+        "can not be ruled out", "could not be excluded", "not entirely excluded", "is not excluded",
+        "are not excluded", "not excluded", "is possible", "are possible", "is suspected",
+        "are suspected", "is questioned", "is likely", "are likely", "is not entirely excluded",
+        "is difficult to exclude", "difficult to exclude", "is a possibility", "not ruled out",
+        "is considered",
+    ),
+    "unc_both": ("versus", "vs", "or less likely", "or more likely"),
+    "term": (
+        "but", "however", "although", "though", "aside from", "apart from", "except", "except for",
+        "with the exception of", "which", "whereas", "while", "otherwise", "there is", "there are",
+        "there has been", "there have been", "since", "and there is", "unchanged", "now",
+        "consistent with", "compatible with", "secondary to", "due to", "in keeping with",
+    ),
+}
+
+#: Words that modify an observation (RadGraph ``modify``): severity, size, change, extent.
+MODIFIER_WORDS = frozenset(
+    """
+    mild mildly moderate moderately severe severely minimal minimally small smaller large larger tiny trace
+    little minor marked markedly massive extensive slight slightly subtle substantial significant
+    increased increasing increase decreased decreasing decrease improved improving improvement worsened
+    worsening worse progressed progression progressive enlarging stable unchanged persistent persistently
+    new newly recurrent residual chronic acute subacute old healed healing prior previous
+    diffuse focal patchy multifocal streaky hazy faint dense confluent scattered bilateral bilaterally
+    layering loculated nodular linear reticular reticulonodular interstitial vague low lung-volume
+    """.split()
+)
+
+#: Words for a side or a part of an organ (RadGraph ANAT-DP without a concept of their own).
+ANATOMY_WORDS = frozenset(
+    """
+    left right bilateral bilaterally lower upper middle mid lobe lobes zone zones lateral medial posterior
+    anterior retrocardiac paratracheal subpleural peripheral central perihilar basilar apical
+    segment segments segmental subsegmental field fields carina hemithorax
+    """.split()
+)
+
+#: Prepositions after an observation that lead to where it is ("opacity in the left lower lobe").
+LOCATIVE_WORDS = frozenset(
+    "in at within of involving along over overlying projecting projects near adjacent abutting into "
+    "from through above below beneath under the a an region level".split()
+)
+
+#: An observation followed by one of these and another observation: the first suggests the second.
+SUGGESTIVE_PHRASES = (
+    "suggestive of", "concerning for", "suspicious for", "worrisome for", "compatible with",
+    "consistent with", "likely", "most likely", "may represent", "could represent", "representing",
+    "may reflect", "could reflect", "reflecting", "likely reflecting", "likely representing",
+    "possibly representing", "in keeping with", "which may be", "which could be", "likely due to",
+    "due to", "secondary to", "from", "likely from", "raising concern for", "concern for",
+)
+
+#: Verbs that close a forward scope once it has captured something ("no effusion is present and ...").
+CLAUSE_VERBS = frozenset(
+    "is are was were has have had appears appear remains remain demonstrates shows show measures "
+    "measure extends extend terminates terminate ends end courses course projects lies".split()
+)
+
+#: (observation words, anatomy CUI) -> composed concept: "the heart is enlarged" -> Cardiomegaly.
+ENLARGED_WORDS = frozenset("enlarged enlargement enlarging prominent prominence widened widening".split())
+#: A clause "<heart> is normal" says the composed finding is absent; "top normal" makes it uncertain.
+NORMAL_PHRASES = ("normal", "within normal limits", "unremarkable", "normal in size", "normal size")
+BORDERLINE_PHRASES = ("top normal", "top-normal", "upper limits of normal", "upper limit of normal", "borderline")
+COMPOSED = {
+    # anatomy CUI: (concept when enlarged, …)
+    "C0018787": "C0018800",  # Heart -> Cardiomegaly
+    "C0025066": "C0746459",  # Mediastinum -> Widened mediastinum
+}
+CARDIOMEDIASTINAL = frozenset({"cardiomediastinal"})
