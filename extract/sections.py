@@ -7,8 +7,8 @@ The rules follow the spirit of MIMIC-CXR's own section splitter:
 * header variants are normalised: ``IMPRESSIONS``, ``CONCLUSION``, ``SUMMARY``,
   ``FINDINGS AND IMPRESSION`` … all count as ``impression``; ``FINDING(S)`` as ``findings``;
 * when a report has neither FINDINGS nor IMPRESSION, its last paragraph is used
-  (section name ``last_paragraph``), unless that paragraph sits under a header that is
-  known to be something else (HISTORY, INDICATION, COMPARISON, …).
+  (section name ``last_paragraph``); paragraphs under a header known to be something
+  else (HISTORY, INDICATION, COMPARISON, …) are passed over.
 
 Every :class:`~extract.records.Section` satisfies ``0 <= start <= end <= len(text)``.
 """
@@ -61,7 +61,6 @@ OTHER_HEADERS = frozenset(
         "type of examination",
         "procedure",
         "study",
-        "wet read",
         "notification",
         "recommendation",
         "recommendations",
@@ -83,7 +82,7 @@ _KNOWN_RE = re.compile(
 )
 # An unknown ALL-CAPS header at a line start ("PA AND LATERAL VIEWS OF THE CHEST:").
 _CAPS_RE = re.compile(r"(?m)^[ \t]*(?P<h>[A-Z][A-Z0-9 /&(),'-]{1,60}?)[ \t]*:(?![0-9])")
-_PARA_RE = re.compile(r"\n[ \t]*\n")
+_PARA_RE = re.compile(r"\n[ \t]*\n|\n[ \t]*_{5,}[ \t]*(?=\n)")  # blank line or a ____ rule
 
 
 def canonical_section_name(header: str) -> str:
@@ -147,32 +146,27 @@ def split_sections(text: str) -> tuple[Section, ...]:
 
 
 def _last_paragraph(text: str, heads: list[tuple[int, int, str]]) -> Section | None:
-    """The last non-empty paragraph, unless it belongs to a known non-findings section."""
-    end = len(text)
-    while True:
-        s, e = _strip(text, 0, end)
-        if s == e:
-            return None
-        breaks = [m.end() for m in _PARA_RE.finditer(text, 0, e)]
-        para_start = breaks[-1] if breaks else 0
-        ps, pe = _strip(text, para_start, e)
+    """The last non-empty paragraph that does not belong to a known non-findings section
+    (HISTORY, INDICATION, COMPARISON, …); a paragraph's own leading header is skipped."""
+    bounds = [0] + [m.end() for m in _PARA_RE.finditer(text)] + [len(text)]
+    for k in range(len(bounds) - 2, -1, -1):
+        ps, pe = _strip(text, bounds[k], bounds[k + 1])
         if ps == pe:
-            end = para_start
             continue
-        # Which header (if any) governs this paragraph?
         owner = None
         for hs, body_start, header in heads:
-            if hs <= ps or (hs < pe and body_start <= pe):
+            if hs < pe and (hs <= ps or body_start <= pe):
                 owner = (hs, body_start, header)
         if owner is not None:
             hs, body_start, header = owner
             if canonical_section_name(header) in OTHER_HEADERS:
-                return None
-            if hs >= ps:  # the paragraph starts with its own unknown header: skip the header
+                continue
+            if hs >= ps:  # the paragraph opens with its own header: keep only the body
                 ps, pe = _strip(text, body_start, pe)
                 if ps == pe:
-                    return None
+                    continue
         return Section("last_paragraph", "", ps, pe)
+    return None
 
 
 def target_sections(sections: tuple[Section, ...]) -> tuple[Section, ...]:

@@ -1,0 +1,1 @@
+"""Images to vectors: decoding, encoders behind a registry, the vector index."""

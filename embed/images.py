@@ -1,0 +1,79 @@
+"""Decode radiographs into 8-bit grayscale PIL images.
+
+JPEG and PNG (8-bit, 16-bit and 32-bit grayscale, palette, RGB(A), CMYK) through Pillow.
+High-bit-depth images are windowed to their own min..max before scaling to 0..255, so a
+12-bit image stored in 16 bits keeps its contrast. DICOM needs ``pydicom`` (extra ``dicom``).
+Every failure raises :class:`ImageError` with a reason fit for quarantine.jsonl.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from kg.errors import InputError
+
+
+class ImageError(InputError):
+    pass
+
+
+def load_image(path: str | Path) -> Image.Image:
+    """The image at ``path`` as a fully decoded 8-bit grayscale ("L") PIL image."""
+    p = Path(path)
+    if not p.exists():
+        raise ImageError("image file is missing", where=str(p), fix="check the image root (--images)")
+    if p.is_file() and p.stat().st_size == 0:
+        raise ImageError("image file is empty (0 bytes)", where=str(p), fix="re-download the image")
+    if p.suffix.lower() == ".dcm":
+        return _load_dicom(p)
+    try:
+        with Image.open(p) as im:
+            im.load()
+            return to_gray8(im)
+    except UnidentifiedImageError:
+        raise ImageError("not a readable image (unknown format)", where=str(p), fix="use JPEG, PNG or DICOM") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"image cannot be decoded: {exc}", where=str(p), fix="re-download or re-export the image") from None
+
+
+def to_gray8(im: Image.Image) -> Image.Image:
+    mode = im.mode
+    if mode == "L":
+        return im.copy()
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        return Image.fromarray(_window(arr), mode="L")
+    if mode in ("LA", "PA"):
+        return im.convert("L")
+    if mode == "P":
+        return im.convert("RGB").convert("L")
+    if mode in ("RGB", "RGBA", "CMYK", "YCbCr", "LAB", "HSV"):
+        return im.convert("RGB").convert("L")
+    if mode == "1":
+        return im.convert("L")
+    raise ImageError(f"unsupported image mode {mode}", fix="convert the image to 8- or 16-bit grayscale")
+
+
+def _window(arr: np.ndarray) -> np.ndarray:
+    lo, hi = float(arr.min()), float(arr.max())
+    if hi <= lo:
+        return np.zeros(arr.shape, dtype=np.uint8)
+    return np.clip(np.rint((arr - lo) * (255.0 / (hi - lo))), 0, 255).astype(np.uint8)
+
+
+def _load_dicom(p: Path) -> Image.Image:
+    try:
+        import pydicom
+    except ImportError:
+        raise ImageError("DICOM images need pydicom", where=str(p), fix="pip install 'medkg[dicom]'") from None
+    try:
+        ds = pydicom.dcmread(p)
+        arr = ds.pixel_array.astype(np.float64)
+    except Exception as exc:  # pydicom raises many types
+        raise ImageError(f"DICOM cannot be decoded: {exc}", where=str(p), fix="check the file") from None
+    if getattr(ds, "PhotometricInterpretation", "") == "MONOCHROME1":
+        arr = arr.max() - arr
+    return Image.fromarray(_window(arr), mode="L")

@@ -1,0 +1,1 @@
+"""The graph model, linking, neighbor-aware filtering, the embedded store and exports."""

@@ -1,0 +1,70 @@
+"""Exports of a built graph: GraphML (networkx) and RDF Turtle (rdflib).
+
+RDF: nodes are ``urn:medkg:<Label>/<id>``; concepts use the UMLS CUI IRIs of Linked Life
+Data (``http://linkedlifedata.com/resource/umls/id/<CUI>``); relationship types become
+predicates ``urn:medkg:rel/<TYPE>``; properties ``urn:medkg:prop/<name>``. Edge properties
+(polarity evidence, support) are carried on RDF-star-free reified statements only as the
+triple itself; use GraphML or Parquet when you need them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from graph.model import NODE_KEYS, Graph
+from graph.store import to_networkx
+
+UMLS_IRI = "http://linkedlifedata.com/resource/umls/id/"
+FORMATS = ("graphml", "rdf")
+
+
+def _scalar(v):
+    if isinstance(v, (list, tuple, dict)):
+        return json.dumps(v, sort_keys=True)
+    return v
+
+
+def write_graphml(g: Graph, path: Path) -> None:
+    import networkx as nx
+
+    G = to_networkx(g)
+    H = nx.MultiDiGraph()
+    for n, d in G.nodes(data=True):
+        H.add_node(n, **{k: _scalar(v) for k, v in d.items() if v is not None})
+    for u, v, k, d in G.edges(keys=True, data=True):
+        H.add_edge(u, v, key=k, **{kk: _scalar(vv) for kk, vv in d.items() if vv is not None})
+    nx.write_graphml(H, path)
+
+
+def write_turtle(g: Graph, path: Path) -> None:
+    from rdflib import RDF, RDFS, Graph as RDFGraph, Literal, Namespace, URIRef
+
+    MK = Namespace("urn:medkg:")
+    REL = Namespace("urn:medkg:rel/")
+    PROP = Namespace("urn:medkg:prop/")
+    rdf = RDFGraph()
+    rdf.bind("mk", MK)
+    rdf.bind("rel", REL)
+    rdf.bind("prop", PROP)
+    rdf.bind("umls", Namespace(UMLS_IRI))
+
+    def iri(label: str, key: str) -> URIRef:
+        return URIRef(UMLS_IRI + key) if label == "Concept" else MK[f"{label}/{key}"]
+
+    for label, t in g.nodes.items():
+        key = NODE_KEYS.get(label, "id")
+        for r in t.rows:
+            s = iri(label, r[key])
+            rdf.add((s, RDF.type, MK[label]))
+            for k, v in r.items():
+                if v is None or k == key:
+                    continue
+                if k == "name":
+                    rdf.add((s, RDFS.label, Literal(v)))
+                for item in v if isinstance(v, list) else [v]:
+                    rdf.add((s, PROP[k], Literal(item)))
+    for t in g.edges.values():
+        for r in t.rows:
+            rdf.add((iri(t.source_label, r["_start"]), REL[t.type], iri(t.target_label, r["_end"])))
+    rdf.serialize(destination=str(path), format="turtle")

@@ -1,0 +1,158 @@
+"""Turn per-study results into the graph's node and edge tables (the MEDMKG model).
+
+* corpus structure: ``(Patient)-[:HAS_STUDY]->(Study)-[:HAS_IMAGE]->(Image)``, ``(Study)-[:HAS_REPORT]->(Report)``;
+* cross-modal edges ``(Image)-[:POSITIVE|NEGATIVE|UNCERTAIN]->(Concept)`` for every decoded
+  image of the study (on ``Study`` when a study has no decoded image), one per concept after
+  the study-level merge rule, with ``reportId``, ``evidence`` spans, ``section`` and ``extractor``;
+  only OBSERVATION and DEVICE concepts (anatomy enters through relations);
+* RadGraph relations between concepts, aggregated over reports: ``LOCATED_AT``,
+  ``SUGGESTIVE_OF``, ``MODIFY`` with ``support`` and sample ``reportIds`` (only from
+  mentions that are not negated);
+* ``ISA`` edges from the concept index among concepts present in the graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from extract.lexicon import ConceptIndex
+from extract.records import StudyConcept
+from graph.model import POLARITY_TYPES, RADGRAPH_TYPES, Graph, NodeTable
+
+EDGE_GROUPS = frozenset({"OBSERVATION", "DEVICE"})
+SAMPLE_REPORTS = 5
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    id: str
+    path: str
+    view_position: str | None
+    ok: bool  # decoded and embedded
+
+
+@dataclass(frozen=True)
+class ConceptRelation:
+    type: str  # located_at / suggestive_of / modify
+    source: str  # CUI
+    target: str  # CUI
+
+
+@dataclass(frozen=True)
+class StudyInput:
+    study_id: str
+    patient_id: str
+    report_id: str
+    split: str | None
+    findings: str | None
+    impression: str | None
+    images: tuple[ImageInput, ...]
+    concepts: tuple[StudyConcept, ...]
+    relations: tuple[ConceptRelation, ...]
+    extractor: str
+
+
+@dataclass
+class LinkStats:
+    conflicts: int = 0
+    studies_without_images: int = 0
+    cross_modal: dict[str, int] = field(default_factory=dict)
+
+
+def _evidence(c: StudyConcept) -> list[str]:
+    return [f"{m.section}:{m.start}-{m.end}:{m.polarity}:{m.text}" for m in c.evidence]
+
+
+def link(studies: list[StudyInput], index: ConceptIndex, *, keep_text: bool = True) -> tuple[Graph, LinkStats]:
+    g = Graph()
+    stats = LinkStats()
+    patients: dict[str, dict] = {}
+    study_rows, report_rows, image_rows = [], [], []
+    has_study, has_image, has_report = [], [], []
+    cross: dict[str, list[dict]] = {}  # (source label, type) -> rows
+    used: set[str] = set()
+    rel_support: dict[tuple[str, str, str], list[str]] = {}
+
+    for s in studies:
+        patients.setdefault(s.patient_id, {"id": s.patient_id})
+        study_rows.append({"id": s.study_id, "patientId": s.patient_id, "split": s.split})
+        has_study.append({"_start": s.patient_id, "_end": s.study_id})
+        rep = {"id": s.report_id, "studyId": s.study_id}
+        if keep_text:
+            rep["findings"], rep["impression"] = s.findings, s.impression
+        report_rows.append(rep)
+        has_report.append({"_start": s.study_id, "_end": s.report_id})
+        ok_images = [im for im in s.images if im.ok]
+        for im in ok_images:
+            image_rows.append(
+                {"id": im.id, "studyId": s.study_id, "viewPosition": im.view_position, "path": im.path}
+            )
+            has_image.append({"_start": s.study_id, "_end": im.id})
+        holders = [("Image", im.id) for im in ok_images] or [("Study", s.study_id)]
+        if not ok_images:
+            stats.studies_without_images += 1
+        for c in s.concepts:
+            concept = index.concept(c.cui)
+            if concept is None or concept.group not in EDGE_GROUPS:
+                continue
+            stats.conflicts += int(c.conflict)
+            used.add(c.cui)
+            rtype = POLARITY_TYPES[c.polarity]
+            sections = sorted({m.section for m in c.evidence})
+            for label, hid in holders:
+                cross.setdefault(f"{label}|{rtype}", []).append(
+                    {
+                        "_start": hid,
+                        "_end": c.cui,
+                        "reportId": s.report_id,
+                        "evidence": _evidence(c),
+                        "section": ",".join(sections),
+                        "extractor": s.extractor,
+                    }
+                )
+        for r in s.relations:
+            rel_support.setdefault((r.source, RADGRAPH_TYPES[r.type], r.target), []).append(s.report_id)
+
+    g.nodes["Patient"] = NodeTable("Patient", list(patients.values()))
+    g.nodes["Study"] = NodeTable("Study", study_rows)
+    g.nodes["Report"] = NodeTable("Report", report_rows)
+    g.nodes["Image"] = NodeTable("Image", image_rows)
+    g.add_edges("HAS_STUDY", "Patient", "Study", has_study)
+    g.add_edges("HAS_REPORT", "Study", "Report", has_report)
+    g.add_edges("HAS_IMAGE", "Study", "Image", has_image)
+    for key, rows in cross.items():
+        label, rtype = key.split("|")
+        g.add_edges(rtype, label, "Concept", rows)
+        stats.cross_modal[rtype] = stats.cross_modal.get(rtype, 0) + len(rows)
+
+    concept_rels: dict[str, list[dict]] = {}
+    for (src, rtype, tgt), reports in rel_support.items():
+        if src == tgt:
+            continue
+        used.update((src, tgt))
+        uniq = sorted(set(reports))
+        concept_rels.setdefault(rtype, []).append(
+            {"_start": src, "_end": tgt, "support": len(uniq), "reportIds": uniq[:SAMPLE_REPORTS]}
+        )
+    for rtype, rows in concept_rels.items():
+        g.add_edges(rtype, "Concept", "Concept", rows)
+
+    isa = []
+    for cui in sorted(used):
+        c = index.concept(cui)
+        for parent in c.parents if c else ():
+            if parent in used:
+                isa.append({"_start": cui, "_end": parent, "source": index.name, "sab": "MEDKG"})
+    if isa:
+        g.add_edges("ISA", "Concept", "Concept", isa)
+
+    concept_rows = []
+    for cui in sorted(used):
+        c = index.concept(cui)
+        if c is None:
+            continue
+        concept_rows.append(
+            {"cui": cui, "name": c.name, "semanticTypes": list(c.semantic_types), "group": c.group}
+        )
+    g.nodes["Concept"] = NodeTable("Concept", concept_rows)
+    return g.sort(), stats

@@ -1,0 +1,218 @@
+"""The ``kg`` command. Heavy libraries are imported inside the commands that use them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from kg import __version__
+from kg.errors import KGError
+
+app = typer.Typer(
+    name="kg",
+    help="medkg: build a medical multimodal knowledge graph from radiology reports and images.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"medkg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+):
+    """medkg: radiology corpora to a knowledge graph (MEDMKG model)."""
+
+
+@app.command()
+def build(
+    source: Optional[Path] = typer.Argument(None, help="Corpus: MIMIC-CXR root, IU X-ray XML folder, JSONL/CSV file or .txt folder."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder for the embedded graph."),
+    sample: bool = typer.Option(False, "--sample", help="Build the bundled sample corpus instead of SOURCE."),
+    format: str = typer.Option("auto", "--format", "-f", help="auto, mimic, iu-xml, jsonl, csv or text."),
+    images: Optional[Path] = typer.Option(None, "--images", help="Image root when images live apart from the reports."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Read at most this many records."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes for extraction and image encoding."),
+    strict: bool = typer.Option(False, "--strict", help="Stop at the first bad record (exit 2) instead of quarantining it."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    encoder: str = typer.Option("pixels", "--encoder", help="Image encoder: pixels[:SIZE] (offline default)."),
+    naf: str = typer.Option("medmkg", "--naf", help="Neighbor-aware filtering: none, medmkg or greedy."),
+    views: str = typer.Option("PA,AP", "--views", help="ViewPositions to keep when the metadata gives them; '' keeps all."),
+    no_text: bool = typer.Option(False, "--no-text", help="Do not store report text on Report nodes."),
+):
+    """Build the graph from SOURCE (or --sample) into the embedded store at --out."""
+    from rich.console import Console
+
+    from kg.pipeline import build as run_build
+    from kg.settings import BuildSettings
+
+    if sample == (source is not None):
+        raise _usage("give either SOURCE or --sample", "e.g. `kg build --sample --out graph/`")
+    if sample:
+        from kg.sample import sample_corpus
+
+        source, format = sample_corpus(), "mimic"
+    try:
+        settings = BuildSettings(
+            source=source, out=out, format=format, images=images, limit=limit, workers=workers, strict=strict,
+            quiet=quiet, encoder=encoder, naf=naf, views=views, keep_text=not no_text,
+        )
+    except ValueError as exc:
+        raise _usage(str(exc).splitlines()[-1] if str(exc) else "bad option", "see `kg build --help`") from None
+    result = run_build(settings)
+    m = result.manifest
+    console = Console()
+    r = m["records"]
+    g = m["graph"]
+    console.print(
+        f"[bold green]Built[/] {out}: {r['built']} studies, "
+        + ", ".join(f"{n} {k}" for k, n in g["nodes"].items())
+        + f"; {sum(g['relationships'].values())} relationships"
+    )
+    console.print(
+        f"NaF ({m['naf']['method']}): {m['naf']['before']['images']} -> {m['naf']['after']['images']} images, "
+        f"{m['naf']['after']['conceptsCovered']} concepts covered"
+    )
+    if result.quarantined:
+        n_img = sum(1 for q in result.quarantined if q["stage"] == "image")
+        typer.secho(
+            f"warning: {r['quarantined']} record(s) and {n_img} image(s) quarantined; see {out / 'quarantine.jsonl'}",
+            fg="yellow", err=True,
+        )
+    if not quiet:
+        _print_stats(console, out)
+
+
+@app.command()
+def stats(
+    graph_dir: Path = typer.Argument(..., metavar="DIR", help="A folder written by `kg build`."),
+    top: int = typer.Option(15, "--top", help="How many top concepts to list."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+):
+    """Counts per label and type, polarity breakdown, NaF effect and top concepts."""
+    from rich.console import Console
+
+    if json_out:
+        import json
+
+        from graph.stats import graph_stats
+
+        typer.echo(json.dumps(graph_stats(graph_dir, top=top), indent=2))
+        return
+    _print_stats(Console(), graph_dir, top=top)
+
+
+def _print_stats(console, graph_dir: Path, top: int = 15) -> None:
+    from rich.table import Table
+
+    from graph.stats import graph_stats
+
+    s = graph_stats(graph_dir, top=top)
+    t = Table(title="Nodes")
+    t.add_column("label")
+    t.add_column("count", justify="right")
+    for k, v in s["nodes"].items():
+        t.add_row(k, str(v))
+    r = Table(title="Relationships")
+    r.add_column("type")
+    r.add_column("count", justify="right")
+    for k, v in s["relationships"].items():
+        r.add_row(k, str(v))
+    console.print(t)
+    console.print(r)
+    p = s["polarity"]
+    console.print(
+        f"Polarity (cross-modal edges): POSITIVE {p['POSITIVE']}, NEGATIVE {p['NEGATIVE']}, UNCERTAIN {p['UNCERTAIN']}; "
+        f"merge conflicts {s['polarityConflicts']}"
+    )
+    n = s["naf"]
+    console.print(
+        f"NaF {n['method']}: images {n['before']['images']} -> {n['after']['images']}, "
+        f"concepts covered {n['before']['conceptsCovered']} -> {n['after']['conceptsCovered']}"
+    )
+    rec = s["records"]
+    console.print(f"Records: read {rec['read']} = built {rec['built']} + quarantined {rec['quarantined']}; "
+                  f"images quarantined {s['images']['quarantined']}")
+    c = Table(title=f"Top {top} concepts")
+    for col in ("cui", "name", "POSITIVE", "NEGATIVE", "UNCERTAIN"):
+        c.add_column(col, justify="right" if col.isupper() else "left")
+    for row in s["topConcepts"]:
+        c.add_row(row["cui"], row["name"], str(row["POSITIVE"]), str(row["NEGATIVE"]), str(row["UNCERTAIN"]))
+    console.print(c)
+
+
+@app.command()
+def neighbors(
+    graph_dir: Path = typer.Argument(..., metavar="DIR"),
+    concept: str = typer.Argument(..., metavar="CUI_OR_NAME", help="A CUI (C0032227) or a concept name."),
+    limit: int = typer.Option(20, "--limit", help="Most edges listed per relationship type."),
+):
+    """A concept's edges: cross-modal polarity counts and its concept relations."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from graph.stats import concept_neighbors
+
+    info = concept_neighbors(graph_dir, concept, limit=limit)
+    console = Console()
+    c = info["concept"]
+    console.print(f"[bold]{c['cui']}[/] {c['name']} ({c['group']}; {', '.join(c['semanticTypes'])})")
+    t = Table(title="Edges")
+    for col in ("direction", "type", "other", "name", "properties"):
+        t.add_column(col)
+    for e in info["edges"]:
+        t.add_row(e["direction"], e["type"], e["other"], e.get("name", ""), e.get("properties", ""))
+    console.print(t)
+
+
+@app.command()
+def export(
+    graph_dir: Path = typer.Argument(..., metavar="DIR"),
+    format: str = typer.Option(..., "--format", "-f", help="graphml or rdf (Turtle)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file (default: DIR/graph.graphml or DIR/graph.ttl)."),
+):
+    """Export the graph as GraphML or RDF Turtle."""
+    from graph.export import FORMATS, write_graphml, write_turtle
+    from graph.store import read_graph
+
+    if format not in FORMATS:
+        raise _usage(f"unknown export format {format!r}", "use one of: " + ", ".join(FORMATS))
+    g = read_graph(graph_dir)
+    target = out or graph_dir / ("graph.graphml" if format == "graphml" else "graph.ttl")
+    (write_graphml if format == "graphml" else write_turtle)(g, target)
+    typer.echo(f"wrote {target}")
+
+
+@app.command("sample")
+def sample_cmd(dest: Path = typer.Argument(..., help="Folder to write the bundled sample corpus to (MIMIC layout).")):
+    """Write the bundled sample corpus (reports, metadata, split, rendered images) to DEST."""
+    from kg.sample import write_sample
+
+    write_sample(dest)
+    typer.echo(f"wrote the sample corpus to {dest}")
+
+
+def _usage(what: str, fix: str):
+    from kg.errors import UsageError
+
+    return UsageError(what, fix=fix)
+
+
+def main() -> None:
+    try:
+        app()
+    except KGError as exc:
+        typer.secho(f"error: {exc.message}", fg="red", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.secho("interrupted", fg="red", err=True)
+        sys.exit(130)

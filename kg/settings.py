@@ -1,0 +1,45 @@
+"""Build settings (pydantic): what the CLI and the Python API accept, recorded in the manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, field_validator
+
+from graph.naf import METHODS as NAF_METHODS
+
+
+class BuildSettings(BaseModel):
+    source: Path
+    out: Path
+    format: str = "auto"
+    images: Path | None = None
+    limit: int | None = Field(default=None, ge=1)
+    workers: int = Field(default=1, ge=1)
+    strict: bool = False
+    quiet: bool = False
+    extractor: str = "rules"
+    encoder: str = "pixels"
+    naf: str = "medmkg"
+    views: tuple[str, ...] = ("PA", "AP")  # images whose ViewPosition is known and not listed are skipped
+    keep_text: bool = True
+    batch_size: int = Field(default=64, ge=1)
+
+    @field_validator("naf")
+    @classmethod
+    def _naf(cls, v: str) -> str:
+        if v not in NAF_METHODS:
+            raise ValueError(f"unknown NaF method {v!r}; use one of {', '.join(NAF_METHODS)}")
+        return v
+
+    @field_validator("views", mode="before")
+    @classmethod
+    def _views(cls, v):
+        if isinstance(v, str):
+            v = [x for x in v.split(",") if x.strip()]
+        return tuple(x.strip().upper() for x in v)
+
+    def recorded(self) -> dict:
+        """The settings as the manifest records them (paths as given, no machine state)."""
+        d = self.model_dump(mode="json", exclude={"quiet", "workers", "out"})
+        return d
