@@ -22,9 +22,9 @@ _SECTION_RANK = {"impression": 2, "findings": 1}
 _POLARITY_RANK = {"positive": 2, "uncertain": 1, "negative": 0}
 
 
-def _key(m: ConceptMention) -> tuple[int, int, int, int]:
+def _key(m: ConceptMention) -> tuple[int, int, int, int, int]:
     definite = int(m.polarity == "positive" or (m.polarity == "negative" and not m.weak))
-    return (definite, _SECTION_RANK.get(m.section, 0), _POLARITY_RANK[m.polarity], -m.start)
+    return (definite, int(not m.weak), _SECTION_RANK.get(m.section, 0), _POLARITY_RANK[m.polarity], -m.start)
 
 
 def merge_mentions(mentions) -> tuple[StudyConcept, ...]:

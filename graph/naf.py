@@ -5,7 +5,8 @@
 ``N(r,c)`` the images with edge ``(r, c)``; images are sorted by score, highest first
 (ties by id), and taken in that order until the kept images cover every concept that
 any image links to. ``greedy`` is weighted set cover: each step takes the image whose
-not-yet-covered concepts carry the most weight (the same log-IDF weights), ties by id,
+not-yet-covered concepts carry the most weight (1 + the concept's largest log-IDF edge
+weight), ties by id,
 until every concept is covered. ``none`` keeps every image.
 
 Input: ``image_ids`` (n,) and edges as parallel arrays ``edge_image`` (index into
@@ -93,9 +94,11 @@ def _greedy(image_ids, edge_image, edge_concept, w) -> np.ndarray:
     if len(edge_image) == 0:
         return kept
     n_concepts = int(edge_concept.max()) + 1
-    # concept weight: the largest IDF weight of any of its edges (rarest relation)
+    # concept weight: 1 + the largest IDF weight of its edges (rarest relation); the +1 keeps a
+    # concept that every image shares (weight log(1) = 0) worth covering
     cw = np.zeros(n_concepts)
     np.maximum.at(cw, edge_concept, w)
+    cw += 1.0
     order = np.argsort(edge_image, kind="stable")
     ei, ec = edge_image[order], edge_concept[order]
     bounds = np.searchsorted(ei, np.arange(n + 1))

@@ -1,0 +1,91 @@
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from extract.lexicon import Lexicon, normalise_phrase
+from extract.rules import RulesExtractor
+
+X = RulesExtractor()
+
+
+def polarity(text: str) -> dict[str, str]:
+    return {c.name: c.polarity for c in X.extract("r", "FINDINGS: " + text).concepts}
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("No pleural effusion, pneumothorax, or focal consolidation.",
+         {"Pleural effusion": "negative", "Pneumothorax": "negative", "Lung consolidation": "negative"}),
+        ("No effusion but there is left basilar atelectasis.", {"Pleural effusion": "negative", "Atelectasis": "positive"}),
+        ("No change in the small right pleural effusion.", {"Pleural effusion": "positive"}),
+        ("Opacity in the left lower lobe, likely atelectasis.", {"Pulmonary opacity": "positive", "Atelectasis": "uncertain"}),
+        ("Pneumonia cannot be excluded.", {"Pneumonia": "uncertain"}),
+        ("Atelectasis versus pneumonia.", {"Atelectasis": "uncertain", "Pneumonia": "uncertain"}),
+        ("The endotracheal tube has been removed.", {"Endotracheal tube": "negative"}),
+        ("Heart size is normal.", {"Cardiomegaly": "negative"}),
+        ("The heart is mildly enlarged.", {"Cardiomegaly": "positive"}),
+        ("The heart is not enlarged.", {"Cardiomegaly": "negative"}),
+        ("Cardiac silhouette is top normal.", {"Cardiomegaly": "uncertain"}),
+        ("Possible small pneumothorax.", {"Pneumothorax": "uncertain"}),
+        ("Interval resolution of the right pleural effusion.", {"Pleural effusion": "negative"}),
+        ("Opacity concerning for pneumonia.", {"Pulmonary opacity": "positive", "Pneumonia": "uncertain"}),
+    ],
+)
+def test_polarity_on_radiology_sentences(text, expected):
+    got = polarity(text)
+    for name, pol in expected.items():
+        assert got.get(name) == pol, (text, got)
+
+
+def test_no_new_is_weak_and_yields_to_positive():
+    got = polarity("No new consolidation. Persistent right lower lobe consolidation.")
+    assert got["Lung consolidation"] == "positive"
+
+
+def test_relations_located_at_and_suggestive_of():
+    x = X.extract("r", "FINDINGS: Opacity in the left lower lobe, likely atelectasis.")
+    ents = {e.id: e for e in x.entities}
+    rels = {(r.type, ents[r.source].text, ents[r.target].text) for r in x.relations}
+    assert ("located_at", "Opacity", "left lower lobe") in rels
+    assert ("suggestive_of", "Opacity", "atelectasis") in rels
+
+
+def test_entities_use_radgraph_labels_and_inclusive_token_indices():
+    text = "FINDINGS: No pneumothorax. Left basilar atelectasis."
+    x = X.extract("r", text)
+    by_text = {e.text: e for e in x.entities}
+    assert by_text["pneumothorax"].label == "OBS-DA"
+    assert by_text["atelectasis"].label == "OBS-DP"
+    assert by_text["basilar"].label == "ANAT-DP"
+    for e in x.entities:
+        s, _ = x.tokens[e.start_ix]
+        _, t = x.tokens[e.end_ix]
+        assert text[s:t] == e.text
+
+
+def test_every_lexicon_synonym_finds_its_own_concept():
+    lex = Lexicon.default()
+    owner: dict[tuple, str] = {}
+    for c in lex.concepts():  # file order: the first concept listing a string owns it
+        for syn in (c.name, *c.synonyms):
+            owner.setdefault(normalise_phrase(syn), c.cui)
+    shared = [k for k, cui in owner.items() for c in lex.concepts()
+              if c.cui != cui and k in {normalise_phrase(s) for s in (c.name, *c.synonyms)}]
+    assert shared == [("effusion",)]  # "effusion" on a chest film means pleural effusion
+    for key, cui in owner.items():
+        hits = lex.find(list(key))
+        assert len(hits) == 1 and hits[0].cui == cui, (key, cui, hits)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400))
+def test_arbitrary_text_offsets_and_ids_consistent(text):
+    x = X.extract("r", text)
+    ids = [e.id for e in x.entities]
+    assert ids == [str(i) for i in range(1, len(ids) + 1)]
+    for e in x.entities:
+        assert text[e.start : e.end] == e.text
+    for r in x.relations:
+        assert r.source in ids and r.target in ids
+    for m in x.mentions:
+        assert text[m.start : m.end] == m.text
