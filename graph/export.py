@@ -2,9 +2,9 @@
 
 RDF: nodes are ``urn:medkg:<Label>/<id>``; concepts use the UMLS CUI IRIs of Linked Life
 Data (``http://linkedlifedata.com/resource/umls/id/<CUI>``); relationship types become
-predicates ``urn:medkg:rel/<TYPE>``; properties ``urn:medkg:prop/<name>``. Edge properties
-(polarity evidence, support) are carried on RDF-star-free reified statements only as the
-triple itself; use GraphML or Parquet when you need them.
+predicates ``urn:medkg:rel/<TYPE>``; node properties ``urn:medkg:prop/<name>``. Edges become
+plain triples without their properties (evidence, support): use GraphML or the Parquet tables
+when you need those.
 """
 
 from __future__ import annotations

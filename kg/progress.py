@@ -9,15 +9,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 
 class _Rate(TextColumn):
-    def __init__(self, unit: str):
+    """Items per second, with the unit the task was given (``fields['unit']``)."""
+
+    def __init__(self):
         super().__init__("")
-        self.unit = unit
 
     def render(self, task):
         from rich.text import Text
 
         speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} {self.unit}/s" if speed else "", style="progress.data.speed")
+        unit = task.fields.get("unit", "items")
+        return Text(f"{speed:,.0f} {unit}/s" if speed else "", style="progress.data.speed")
 
 
 @contextmanager
@@ -32,14 +34,14 @@ def progress(quiet: bool, console: Console | None = None):
         BarColumn(),
         MofNCompleteColumn(),
         TaskProgressColumn(),
-        _Rate("items"),
+        _Rate(),
         TimeElapsedColumn(),
         console=console or Console(stderr=True),
         transient=False,
     )
     with p:
         def track(description: str, total: int | None = None, unit: str = "items"):
-            task = p.add_task(description, total=total)
+            task = p.add_task(description, total=total, unit=unit)
 
             def advance(n: int = 1):
                 p.advance(task, n)

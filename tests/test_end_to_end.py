@@ -170,3 +170,10 @@ def test_parquet_tables_use_guide_names(sample_build):
     assert names == {"Patient", "Study", "Report", "Image", "Concept"}
     cols = pq.read_table(sample_build / "nodes" / "Study.parquet").column_names
     assert cols == ["id", "patientId", "split"]
+
+
+def test_limit_reads_only_n_records(tmp_path):
+    out = tmp_path / "g"
+    run("build", "--sample", "--out", out, "--limit", "5", "--quiet")
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["records"] == {"read": 5, "built": 5, "quarantined": 0}

@@ -1,0 +1,42 @@
+"""The README's examples are run as written (paths to the sample graph substituted)."""
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def blocks(lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", README, flags=re.S)
+
+
+def test_readme_states_two_setup_commands_and_ci_uses_the_test_one():
+    setup = README.split("## Set-up", 1)[1].split("\n## ", 1)[0]
+    cmds = re.findall(r"```bash\n(.*?)```", setup, flags=re.S)
+    assert len(cmds) == 2
+    assert "kg build --sample" in cmds[0]
+    ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
+    assert cmds[1].strip() in ci
+
+
+def test_python_example_runs(sample_build):
+    (code,) = blocks("python")
+    ns: dict = {}
+    exec(compile(code.replace('"sample-graph"', repr(str(sample_build))), "README", "exec"), ns)
+    assert ns["G"].number_of_nodes() > 100
+
+
+def test_other_commands_run(sample_build, tmp_path):
+    other = README.split("## Other commands", 1)[1]
+    (block,) = re.findall(r"```bash\n(.*?)```", other, flags=re.S)
+    for line in block.splitlines():
+        cmd = line.split("#", 1)[0].strip()
+        if not cmd:
+            continue
+        args = shlex.split(cmd.replace("sample-graph", str(sample_build)).replace("my-sample/", str(tmp_path / "s")))
+        assert args[0] == "kg"
+        p = subprocess.run([sys.executable, "-m", "kg", *args[1:]], capture_output=True, text=True)
+        assert p.returncode == 0, (cmd, p.stderr)
