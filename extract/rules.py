@@ -36,9 +36,10 @@ from extract.triggers import (
     BORDERLINE_PHRASES,
     CLAUSE_VERBS,
     COMPOSED,
-    ENLARGED_WORDS,
+    COMPOSED_WORDS,
     LOCATIVE_WORDS,
     MODIFIER_WORDS,
+    NORMAL_OF,
     NORMAL_PHRASES,
     SUGGESTIVE_PHRASES,
     TRIGGERS,
@@ -176,6 +177,14 @@ class RulesExtractor:
             events[m.start_word] = ("ent", e, m.end_word)
 
         has_composed = [e for e in ents if e.kind == "anat" and e.cui in COMPOSED]
+        if has_composed:
+            # a lexicon word that also states a finding of an anatomy in this sentence ("the aorta is
+            # calcified") names the composed finding
+            for e in ents:
+                if e.kind == "obs" and e.u1 - e.u0 == 1 and low[e.u0] in COMPOSED_WORDS:
+                    hit = _compose(low[e.u0], e.u0, has_composed)
+                    if hit is not None:
+                        e.composed_from, e.cui = hit
         i = 0
         while i < n:
             if not free[i]:
@@ -190,15 +199,15 @@ class RulesExtractor:
                 i += length
                 continue
             w = low[i]
-            if w in ENLARGED_WORDS and has_composed:
-                anat = min(has_composed, key=lambda a: abs(a.u0 - i))
-                e = _Ent(i, i + 1, "obs", cui=COMPOSED[anat.cui], composed_from=anat)
+            hit = _compose(w, i, has_composed) if w in COMPOSED_WORDS else None
+            if hit is not None:
+                e = _Ent(i, i + 1, "obs", cui=hit[1], composed_from=hit[0])
             elif w in ANATOMY_WORDS:
                 j = i + 1
                 while j < n and free[j] and low[j] in ANATOMY_WORDS and j not in events:
                     j += 1
                 e = _Ent(i, j, "anat")
-            elif w in MODIFIER_WORDS or w in ENLARGED_WORDS:
+            elif w in MODIFIER_WORDS or w in COMPOSED_WORDS:
                 e = _Ent(i, i + 1, "mod")
             else:
                 i += 1
@@ -250,7 +259,7 @@ class RulesExtractor:
                         before[-1].polarity, before[-1].reason = "uncertain", f"unc:{phrase}"
                     scope = _Scope("unc", phrase, last=end)
                 elif kind in ("normal", "borderline"):
-                    anat = [e for e in clause if e.kind == "anat" and e.cui in COMPOSED]
+                    anat = [e for e in clause if e.kind == "anat" and e.cui in NORMAL_OF]
                     if anat:
                         normals.append((anat[-1], kind, (anat[-1].u0, end)))
                 elif kind in ("term", "pseudo"):
@@ -349,9 +358,9 @@ class RulesExtractor:
         start = tokens[units[a]][0]
         end = tokens[units[b - 1]][1]
         low_anat = text[tokens[units[anat.u0]][0] : tokens[units[anat.u1 - 1]][1]].lower()
-        cuis = [COMPOSED[anat.cui]]
+        cuis = list(NORMAL_OF[anat.cui])
         if anat.cui == MEDIASTINUM and "cardiomediastinal" in low_anat:
-            cuis.insert(0, COMPOSED[HEART])
+            cuis = list(NORMAL_OF[HEART]) + cuis
         out = []
         for cui in cuis:
             c = self.index.concept(cui)
@@ -403,6 +412,18 @@ class RulesExtractor:
             extractor=self.id,
             concepts=merge_mentions(mentions),
         )
+
+
+def _compose(word: str, at: int, anats: list[_Ent]) -> tuple[_Ent, str] | None:
+    """The nearest anatomy of the sentence for which ``word`` states a finding, and that finding."""
+    best = None
+    for a in anats:
+        for words, cui in COMPOSED[a.cui]:
+            if word in words:
+                d = abs(a.u0 - at)
+                if best is None or d < best[0]:
+                    best = (d, a, cui)
+    return None if best is None else (best[1], best[2])
 
 
 def _bisect(starts: list[int], pos: int) -> int:

@@ -126,47 +126,65 @@ def _strip(text: str, start: int, end: int) -> tuple[int, int]:
 def split_sections(text: str) -> tuple[Section, ...]:
     """All sections of ``text`` in order; the fallback ``last_paragraph`` when needed.
 
-    >>> [s.name for s in split_sections("FINDINGS: No effusion.\\nIMPRESSION: Normal.")]
+    >>> [s.name for s in split_sections("FINDINGS: No effusion.\nIMPRESSION: Normal.")]
     ['findings', 'impression']
     """
     heads = _headers(text)
+    breaks = [m.start() for m in _PARA_RE.finditer(text)]
     sections: list[Section] = []
     for i, (hs, body_start, header) in enumerate(heads):
         body_end = heads[i + 1][0] if i + 1 < len(heads) else len(text)
+        name = canonical_section_name(header)
+        if name in OTHER_HEADERS:
+            # HISTORY, INDICATION, ... hold one paragraph: unheaded text after a blank line is not theirs
+            first_break = next((b for b in breaks if b > body_start and b < body_end), None)
+            if first_break is not None and text[body_start:first_break].strip():
+                body_end = first_break
         s, e = _strip(text, body_start, body_end)
-        sections.append(Section(canonical_section_name(header), header.strip(), s, e))
+        sections.append(Section(name, header.strip(), s, e))
 
     if any(s.name in ("findings", "impression") for s in sections):
         return tuple(sections)
 
-    fallback = _last_paragraph(text, heads)
+    fallback = _last_paragraph(text, heads, sections)
     if fallback is not None:
         sections.append(fallback)
     return tuple(sections)
 
 
-def _last_paragraph(text: str, heads: list[tuple[int, int, str]]) -> Section | None:
-    """The last non-empty paragraph that does not belong to a known non-findings section
-    (HISTORY, INDICATION, COMPARISON, …); a paragraph's own leading header is skipped."""
+_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def _last_paragraph(text: str, heads, sections: list[Section]) -> Section | None:
+    """The last paragraph that reads like findings: not inside a known non-findings section
+    (HISTORY, INDICATION, COMPARISON, …), its own leading header skipped, at least three words
+    and a sentence mark or lower-case letters (so a title line such as "FINAL REPORT" is not taken).
+    When no paragraph qualifies, the last paragraph outside the known non-findings sections is used."""
+    others = [(x.start, x.end) for x in sections if x.name in OTHER_HEADERS]
     bounds = [0] + [m.end() for m in _PARA_RE.finditer(text)] + [len(text)]
-    for k in range(len(bounds) - 2, -1, -1):
+    candidates: list[tuple[int, int]] = []
+    for k in range(len(bounds) - 1):
         ps, pe = _strip(text, bounds[k], bounds[k + 1])
-        if ps == pe:
-            continue
-        owner = None
+        # a paragraph may open with a header line: keep the body of its last header
         for hs, body_start, header in heads:
-            if hs < pe and (hs <= ps or body_start <= pe):
-                owner = (hs, body_start, header)
-        if owner is not None:
-            hs, body_start, header = owner
-            if canonical_section_name(header) in OTHER_HEADERS:
-                continue
-            if hs >= ps:  # the paragraph opens with its own header: keep only the body
+            if ps <= hs < pe:
+                if canonical_section_name(header) in OTHER_HEADERS:
+                    ps = pe  # the paragraph is (or ends in) a known non-findings section
+                    break
                 ps, pe = _strip(text, body_start, pe)
-                if ps == pe:
-                    continue
-        return Section("last_paragraph", "", ps, pe)
-    return None
+        if ps >= pe:
+            continue
+        if any(os_ < pe and ps < oe for os_, oe in others):
+            continue
+        candidates.append((ps, pe))
+    if not candidates:
+        return None
+    good = [
+        (ps, pe) for ps, pe in candidates
+        if len(_WORD.findall(text[ps:pe])) >= 3 and (re.search(r"[a-z]", text[ps:pe]) or "." in text[ps:pe])
+    ]
+    ps, pe = (good or candidates)[-1]
+    return Section("last_paragraph", "", ps, pe)
 
 
 def target_sections(sections: tuple[Section, ...]) -> tuple[Section, ...]:

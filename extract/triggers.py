@@ -126,14 +126,31 @@ CLAUSE_VERBS = frozenset(
     "measure extends extend terminates terminate ends end courses course projects lies".split()
 )
 
-#: (observation words, anatomy CUI) -> composed concept: "the heart is enlarged" -> Cardiomegaly.
-ENLARGED_WORDS = frozenset("enlarged enlargement enlarging prominent prominence widened widening".split())
-#: A clause "<heart> is normal" says the composed finding is absent; "top normal" makes it uncertain.
-NORMAL_PHRASES = ("normal", "within normal limits", "unremarkable", "normal in size", "normal size")
-BORDERLINE_PHRASES = ("top normal", "top-normal", "upper limits of normal", "upper limit of normal", "borderline")
-COMPOSED = {
-    # anatomy CUI: (concept when enlarged, …)
-    "C0018787": "C0018800",  # Heart -> Cardiomegaly
-    "C0025066": "C0746459",  # Mediastinum -> Widened mediastinum
+#: A finding stated as "<anatomy> is <word>": anatomy CUI -> ((words, concept CUI), ...).
+#: "The heart is enlarged" -> Cardiomegaly; "blunting of the costophrenic angle" -> Pleural effusion.
+_ENLARGED = frozenset("enlarged enlargement enlarging prominent prominence".split())
+COMPOSED: dict[str, tuple[tuple[frozenset[str], str], ...]] = {
+    "C0018787": ((_ENLARGED, "C0018800"),),  # Heart -> Cardiomegaly
+    "C0025066": ((_ENLARGED | {"widened", "widening", "wide"}, "C0746459"),),  # Mediastinum -> Widened mediastinum
+    "C0230151": ((frozenset({"blunting", "blunted", "blunt"}), "C0032227"),),  # Costophrenic angle -> Pleural effusion
+    "C0929176": ((_ENLARGED | {"fullness", "full", "bulky"}, "C0744903"),),  # Hilum -> Hilar enlargement
+    "C0040578": ((frozenset({"deviated", "deviation", "shifted", "shift", "displaced", "displacement"}), "C0392014"),),
+    "C0011980": (
+        (frozenset({"flattened", "flattening", "flat"}), "C0743169"),  # Diaphragm -> Flattened diaphragm
+        (frozenset({"elevated", "elevation", "raised"}), "C0264583"),  # -> Elevated diaphragm
+    ),
+    "C0003483": (
+        (frozenset({"calcified", "calcification", "calcifications", "atherosclerotic"}), "C1096249"),
+        (frozenset({"tortuous", "tortuosity", "unfolded", "unfolding", "ectatic", "elongated"}), "C0741171"),
+    ),
+}
+COMPOSED_WORDS = frozenset(w for rules in COMPOSED.values() for words, _ in rules for w in words)
+#: "<anatomy> is normal" says these composed findings are absent ("top normal" makes them uncertain).
+NORMAL_OF: dict[str, tuple[str, ...]] = {
+    "C0018787": ("C0018800",),
+    "C0025066": ("C0746459",),
+    "C0929176": ("C0744903",),
 }
 CARDIOMEDIASTINAL = frozenset({"cardiomediastinal"})
+NORMAL_PHRASES = ("normal", "within normal limits", "unremarkable", "normal in size", "normal size")
+BORDERLINE_PHRASES = ("top normal", "top-normal", "upper limits of normal", "upper limit of normal", "borderline")

@@ -192,6 +192,85 @@ def export(
     typer.echo(f"wrote {target}")
 
 
+@app.command("extract")
+def extract_cmd(
+    source: Path = typer.Argument(..., help="Any corpus `kg build` reads."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output JSONL (one object per report); bad records go to OUT.quarantine.jsonl."),
+    format: str = typer.Option("auto", "--format", "-f"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes."),
+    extractor: str = typer.Option("rules", "--extractor", help="Extractor backend."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Extract sections, RadGraph entities/relations and concepts with polarity, per report."""
+    from kg.extracting import run_extract
+    from kg.progress import progress
+
+    with progress(quiet) as track:
+        c = run_extract(source, out, fmt=format, limit=limit, workers=workers, extractor=extractor,
+                        advance=track("Extracting", unit="reports"))
+    typer.echo(f"read {c.read} = written {c.written} + quarantined {c.quarantined}; wrote {out}")
+    if c.quarantined:
+        typer.secho(f"warning: {c.quarantined} record(s) quarantined", fg="yellow", err=True)
+
+
+eval_app = typer.Typer(help="Score medkg against reference annotations.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("extract")
+def eval_extract(
+    source: Optional[Path] = typer.Argument(None, help="Reports to extract (any corpus format), with --labels."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="Finding labels JSON {report: {finding: label}}."),
+    finding_map: Optional[Path] = typer.Option(None, "--map", help="finding<TAB>CUI|CUI table (default: bundled)."),
+    radgraph_gold: Optional[Path] = typer.Option(None, "--radgraph", help="RadGraph-format gold JSON to score entities/relations."),
+    labeler: Optional[str] = typer.Option(None, "--labeler", help="labeler_1 or labeler_2 for PhysioNet gold files."),
+    errors: Optional[Path] = typer.Option(None, "--errors", help="Write every disagreement (JSONL) here."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    extractor: str = typer.Option("rules", "--extractor"),
+):
+    """Per-finding and micro P/R/F1 per polarity (--labels), or RadGraph entity/relation F1 (--radgraph)."""
+    import json
+
+    from kg.evaluating import eval_labels, eval_radgraph
+
+    if (labels is None) == (radgraph_gold is None):
+        raise _usage("give either SOURCE --labels FILE, or --radgraph GOLD", "see `kg eval extract --help`")
+    if labels is not None:
+        if source is None:
+            raise _usage("--labels needs the SOURCE reports", "e.g. `kg eval extract reports/ --labels labels.json`")
+        result = eval_labels(source, labels, finding_map, extractor=extractor, errors=errors)
+    else:
+        result = eval_radgraph(radgraph_gold, labeler=labeler, extractor=extractor)
+    if json_out:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    _print_eval(result)
+
+
+def _print_eval(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if "micro" in result:
+        t = Table(title=f"Finding labels: {result['reports']} reports")
+        for col in ("finding", "polarity", "P", "R", "F1", "support"):
+            t.add_column(col, justify="left" if col in ("finding", "polarity") else "right")
+        for pol, s in result["micro"].items():
+            t.add_row("[bold]micro[/]", pol, f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1']:.3f}", str(s["tp"] + s["fn"]))
+        for f, d in result["perFinding"].items():
+            s = d["positive"]
+            t.add_row(f, "positive", f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1']:.3f}", str(s["tp"] + s["fn"]))
+        console.print(t)
+        if result["unmappedFindings"]:
+            console.print("not mapped (not scored): " + ", ".join(result["unmappedFindings"]))
+    else:
+        for k in ("entity", "relation"):
+            s = result[k]
+            console.print(f"{k} F1 {s['f1']:.3f} (P {s['precision']:.3f}, R {s['recall']:.3f}) over {result['documents']} documents")
+
+
 @app.command("sample")
 def sample_cmd(dest: Path = typer.Argument(..., help="Folder to write the bundled sample corpus to (MIMIC layout).")):
     """Write the bundled sample corpus (reports, metadata, split, rendered images) to DEST."""

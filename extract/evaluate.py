@@ -1,0 +1,158 @@
+"""Score extraction against finding-level labels (present / absent / uncertain per finding).
+
+Labels look like ``{report_id: {finding: "definitely present" | "definitely absent" | "uncertain"}}``
+(the radlabels format). A table maps each finding to concepts (``extract/data/finding_map.tsv``);
+a finding's prediction is: present if any of its concepts is positive in the report, else uncertain
+if any is uncertain, else absent if any is negative, else not mentioned.
+
+For each polarity p, over all (report, finding) pairs of mapped findings:
+TP = predicted p and labelled p; FP = predicted p, labelled otherwise (or not labelled);
+FN = labelled p, predicted otherwise. Micro P/R/F1 sum these over findings; per-finding
+scores are reported too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from extract.records import StudyConcept
+from kg.errors import InputError
+
+POLARITY_OF_LABEL = {
+    "definitely present": "positive",
+    "present": "positive",
+    "positive": "positive",
+    "definitely absent": "negative",
+    "absent": "negative",
+    "negative": "negative",
+    "uncertain": "uncertain",
+}
+POLARITIES = ("positive", "negative", "uncertain")
+
+
+def load_finding_map(path: Path | None = None) -> dict[str, tuple[str, ...]]:
+    if path is None:
+        ref = resources.files("extract") / "data" / "finding_map.tsv"
+        text = ref.read_text(encoding="utf-8")
+        where = "finding_map.tsv"
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+        where = str(path)
+    out: dict[str, tuple[str, ...]] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        cols = line.split("\t")
+        if len(cols) != 2:
+            raise InputError("finding map rows need 2 tab-separated columns", where=f"{where}:{n}",
+                             fix="write: finding<TAB>CUI|CUI")
+        out[cols[0].strip()] = tuple(c.strip() for c in cols[1].split("|") if c.strip())
+    return out
+
+
+def load_labels(path: Path) -> dict[str, dict[str, str]]:
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read labels: {exc}", where=str(path), fix="pass a JSON object {report: {finding: label}}") from None
+    out: dict[str, dict[str, str]] = {}
+    for rid, findings in raw.items():
+        row = {}
+        for f, lab in findings.items():
+            pol = POLARITY_OF_LABEL.get(str(lab).strip().lower())
+            if pol is None:
+                raise InputError(f"unknown label {lab!r} for {f}", where=f"{path} report {rid}",
+                                 fix="use definitely present / definitely absent / uncertain")
+            row[f] = pol
+        out[rid] = row
+    return out
+
+
+def predict_findings(concepts: tuple[StudyConcept, ...], fmap: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    pol = {c.cui: c.polarity for c in concepts}
+    out = {}
+    for finding, cuis in fmap.items():
+        got = {pol[c] for c in cuis if c in pol}
+        for p in ("positive", "uncertain", "negative"):
+            if p in got:
+                out[finding] = p
+                break
+    return out
+
+
+@dataclass
+class PRF:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def as_dict(self) -> dict:
+        return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "precision": round(self.precision, 4),
+                "recall": round(self.recall, 4), "f1": round(self.f1, 4)}
+
+
+@dataclass
+class LabelScores:
+    micro: dict[str, PRF] = field(default_factory=lambda: {p: PRF() for p in POLARITIES})
+    per_finding: dict[str, dict[str, PRF]] = field(default_factory=dict)
+    reports: int = 0
+    missing_reports: list[str] = field(default_factory=list)
+    unmapped: list[str] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)  # (report, finding, gold, predicted)
+
+    def as_dict(self) -> dict:
+        return {
+            "reports": self.reports,
+            "missingReports": self.missing_reports,
+            "unmappedFindings": self.unmapped,
+            "micro": {p: s.as_dict() for p, s in self.micro.items()},
+            "perFinding": {f: {p: s.as_dict() for p, s in d.items()} for f, d in sorted(self.per_finding.items())},
+        }
+
+
+def score_labels(
+    predictions: dict[str, dict[str, str]], labels: dict[str, dict[str, str]], fmap: dict[str, tuple[str, ...]]
+) -> LabelScores:
+    """``predictions``: report -> finding -> polarity (from :func:`predict_findings`)."""
+    s = LabelScores()
+    s.unmapped = sorted({f for row in labels.values() for f in row} - set(fmap))
+    for rid in sorted(labels):
+        gold = labels[rid]
+        if rid not in predictions:
+            s.missing_reports.append(rid)
+        pred = predictions.get(rid, {})
+        s.reports += 1
+        for finding in fmap:
+            g, p = gold.get(finding), pred.get(finding)
+            if g is None and p is None:
+                continue
+            per = s.per_finding.setdefault(finding, {q: PRF() for q in POLARITIES})
+            for q in POLARITIES:
+                if p == q and g == q:
+                    per[q].tp += 1
+                    s.micro[q].tp += 1
+                elif p == q:
+                    per[q].fp += 1
+                    s.micro[q].fp += 1
+                elif g == q:
+                    per[q].fn += 1
+                    s.micro[q].fn += 1
+            if g != p:
+                s.errors.append({"report": rid, "finding": finding, "gold": g, "predicted": p})
+    return s
