@@ -224,9 +224,16 @@ class RulesExtractor:
         return ents, normals
 
     def _polarity(self, low, n, events):
-        """Assign polarity to observation entities; return 'normal' statements found."""
+        """Assign polarity to observation entities; return 'normal' statements found.
+
+        ``clause`` holds the observations a post-trigger ("is not seen") may reach: it is cut by
+        punctuation, terminators, "with" and any verb that is not part of the trigger itself, so in
+        "NG tube is seen below the diaphragm with the tip not identified" the tube stays positive.
+        ``anatomy`` (for "<heart> is normal") is cut only by punctuation and terminators."""
         scope: _Scope | None = None
-        clause: list[_Ent] = []
+        clause: list[_Ent] = []  # reach of negating post-triggers
+        loose: list[_Ent] = []  # reach of uncertainty post-triggers ("effusion is small, if any")
+        anatomy: list[_Ent] = []
         normals = []
         i = 0
         while i < n:
@@ -236,9 +243,11 @@ class RulesExtractor:
             if ev is None:
                 w = low[i]
                 if w in CLAUSE_PUNCT:
-                    scope, clause = None, []
-                elif w in CLAUSE_VERBS and scope is not None and scope.captured:
-                    scope, clause = None, []
+                    scope, clause, loose, anatomy = None, [], [], []
+                elif w in CLAUSE_VERBS or w == "with":
+                    clause = []
+                    if scope is not None and scope.captured:
+                        scope = None
                 i += 1
                 continue
             what, payload, end = ev
@@ -246,24 +255,25 @@ class RulesExtractor:
                 kind, phrase = payload
                 if kind in ("neg", "neg_weak", "unc"):
                     scope = _Scope(kind, phrase, last=end)
-                    clause = []
-                elif kind in ("neg_post", "unc_post"):
-                    pol = "negative" if kind == "neg_post" else "uncertain"
+                    clause, loose = [], []
+                elif kind == "neg_post":
                     for e in clause:
-                        if e.kind == "obs":
-                            e.polarity, e.reason, e.weak = pol, f"{kind}:{phrase}", False
-                    clause = [] if kind == "neg_post" else clause
+                        e.polarity, e.reason, e.weak = "negative", f"{kind}:{phrase}", False
+                    clause, loose = [], []
+                elif kind == "unc_post":
+                    for e in loose:
+                        if e.polarity != "negative":
+                            e.polarity, e.reason, e.weak = "uncertain", f"{kind}:{phrase}", False
                 elif kind == "unc_both":
-                    before = [e for e in clause if e.kind == "obs"]
-                    if before:
-                        before[-1].polarity, before[-1].reason = "uncertain", f"unc:{phrase}"
+                    if clause:
+                        clause[-1].polarity, clause[-1].reason = "uncertain", f"unc:{phrase}"
                     scope = _Scope("unc", phrase, last=end)
                 elif kind in ("normal", "borderline"):
-                    anat = [e for e in clause if e.kind == "anat" and e.cui in NORMAL_OF]
+                    anat = [e for e in anatomy if e.cui in NORMAL_OF]
                     if anat:
                         normals.append((anat[-1], kind, (anat[-1].u0, end)))
                 elif kind in ("term", "pseudo"):
-                    scope, clause = None, []
+                    scope, clause, loose, anatomy = None, [], [], []
                 i = end
                 continue
             e: _Ent = payload
@@ -276,8 +286,9 @@ class RulesExtractor:
                         e.weak = scope.kind == "neg_weak"
                     scope.captured, scope.last = True, end
                 clause.append(e)
+                loose.append(e)
             elif e.kind == "anat":
-                clause.append(e)
+                anatomy.append(e)
                 if scope is not None:
                     scope.last = end
             i = end

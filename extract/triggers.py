@@ -27,6 +27,11 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "not only", "no worsening", "not increased", "not decreased", "gram negative", "not well seen",
         "not well visualized", "not well evaluated", "cannot be assessed", "can not be assessed",
         "not been assessed", "no other change", "no other changes", "no interval worsening",
+        "nearly resolved", "near resolution of", "near complete resolution of", "almost resolved", "largely resolved",
+        "partially resolved", "partial resolution of", "incompletely resolved", "not completely resolved",
+        "not entirely resolved", "not resolved", "has not resolved", "have not resolved", "resolving",
+        "has largely resolved", "have largely resolved", "has nearly resolved", "has partially resolved",
+        "should not be mistaken for",
     ),
     "neg": (
         "no", "not", "without", "free of", "negative for", "absence of", "absent", "no evidence of",
@@ -42,8 +47,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
     "neg_post": (
         "is not seen", "are not seen", "not seen", "is not identified", "are not identified", "not identified",
         "not visualized", "is not visualized", "are not visualized", "not present", "is not present",
-        "are not present", "is absent", "are absent", "has resolved", "have resolved", "has largely resolved",
-        "have largely resolved", "has nearly resolved", "has been removed", "have been removed",
+        "are not present", "is absent", "are absent", "has resolved", "have resolved", "has been removed", "have been removed",
         "were removed", "was removed", "removed", "no longer seen", "no longer visualized",
         "no longer present", "no longer visible", "is no longer", "are no longer", "not appreciated",
         "not evident", "not demonstrated", "not detected", "is gone", "has cleared", "have cleared",
@@ -72,7 +76,9 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "are not excluded", "not excluded", "is possible", "are possible", "is suspected",
         "are suspected", "is questioned", "is likely", "are likely", "is not entirely excluded",
         "is difficult to exclude", "difficult to exclude", "is a possibility", "not ruled out",
-        "is considered",
+        "is considered", "if any", "if present", "if there is any", "is presumed", "are presumed",
+        "is a possibility", "is also a possibility", "are a possibility", "is also possible", "is questionable",
+        "is suggested", "are suggested", "is not entirely excluded",
     ),
     "unc_both": ("versus", "vs", "or less likely", "or more likely"),
     "term": (
