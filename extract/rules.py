@@ -50,6 +50,7 @@ TOKEN_RE = re.compile(r"[A-Za-z0-9]+|[^\sA-Za-z0-9]")
 JOINERS = frozenset({"-", "/", "'", "’"})  # matched through: "right-sided", "pacemaker/ICD"
 CLAUSE_PUNCT = frozenset({";", ":", "(", ")", "[", "]"})
 SCOPE_WINDOW = 8  # words a forward scope stays open without capturing a mention
+MAX_SENTENCE_TOKENS = 256  # longer "sentences" (lists without stops, garbage) are cut: keeps the work linear
 MEDIASTINUM, HEART = "C0025066", "C0018787"
 
 
@@ -458,6 +459,10 @@ def _sentences(text: str, tokens, t0: int, t1: int):
             yield cur
             cur = []
         cur.append(t)
+        if len(cur) >= MAX_SENTENCE_TOKENS:
+            yield cur
+            cur = []
+            continue
         if tok in ".!?":
             prev = text[tokens[t - 1][0] : tokens[t - 1][1]] if t > t0 else ""
             nxt_s = tokens[t + 1][0] if t + 1 < t1 else len(text)

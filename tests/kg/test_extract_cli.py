@@ -1,0 +1,90 @@
+import json
+import subprocess
+import sys
+
+from hypothesis import given, settings, strategies as st
+
+from extract.radgraph import extraction_doc, read_radgraph, score_radgraph, write_radgraph
+from extract.rules import RulesExtractor
+from kg.corpus.records import Study
+from kg.extracting import _init, extract_record
+
+FIXTURES = __import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def kg(*args):
+    return subprocess.run([sys.executable, "-m", "kg", *map(str, args)], capture_output=True, text=True)
+
+
+def test_kg_extract_writes_schema_and_quarantines_bad_input(tmp_path):
+    src = tmp_path / "reports"
+    src.mkdir()
+    (src / "a.txt").write_text("FINDINGS: No pleural effusion. Left basilar atelectasis.\nIMPRESSION: Atelectasis.")
+    (src / "b.txt").write_text("")  # empty
+    (src / "c.txt").write_text("INDICATION: cough\n\nCOMPARISON: none")  # only non-findings headers
+    (src / "d.txt").write_text("FINDINGS: " + "opacity " * 130_000)  # ~1 MB on one line
+    (src / "e.txt").write_bytes(bytes(range(256)) * 40)  # binary garbage
+    (src / "f.txt").write_bytes("FINDINGS: caf\u00e9 effusion. ".encode() + "na\u00efve".encode("latin-1"))  # mixed
+    out = tmp_path / "x.jsonl"
+    p = kg("extract", src, "--out", out, "--quiet", "--workers", "2")
+    assert p.returncode == 0, p.stderr
+    assert "read 6 = written 2 + quarantined 4" in p.stdout
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    a = next(r for r in rows if r["id"] == "a")
+    assert set(a) >= {"id", "sections", "entities", "concepts"}
+    assert a["sections"]["findings"]["start"] < a["sections"]["impression"]["start"]
+    pol = {(c["name"], c["section"]): c["polarity"] for c in a["concepts"]}
+    assert pol[("Pleural effusion", "findings")] == "negative"
+    assert pol[("Atelectasis", "impression")] == "positive"
+    ent = a["entities"]["1"]
+    assert set(ent) == {"tokens", "label", "start_ix", "end_ix", "relations"}
+    q = [json.loads(line) for line in (tmp_path / "x.quarantine.jsonl").read_text().splitlines()]
+    assert {r["record"] for r in q} == {"b", "c", "e", "f"}
+
+
+def test_radgraph_roundtrip_and_labeler_variant(tmp_path):
+    x = RulesExtractor()
+    text = "FINDINGS: Opacity in the left lower lobe, likely atelectasis. No effusion."
+    doc = extraction_doc("r1", x.extract("r1", text), text)
+    write_radgraph([doc], tmp_path / "a.json")
+    (back,) = read_radgraph(tmp_path / "a.json")
+    assert back == doc
+    write_radgraph([back], tmp_path / "b.json")
+    assert read_radgraph(tmp_path / "b.json") == [doc]
+    gold = read_radgraph(FIXTURES / "radgraph_gold.json", labeler="labeler_1")
+    assert [len(d.entities) for d in gold] == [5, 3]
+    assert len(read_radgraph(FIXTURES / "radgraph_gold.json", labeler="labeler_2")[0].entities) == 1
+
+
+def test_radgraph_scoring_counts_like_the_paper():
+    gold = read_radgraph(FIXTURES / "radgraph_gold.json", labeler="labeler_1")
+    perfect = score_radgraph(gold, {d.id: d for d in gold})
+    assert perfect["entity"]["f1"] == 1.0 and perfect["relation"]["f1"] == 1.0
+    p = kg("eval", "extract", "--radgraph", FIXTURES / "radgraph_gold.json", "--labeler", "labeler_1", "--json")
+    res = json.loads(p.stdout)
+    assert res["documents"] == 2 and 0 < res["entity"]["f1"] <= 1 and res["entity"]["tp"] >= 5
+
+
+def test_eval_labels_on_a_tiny_set(tmp_path):
+    src = tmp_path / "r"
+    src.mkdir()
+    (src / "r1.txt").write_text("FINDINGS: Small left pleural effusion. No pneumothorax.")
+    (src / "r2.txt").write_text("IMPRESSION: Possible pneumonia. Heart size is normal.")
+    labels = {"r1": {"pleural_effusion": "definitely present", "pneumothorax": "definitely absent"},
+              "r2": {"pneumonia": "uncertain", "cardiomegaly": "definitely absent", "atelectasis": "definitely present"}}
+    (tmp_path / "l.json").write_text(json.dumps(labels))
+    p = kg("eval", "extract", src, "--labels", tmp_path / "l.json", "--json")
+    res = json.loads(p.stdout)
+    assert res["micro"]["positive"] == {"tp": 1, "fp": 0, "fn": 1, "precision": 1.0, "recall": 0.5, "f1": 0.6667}
+    assert res["micro"]["negative"]["tp"] == 2 and res["micro"]["uncertain"]["tp"] == 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=300))
+def test_extract_record_never_raises(text):
+    _init("rules")
+    obj, bad = extract_record(Study(id="h", patient_id="h", report_id="h", text=text))
+    assert (obj is None) != (bad is None)
+    if obj:
+        for c in obj["concepts"]:
+            assert text[c["start"] : c["end"]] == c["text"]
