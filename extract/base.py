@@ -25,10 +25,28 @@ def _rules(index: ConceptIndex) -> Extractor:
     return RulesExtractor(index)
 
 
-EXTRACTORS: dict[str, Callable[[ConceptIndex], Extractor]] = {"rules": _rules}
+def _transformers(index: ConceptIndex, arg: str | None) -> Extractor:
+    from extract.neural import TransformersExtractor
+
+    return TransformersExtractor(index, arg)
 
 
-def get_extractor(name: str, index: ConceptIndex) -> Extractor:
+def _radgraph(index: ConceptIndex, arg: str | None) -> Extractor:
+    from extract.radgraph_backend import RadGraphExtractor
+
+    return RadGraphExtractor(index, arg)
+
+
+EXTRACTORS: dict[str, Callable[[ConceptIndex, str | None], Extractor]] = {
+    "rules": lambda index, arg: _rules(index),
+    "transformers": _transformers,
+    "radgraph": _radgraph,
+}
+
+
+def get_extractor(spec: str, index: ConceptIndex) -> Extractor:
+    """``name`` or ``name:argument``: ``rules``, ``transformers:<model folder>``, ``radgraph[:model type]``."""
+    name, _, arg = spec.partition(":")
     if name not in EXTRACTORS:
         raise UsageError(f"unknown extractor {name!r}", fix="use one of: " + ", ".join(sorted(EXTRACTORS)))
-    return EXTRACTORS[name](index)
+    return EXTRACTORS[name](index, arg or None)

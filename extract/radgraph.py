@@ -7,6 +7,8 @@ The format of the RadGraph releases and the ``radgraph`` package::
 
 Token indices are inclusive and index ``text.split(" ")``. Gold files from PhysioNet put the
 entities under ``labeler_1`` / ``labeler_2`` (``{doc_id: {"text", "labeler_1": {"entities": …}}}``).
+RadGraph-XL labels ("Observation::definitely absent", "Anatomy::definitely present") are read as
+their v1 equivalents (OBS-DA, ANAT-DP, …).
 """
 
 from __future__ import annotations
@@ -20,6 +22,22 @@ from kg.errors import InputError
 
 LABELS = ("ANAT-DP", "OBS-DP", "OBS-U", "OBS-DA")
 RELATIONS = ("modify", "located_at", "suggestive_of")
+#: RadGraph-XL's label names ("Observation::definitely absent") in the RadGraph v1 scheme.
+_XL_LABELS = {
+    "anatomy::definitely present": "ANAT-DP",
+    "anatomy::definitely absent": "ANAT-DP",
+    "anatomy::uncertain": "ANAT-DP",
+    "observation::definitely present": "OBS-DP",
+    "observation::definitely absent": "OBS-DA",
+    "observation::uncertain": "OBS-U",
+}
+
+
+def normalise_label(label: str) -> str | None:
+    """A RadGraph v1 label for a v1 or RadGraph-XL label; None if unknown."""
+    if label in LABELS:
+        return label
+    return _XL_LABELS.get(str(label).strip().lower())
 
 
 @dataclass(frozen=True)
@@ -88,7 +106,7 @@ def _parse_doc(doc_id: str, d: dict, where: str, labeler: str | None = None) -> 
     ents = []
     for eid, e in sorted(body.get("entities", {}).items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else kv[0]):
         try:
-            label, s, t = e["label"], int(e["start_ix"]), int(e["end_ix"])
+            label, s, t = normalise_label(e["label"]) or e["label"], int(e["start_ix"]), int(e["end_ix"])
             relations = tuple((str(r[0]), str(r[1])) for r in e.get("relations", []))
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise InputError(f"entity {eid} of {doc_id!r} is malformed ({exc})", where=where,

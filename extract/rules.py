@@ -137,26 +137,36 @@ class RulesExtractor:
 
     # -- public -------------------------------------------------------------------------
     def extract(self, report_id: str, text: str, sections: tuple[Section, ...] | None = None) -> Extraction:
+        sections, tokens, plan = self._plan(text, sections)
+        found = [self._read_sentence(text, tokens, units) for _, units in plan]
+        return self._finish(report_id, text, sections, tokens, plan, found)
+
+    # -- steps shared with model-based extractors -----------------------------------------
+    def _plan(self, text: str, sections: tuple[Section, ...] | None):
+        """(sections, tokens, [(section name, units)]): the sentences to read, as token indices
+        without joiners ("-", "/"), in the target sections."""
         if sections is None:
             sections = split_sections(text)
         tokens = tokenize(text)
         starts = [s for s, _ in tokens]
-        ents: list[tuple[_Ent, list[int], str]] = []  # (entity, unit->token index, section)
-        extra_mentions: list[ConceptMention] = []
+        plan: list[tuple[str, list[int]]] = []
         for sec in target_sections(sections):
             t0 = _bisect(starts, sec.start)
             t1 = _bisect(starts, sec.end)
             for sent in _sentences(text, tokens, t0, t1):
                 units = [t for t in sent if text[tokens[t][0] : tokens[t][1]] not in JOINERS]
-                if not units:
-                    continue
-                found, normals = self._read_sentence(text, tokens, units)
-                for e in found:
-                    ents.append((e, units, sec.name))
-                for e_anat, kind, (a, b) in normals:
-                    extra_mentions.extend(
-                        self._normal_mentions(text, tokens, units, e_anat, kind, a, b, sec.name)
-                    )
+                if units:
+                    plan.append((sec.name, units))
+        return sections, tokens, plan
+
+    def _finish(self, report_id, text, sections, tokens, plan, found) -> Extraction:
+        ents: list[tuple[_Ent, list[int], str]] = []  # (entity, unit->token index, section)
+        extra_mentions: list[ConceptMention] = []
+        for (sec_name, units), (sent_ents, normals) in zip(plan, found):
+            for e in sent_ents:
+                ents.append((e, units, sec_name))
+            for e_anat, kind, (a, b) in normals:
+                extra_mentions.extend(self._normal_mentions(text, tokens, units, e_anat, kind, a, b, sec_name))
         return self._assemble(report_id, text, sections, tokens, ents, extra_mentions)
 
     # -- one sentence -------------------------------------------------------------------

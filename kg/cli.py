@@ -44,6 +44,8 @@ def build(
     workers: int = typer.Option(1, "--workers", min=1, help="Processes for extraction and image encoding."),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first bad record (exit 2) instead of quarantining it."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    extractor: str = typer.Option("rules", "--extractor", help="rules, transformers:<model folder> or radgraph[:model]."),
+    radgraph: Optional[Path] = typer.Option(None, "--radgraph", help="Use these RadGraph annotations (JSON) instead of an extractor."),
     encoder: str = typer.Option("pixels", "--encoder", help="Image encoder: pixels[:SIZE] (offline default)."),
     naf: str = typer.Option("medmkg", "--naf", help="Neighbor-aware filtering: none, medmkg or greedy."),
     views: str = typer.Option("PA,AP", "--views", help="ViewPositions to keep when the metadata gives them; '' keeps all."),
@@ -64,7 +66,7 @@ def build(
     try:
         settings = BuildSettings(
             source=source, out=out, format=format, images=images, limit=limit, workers=workers, strict=strict,
-            quiet=quiet, encoder=encoder, naf=naf, views=views, keep_text=not no_text,
+            quiet=quiet, extractor=extractor, radgraph=radgraph, encoder=encoder, naf=naf, views=views, keep_text=not no_text,
         )
     except ValueError as exc:
         raise _usage(str(exc).splitlines()[-1] if str(exc) else "bad option", "see `kg build --help`") from None

@@ -63,9 +63,17 @@ class BuildResult:
 _STATE: dict = {}
 
 
-def _init_worker(extractor: str, encoder: str, views: tuple[str, ...]) -> None:
+def make_extractor(spec: str, radgraph: Path | None, index):
+    if radgraph is not None:
+        from extract.radgraph_file import RadGraphFileExtractor
+
+        return RadGraphFileExtractor(radgraph, index)
+    return get_extractor(spec, index)
+
+
+def _init_worker(extractor: str, encoder: str, views: tuple[str, ...], radgraph: Path | None = None) -> None:
     index = Lexicon.default()
-    _STATE["extractor"] = get_extractor(extractor, index)
+    _STATE["extractor"] = make_extractor(extractor, radgraph, index)
     _STATE["encoder"] = get_encoder(encoder)
     _STATE["views"] = views
 
@@ -80,7 +88,10 @@ def _process(study: Study) -> Processed:
             f"no FINDINGS or IMPRESSION text (sections found: {found})",
             "add a FINDINGS or IMPRESSION section, or text without headers",
         ))
-    extraction = _STATE["extractor"].extract(study.report_id, study.text, sections)
+    try:
+        extraction = _STATE["extractor"].extract(study.report_id, study.text, sections)
+    except InputError as exc:
+        return Processed(study, None, (), 0, Rejected(study.id, study.source, "extract", exc.what, exc.fix or ""))
     views = _STATE["views"]
     results, skipped, good, pil = [], 0, [], []
     for ref in study.images:
@@ -140,7 +151,7 @@ def build(settings: BuildSettings) -> BuildResult:
     fmt = settings.format if settings.format != "auto" else detect_format(settings.source)
     records = read_corpus(settings.source, fmt=fmt, images=settings.images, limit=settings.limit)
     index = Lexicon.default()
-    extractor = get_extractor(settings.extractor, index)
+    extractor = make_extractor(settings.extractor, settings.radgraph, index)
     encoder = get_encoder(settings.encoder)
     out = settings.out
     if out.exists() and any(out.iterdir()) and not (out / "manifest.json").is_file():
@@ -172,7 +183,7 @@ def build(settings: BuildSettings) -> BuildResult:
 
     with progress(settings.quiet) as track:
         advance = track("Reading and extracting reports", unit="reports")
-        args = (settings.extractor, settings.encoder, settings.views)
+        args = (settings.extractor, settings.encoder, settings.views, settings.radgraph)
         if settings.workers > 1:
             pool = get_context("spawn").Pool(settings.workers, initializer=_init_worker, initargs=args)
             results = pool.imap(_process, studies(), chunksize=16)

@@ -19,6 +19,7 @@ class BuildSettings(BaseModel):
     strict: bool = False
     quiet: bool = False
     extractor: str = "rules"
+    radgraph: Path | None = None  # RadGraph JSON used instead of running an extractor
     encoder: str = "pixels"
     naf: str = "medmkg"
     views: tuple[str, ...] = ("PA", "AP")  # images whose ViewPosition is known and not listed are skipped

@@ -177,3 +177,29 @@ def test_limit_reads_only_n_records(tmp_path):
     run("build", "--sample", "--out", out, "--limit", "5", "--quiet")
     m = json.loads((out / "manifest.json").read_text())
     assert m["records"] == {"read": 5, "built": 5, "quarantined": 0}
+
+
+def test_build_from_existing_radgraph_annotations(tmp_path):
+    from extract.radgraph import extraction_doc, write_radgraph
+    from extract.rules import RulesExtractor
+
+    src = tmp_path / "r"
+    src.mkdir()
+    texts = {"a": "FINDINGS: No pneumothorax. Small left pleural effusion.", "b": "IMPRESSION: Possible pneumonia."}
+    for k, t in texts.items():
+        (src / f"{k}.txt").write_text(t)
+    (src / "c.txt").write_text("FINDINGS: Cardiomegaly.")  # no annotation for c: quarantined
+    x = RulesExtractor()
+    docs = [extraction_doc(f"files/{k}.txt", x.extract(k, t), t) for k, t in texts.items()]
+    write_radgraph(docs, tmp_path / "rg.json")
+    out = tmp_path / "g"
+    run("build", src, "--out", out, "--radgraph", tmp_path / "rg.json", "--quiet")
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["records"] == {"read": 3, "built": 2, "quarantined": 1}
+    assert m["extractor"]["id"].startswith("radgraph-file/")
+    g = read_graph(out)
+    edges = {(t.type, r["_start"], r["_end"]) for t in g.edges.values() if t.source_label == "Study" for r in t.rows}
+    assert ("NEGATIVE", "a", "C0032326") in edges and ("POSITIVE", "a", "C0032227") in edges
+    assert ("UNCERTAIN", "b", "C0032285") in edges
+    q = (out / "quarantine.jsonl").read_text()
+    assert "no RadGraph annotation for report c" in q
