@@ -19,10 +19,12 @@ class Extractor(Protocol):
     def extract(self, report_id: str, text: str, sections: tuple[Section, ...] | None = None) -> Extraction: ...
 
 
-def _rules(index: ConceptIndex) -> Extractor:
+def _rules(index: ConceptIndex, arg: str | None = None) -> Extractor:
     from extract.rules import RulesExtractor
 
-    return RulesExtractor(index)
+    if arg not in (None, "literal"):
+        raise UsageError(f"unknown rules variant {arg!r}", fix="use rules or rules:literal")
+    return RulesExtractor(index, implied_absence=arg != "literal")
 
 
 def _transformers(index: ConceptIndex, arg: str | None) -> Extractor:
@@ -38,14 +40,15 @@ def _radgraph(index: ConceptIndex, arg: str | None) -> Extractor:
 
 
 EXTRACTORS: dict[str, Callable[[ConceptIndex, str | None], Extractor]] = {
-    "rules": lambda index, arg: _rules(index),
+    "rules": _rules,
     "transformers": _transformers,
     "radgraph": _radgraph,
 }
 
 
 def get_extractor(spec: str, index: ConceptIndex) -> Extractor:
-    """``name`` or ``name:argument``: ``rules``, ``transformers:<model folder>``, ``radgraph[:model type]``."""
+    """``name`` or ``name:argument``: ``rules`` (``rules:literal``: no absence implied by "lungs are
+    clear"), ``transformers:<model folder>``, ``radgraph[:model type]``."""
     name, _, arg = spec.partition(":")
     if name not in EXTRACTORS:
         raise UsageError(f"unknown extractor {name!r}", fix="use one of: " + ", ".join(sorted(EXTRACTORS)))

@@ -128,12 +128,16 @@ class RulesExtractor:
     name = "rules"
     version = VERSION
 
-    def __init__(self, index: ConceptIndex | None = None):
+    def __init__(self, index: ConceptIndex | None = None, *, implied_absence: bool = True):
         self.index = index or Lexicon.default()
+        # "lungs are clear", "heart size is normal" state the absence of findings in a region;
+        # `rules:literal` turns this off (only findings that are named are reported)
+        self.implied_absence = implied_absence
 
     @property
     def id(self) -> str:
-        return f"{self.name}/{self.version}+{self.index.name}@{self.index.version}"
+        variant = "" if self.implied_absence else ":literal"
+        return f"{self.name}{variant}/{self.version}+{self.index.name}@{self.index.version}"
 
     # -- public -------------------------------------------------------------------------
     def extract(self, report_id: str, text: str, sections: tuple[Section, ...] | None = None) -> Extraction:
@@ -281,8 +285,17 @@ class RulesExtractor:
                     scope = _Scope("unc", phrase, last=end)
                 elif kind in ("normal", "borderline"):
                     anat = [e for e in anatomy if e.cui in NORMAL_OF]
-                    if anat:
+                    if anat:  # "the heart is normal"
                         normals.append((anat[-1], kind, (anat[-1].u0, end)))
+                    else:  # "normal heart size", "clear lungs"
+                        for j in range(end, min(n, end + 3)):
+                            nxt = events.get(j)
+                            if nxt is not None and nxt[0] == "ent" and nxt[1].kind == "anat" and nxt[1].cui in NORMAL_OF:
+                                normals.append((nxt[1], kind, (i, nxt[2])))
+                                break
+                        else:
+                            if kind == "borderline":  # "borderline cardiomegaly"
+                                scope = _Scope("unc", phrase, last=end)
                 elif kind in ("term", "pseudo"):
                     scope, clause, loose, anatomy = None, [], [], []
                 i = end
@@ -377,8 +390,10 @@ class RulesExtractor:
     def _normal_mentions(self, text, tokens, units, anat, kind, a, b, section):
         """'The heart size is normal' -> Cardiomegaly negative ('top normal' -> uncertain)."""
         pol = "negative" if kind == "normal" else "uncertain"
-        start = tokens[units[a]][0]
-        end = tokens[units[b - 1]][1]
+        if pol == "negative" and not self.implied_absence:
+            return []
+        start = tokens[units[min(a, anat.u0)]][0]
+        end = tokens[units[max(b, anat.u1) - 1]][1]
         low_anat = text[tokens[units[anat.u0]][0] : tokens[units[anat.u1 - 1]][1]].lower()
         cuis = list(NORMAL_OF[anat.cui])
         if anat.cui == MEDIASTINUM and "cardiomediastinal" in low_anat:

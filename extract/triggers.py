@@ -153,10 +153,14 @@ COMPOSED: dict[str, tuple[tuple[frozenset[str], str], ...]] = {
 COMPOSED_WORDS = frozenset(w for rules in COMPOSED.values() for words, _ in rules for w in words)
 #: "<anatomy> is normal" says these composed findings are absent ("top normal" makes them uncertain).
 NORMAL_OF: dict[str, tuple[str, ...]] = {
-    "C0018787": ("C0018800",),
-    "C0025066": ("C0746459",),
-    "C0929176": ("C0744903",),
+    "C0018787": ("C0018800",),  # heart -> cardiomegaly
+    "C0025066": ("C0746459",),  # mediastinum -> widened mediastinum
+    "C0929176": ("C0744903",),  # hila -> hilar enlargement
+    "C0024109": ("C0521530",),  # lungs clear -> no consolidation (airspace disease)
+    "C0230151": ("C0032227",),  # costophrenic angles sharp -> no pleural effusion
+    "C0032225": ("C0032227", "C0032326"),  # pleural spaces clear -> no effusion, no pneumothorax
 }
 CARDIOMEDIASTINAL = frozenset({"cardiomediastinal"})
-NORMAL_PHRASES = ("normal", "within normal limits", "unremarkable", "normal in size", "normal size")
+NORMAL_PHRASES = ("normal", "within normal limits", "unremarkable", "normal in size", "normal size", "clear",
+                  "sharp", "sharply defined", "well expanded and clear", "grossly clear")
 BORDERLINE_PHRASES = ("top normal", "top-normal", "upper limits of normal", "upper limit of normal", "borderline")

@@ -89,3 +89,39 @@ def test_arbitrary_text_offsets_and_ids_consistent(text):
         assert r.source in ids and r.target in ids
     for m in x.mentions:
         assert text[m.start : m.end] == m.text
+
+
+@pytest.mark.parametrize(
+    "text, name, expected",
+    [
+        ("The lungs are free of consolidation.", "Lung consolidation", "negative"),
+        ("Negative for pneumothorax.", "Pneumothorax", "negative"),
+        ("Without pleural effusion.", "Pleural effusion", "negative"),
+        ("No effusion or pneumothorax is seen.", "Pneumothorax", "negative"),
+        ("No pneumothorax, but there is a small left effusion.", "Pleural effusion", "positive"),
+        ("No significant interval change in the moderate cardiomegaly.", "Cardiomegaly", "positive"),
+        ("Not only atelectasis but also consolidation.", "Lung consolidation", "positive"),
+        ("Findings may represent pulmonary edema.", "Pulmonary edema", "uncertain"),
+        ("Difficult to exclude a small pneumothorax.", "Pneumothorax", "uncertain"),
+        ("Borderline cardiomegaly.", "Cardiomegaly", "uncertain"),
+        ("The left pleural effusion has resolved.", "Pleural effusion", "negative"),
+        ("The right chest tube has been removed.", "Chest drain", "negative"),
+        ("The lungs are clear.", "Lung consolidation", "negative"),
+        ("Costophrenic angles are sharp.", "Pleural effusion", "negative"),
+        ("Nasogastric tube courses below the diaphragm with the tip not identified.", "Nasogastric tube", "positive"),
+        ("Pleural effusions, if any, are small.", "Pleural effusion", "uncertain"),
+        ("The right effusion has nearly resolved.", "Pleural effusion", "positive"),
+        ("The aorta is tortuous and calcified.", "Tortuous aorta", "positive"),
+        ("Blunting of the right costophrenic angle.", "Pleural effusion", "positive"),
+    ],
+)
+def test_polarity_constructs_from_the_issue(text, name, expected):
+    assert polarity(text).get(name) == expected, (text, polarity(text))
+
+
+def test_literal_variant_reports_only_named_findings():
+    from extract.base import get_extractor
+
+    x = get_extractor("rules:literal", Lexicon.default())
+    got = {c.name: c.polarity for c in x.extract("r", "FINDINGS: Heart size is normal. No effusion.").concepts}
+    assert "Cardiomegaly" not in got and got["Pleural effusion"] == "negative"
