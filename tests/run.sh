@@ -8,7 +8,7 @@ VENV=${MEDKG_VENV:-.venv}
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -e '.[test]'
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -e '.[test,nlp]'
 set +e
 "$VENV/bin/python" -m pytest "$@"
 rc=$?
