@@ -40,3 +40,24 @@ def test_other_commands_run(sample_build, tmp_path):
         assert args[0] == "kg"
         p = subprocess.run([sys.executable, "-m", "kg", *args[1:]], capture_output=True, text=True)
         assert p.returncode == 0, (cmd, p.stderr)
+
+
+def test_extraction_commands_run(tmp_path):
+    import json
+
+    from kg.sample import sample_corpus
+
+    section = README.split("## Extraction on its own", 1)[1]
+    (block,) = re.findall(r"```bash\n(.*?)```", section, flags=re.S)[:1]
+    (tmp_path / "labels.json").write_text(json.dumps({"s50000011": {"pneumothorax": "definitely absent"}}))
+    gold = Path(__file__).resolve().parent / "fixtures" / "radgraph_gold.json"
+    for line in block.splitlines():
+        cmd = line.split("#", 1)[0].strip()
+        if not cmd:
+            continue
+        cmd = (cmd.replace("REPORTS", str(sample_corpus())).replace("labels.json", str(tmp_path / "labels.json"))
+               .replace("gold.json", str(gold)).replace("extractions.jsonl", str(tmp_path / "x.jsonl")))
+        args = shlex.split(cmd)
+        p = subprocess.run([sys.executable, "-m", "kg", *args[1:]], capture_output=True, text=True)
+        assert p.returncode == 0, (cmd, p.stderr)
+    assert len((tmp_path / "x.jsonl").read_text().splitlines()) == 42
