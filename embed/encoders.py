@@ -1,15 +1,19 @@
 """Image encoders behind one Protocol and a registry of names.
 
+An encoder splits its work in two so that decoding and preprocessing can run in worker
+processes (a torch DataLoader for learned encoders) while the model runs batched in one place:
+``prepare(image) -> sample`` and ``encode_batch(samples) -> (n, dim) float32``, rows L2-normalised.
+
 ``pixels`` (default): a deterministic, non-learned encoder — the image resized to
 ``size``×``size`` (area averaging), intensities centred and L2-normalised. It is a real
 function of the pixels and needs no download, so the sample and any corpus build
 offline; it captures global appearance only. Real use wants a learned encoder
-(``--encoder open_clip:<model>``, see the README).
+(``--encoder open_clip:<model>``, see the README and :mod:`embed.openclip`).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 from PIL import Image
@@ -20,17 +24,25 @@ from kg.errors import UsageError
 class Encoder(Protocol):
     name: str
     dim: int
+    uses_torch: bool
 
     @property
     def id(self) -> str: ...
 
-    def encode(self, images: Sequence[Image.Image]) -> np.ndarray:
+    def prepare(self, image: Image.Image) -> Any:
+        """One decoded 8-bit grayscale image -> one model input (picklable)."""
+        ...
+
+    def encode_batch(self, samples: Sequence[Any]) -> np.ndarray:
         """(n, dim) float32, rows L2-normalised."""
         ...
+
+    def encode(self, images: Sequence[Image.Image]) -> np.ndarray: ...
 
 
 class PixelsEncoder:
     name = "pixels"
+    uses_torch = False
 
     def __init__(self, size: int = 32):
         if not 4 <= size <= 256:
@@ -42,30 +54,39 @@ class PixelsEncoder:
     def id(self) -> str:
         return f"pixels:{self.size}"
 
+    def prepare(self, image: Image.Image) -> np.ndarray:
+        small = image.convert("L").resize((self.size, self.size), Image.Resampling.BOX)
+        v = np.asarray(small, dtype=np.float32).reshape(-1) / 255.0
+        v = v - v.mean()
+        norm = float(np.linalg.norm(v))
+        return v / norm if norm > 0 else v
+
+    def encode_batch(self, samples: Sequence[np.ndarray]) -> np.ndarray:
+        if not len(samples):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack(samples).astype(np.float32, copy=False)
+
     def encode(self, images: Sequence[Image.Image]) -> np.ndarray:
-        out = np.zeros((len(images), self.dim), dtype=np.float32)
-        for i, im in enumerate(images):
-            small = im.convert("L").resize((self.size, self.size), Image.Resampling.BOX)
-            v = np.asarray(small, dtype=np.float32).reshape(-1) / 255.0
-            v = v - v.mean()
-            norm = float(np.linalg.norm(v))
-            out[i] = v / norm if norm > 0 else v
-        return out
+        return self.encode_batch([self.prepare(im) for im in images])
+
+
+def _open_clip(arg: str | None) -> Encoder:
+    from embed.openclip import OpenClipEncoder
+
+    return OpenClipEncoder.from_spec(arg)
 
 
 ENCODERS: dict[str, Callable[[str | None], Encoder]] = {
     "pixels": lambda arg: PixelsEncoder(int(arg) if arg else 32),
+    "open_clip": _open_clip,
 }
 
 
 def get_encoder(spec: str) -> Encoder:
-    """``name`` or ``name:argument`` (e.g. ``pixels:32``)."""
+    """``name`` or ``name:argument`` (``pixels:32``, ``open_clip:ViT-B-16@<weights>``, ``open_clip:hf-hub:org/repo``)."""
     name, _, arg = spec.partition(":")
     if name not in ENCODERS:
-        raise UsageError(
-            f"unknown image encoder {name!r}",
-            fix="use one of: " + ", ".join(sorted(ENCODERS)) + " (open_clip arrives with the images extra)",
-        )
+        raise UsageError(f"unknown image encoder {name!r}", fix="use one of: " + ", ".join(sorted(ENCODERS)))
     try:
         return ENCODERS[name](arg or None)
     except ValueError:

@@ -1,26 +1,68 @@
-"""A vector index over image embeddings: exact inner-product search on L2-normalised rows.
+"""The vector index over image embeddings (inner product on L2-normalised rows = cosine).
 
-Saved as ``vectors.npy`` (float32, n×d) and ``ids.txt`` (one id per line, same order).
+Chosen by size when built: an exact flat index below ``HNSW_FROM`` vectors, an approximate
+HNSW graph (faiss ``IndexHNSWFlat``, inner product) from there on, its parameters recorded in
+the manifest. Without faiss installed (``pip install 'medkg[faiss]'``) search is exact with numpy.
+
+Saved as ``vectors.npy`` (float32, n×d; always, for exact re-ranking and for loading into
+Neo4j), ``ids.txt`` (one id per line, same order), ``index.json`` (kind and parameters) and
+``faiss.index`` for HNSW. The HNSW graph is built with several threads and may differ
+byte-wise between builds; the vectors and ids do not.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
 from kg.errors import UsageError
 
+HNSW_FROM = 250_000  # below this, exact BLAS search answers in milliseconds
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 200
+HNSW_EF_SEARCH = 256
+
+
+def _faiss():
+    try:
+        import faiss
+
+        return faiss
+    except ImportError:
+        return None
+
 
 class VectorIndex:
-    kind = "flat-ip"
-
-    def __init__(self, ids: list[str], vectors: np.ndarray):
+    def __init__(self, ids: list[str], vectors: np.ndarray, *, kind: str | None = None, faiss_index=None,
+                 params: dict | None = None):
         if vectors.ndim != 2 or len(ids) != vectors.shape[0]:
             raise ValueError("ids and vectors disagree in length")
         self.ids = list(ids)
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self._pos = {i: n for n, i in enumerate(self.ids)}
+        self.params = params or {}
+        self._faiss_index = faiss_index
+        if kind is None:
+            kind = "hnsw" if len(ids) >= HNSW_FROM and _faiss() is not None else "flat-ip"
+        elif kind not in ("hnsw", "flat-ip"):
+            raise ValueError(f"unknown index kind {kind!r}")
+        self.kind = kind
+        if kind == "hnsw" and faiss_index is None:
+            self._build_hnsw()
+
+    def _build_hnsw(self) -> None:
+        faiss = _faiss()
+        if faiss is None:
+            raise UsageError("an HNSW index needs faiss", fix="pip install 'medkg[faiss]'")
+        idx = faiss.IndexHNSWFlat(self.dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        idx.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        idx.add(self.vectors)
+        idx.hnsw.efSearch = HNSW_EF_SEARCH
+        self._faiss_index = idx
+        self.params = {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION, "efSearch": HNSW_EF_SEARCH,
+                       "metric": "inner_product", "library": f"faiss {faiss.__version__}"}
 
     @property
     def dim(self) -> int:
@@ -29,29 +71,60 @@ class VectorIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def __contains__(self, id: str) -> bool:
+        return id in self._pos
+
     def vector(self, id: str) -> np.ndarray:
         if id not in self._pos:
-            raise UsageError(f"no image with id {id!r} in the index", fix="see `kg stats` for image ids")
+            raise UsageError(f"no image with id {id!r} in the index", fix="see `kg stats` or nodes/Image.parquet for ids")
         return self.vectors[self._pos[id]]
 
-    def search(self, query: np.ndarray, k: int = 10) -> list[tuple[str, float]]:
-        if len(self.ids) == 0:
-            return []
-        scores = self.vectors @ np.asarray(query, dtype=np.float32).reshape(-1)
-        k = min(k, len(self.ids))
-        top = np.argpartition(-scores, k - 1)[:k]
-        order = sorted(top, key=lambda i: (-scores[i], self.ids[i]))
-        return [(self.ids[i], float(scores[i])) for i in order]
+    def search(self, query: np.ndarray, k: int = 10, *, exact: bool = False) -> list[tuple[str, float]]:
+        return self.search_many(np.asarray(query, dtype=np.float32).reshape(1, -1), k, exact=exact)[0]
+
+    def search_many(self, queries: np.ndarray, k: int = 10, *, exact: bool = False) -> list[list[tuple[str, float]]]:
+        """Top-k (id, score) per query row, best first; ties by id."""
+        n = len(self.ids)
+        if n == 0:
+            return [[] for _ in range(len(queries))]
+        k = min(k, n)
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        if self.kind == "hnsw" and not exact:
+            scores, idx = self._faiss_index.search(q, k)
+            return [[(self.ids[i], float(s)) for s, i in zip(srow, irow) if i >= 0] for srow, irow in zip(scores, idx)]
+        out = []
+        for row in q:
+            scores = self.vectors @ row
+            top = np.argpartition(-scores, k - 1)[:k]
+            order = sorted(top, key=lambda i: (-scores[i], self.ids[i]))
+            out.append([(self.ids[i], float(scores[i])) for i in order])
+        return out
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "dim": self.dim, "count": len(self), "params": self.params}
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         np.save(folder / "vectors.npy", self.vectors, allow_pickle=False)
         (folder / "ids.txt").write_text("".join(f"{i}\n" for i in self.ids), encoding="utf-8")
+        (folder / "index.json").write_text(json.dumps(self.describe(), indent=2, sort_keys=True) + "\n")
+        if self.kind == "hnsw":
+            _faiss().write_index(self._faiss_index, str(folder / "faiss.index"))
 
     @classmethod
     def load(cls, folder: Path) -> "VectorIndex":
         vec = folder / "vectors.npy"
         if not vec.is_file():
-            raise UsageError(f"no vector index in {folder}", fix="build the graph with images first (kg build)")
+            raise UsageError(f"no vector index in {folder}", fix="build the graph first (kg build)")
         ids = (folder / "ids.txt").read_text(encoding="utf-8").splitlines()
-        return cls(ids, np.load(vec, allow_pickle=False))
+        meta = json.loads((folder / "index.json").read_text()) if (folder / "index.json").is_file() else {}
+        kind = meta.get("kind", "flat-ip")
+        fi = None
+        if kind == "hnsw":
+            faiss = _faiss()
+            if faiss is None:
+                kind = "flat-ip"  # exact search still answers, slower
+            else:
+                fi = faiss.read_index(str(folder / "faiss.index"))
+                fi.hnsw.efSearch = meta.get("params", {}).get("efSearch", HNSW_EF_SEARCH)
+        return cls(ids, np.load(vec, allow_pickle=False), kind=kind, faiss_index=fi, params=meta.get("params"))

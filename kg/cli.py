@@ -48,6 +48,8 @@ def build(
     radgraph: Optional[Path] = typer.Option(None, "--radgraph", help="Use these RadGraph annotations (JSON) instead of an extractor."),
     encoder: str = typer.Option("pixels", "--encoder", help="Image encoder: pixels[:SIZE] (offline default)."),
     naf: str = typer.Option("medmkg", "--naf", help="Neighbor-aware filtering: none, medmkg or greedy."),
+    similar_k: int = typer.Option(0, "--similar-k", min=0, help="Add SIMILAR_TO edges to each image's K nearest images."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Images per encoder batch."),
     views: str = typer.Option("PA,AP", "--views", help="ViewPositions to keep when the metadata gives them; '' keeps all."),
     no_text: bool = typer.Option(False, "--no-text", help="Do not store report text on Report nodes."),
 ):
@@ -67,6 +69,7 @@ def build(
         settings = BuildSettings(
             source=source, out=out, format=format, images=images, limit=limit, workers=workers, strict=strict,
             quiet=quiet, extractor=extractor, radgraph=radgraph, encoder=encoder, naf=naf, views=views, keep_text=not no_text,
+            similar_k=similar_k, batch_size=batch_size,
         )
     except ValueError as exc:
         raise _usage(str(exc).splitlines()[-1] if str(exc) else "bad option", "see `kg build --help`") from None
@@ -192,6 +195,34 @@ def export(
     target = out or graph_dir / ("graph.graphml" if format == "graphml" else "graph.ttl")
     (write_graphml if format == "graphml" else write_turtle)(g, target)
     typer.echo(f"wrote {target}")
+
+
+@app.command()
+def similar(
+    graph_dir: Path = typer.Argument(..., metavar="DIR"),
+    image: str = typer.Argument(..., metavar="IMAGE_OR_ID", help="An image id in the graph, or an image file to encode."),
+    k: int = typer.Option(10, "-k", min=1, help="How many neighbours."),
+    exact: bool = typer.Option(False, "--exact", help="Exact search even when the index is approximate."),
+    json_out: bool = typer.Option(False, "--json"),
+):
+    """The images most similar to an image of the graph or a new image file."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from graph.similar import similar_images
+
+    hits = similar_images(graph_dir, image, k=k, exact=exact)
+    if json_out:
+        typer.echo(json.dumps(hits, indent=2))
+        return
+    t = Table(title=f"Images similar to {image}")
+    for col in ("rank", "image", "score", "study", "kept", "positive concepts"):
+        t.add_column(col)
+    for n, h in enumerate(hits, 1):
+        t.add_row(str(n), h["id"], f"{h['score']:.4f}", h["studyId"] or "", str(h["kept"]), ", ".join(h["positive"][:6]))
+    Console().print(t)
 
 
 @app.command("extract")

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from embed.batch import embed_images
 from embed.encoders import get_encoder
-from embed.images import ImageError, load_image
 from embed.index import VectorIndex
 from extract.base import get_extractor
 from extract.lexicon import Lexicon
@@ -28,7 +28,7 @@ from graph.linking import ConceptRelation, ImageInput, StudyInput, link
 from graph.naf import apply_naf
 from graph.store import FORMAT_VERSION, write_graph, write_manifest
 from kg import __version__
-from kg.corpus import Rejected, Study, detect_format, read_corpus
+from kg.corpus import ImageRef, Rejected, Study, detect_format, read_corpus
 from kg.errors import InputError, UsageError
 from kg.progress import progress
 from kg.settings import BuildSettings
@@ -39,15 +39,14 @@ class ImageResult:
     id: str
     path: str
     view_position: str | None
-    vector: np.ndarray | None
-    problem: str = ""
+    ok: bool
 
 
 @dataclass(frozen=True)
 class Processed:
     study: Study
     extraction: Extraction | None
-    images: tuple[ImageResult, ...]
+    images: tuple[ImageRef, ...]  # after view selection; decoded later by the embedding stage
     skipped_views: int
     rejected: Rejected | None = None
 
@@ -71,10 +70,9 @@ def make_extractor(spec: str, radgraph: Path | None, index):
     return get_extractor(spec, index)
 
 
-def _init_worker(extractor: str, encoder: str, views: tuple[str, ...], radgraph: Path | None = None) -> None:
+def _init_worker(extractor: str, views: tuple[str, ...], radgraph: Path | None = None) -> None:
     index = Lexicon.default()
     _STATE["extractor"] = make_extractor(extractor, radgraph, index)
-    _STATE["encoder"] = get_encoder(encoder)
     _STATE["views"] = views
 
 
@@ -93,24 +91,8 @@ def _process(study: Study) -> Processed:
     except InputError as exc:
         return Processed(study, None, (), 0, Rejected(study.id, study.source, "extract", exc.what, exc.fix or ""))
     views = _STATE["views"]
-    results, skipped, good, pil = [], 0, [], []
-    for ref in study.images:
-        if views and ref.view_position and ref.view_position.upper() not in views:
-            skipped += 1
-            continue
-        try:
-            im = load_image(ref.path)
-        except ImageError as exc:
-            results.append(ImageResult(ref.id, ref.path, ref.view_position, None, exc.what))
-            continue
-        good.append(ref)
-        pil.append(im)
-    if pil:
-        vecs = _STATE["encoder"].encode(pil)
-        for ref, v in zip(good, vecs):
-            results.append(ImageResult(ref.id, ref.path, ref.view_position, v))
-    results.sort(key=lambda r: r.id)
-    return Processed(study, extraction, tuple(results), skipped)
+    kept = tuple(r for r in study.images if not (views and r.view_position and r.view_position.upper() not in views))
+    return Processed(study, extraction, kept, len(study.images) - len(kept))
 
 
 def _section_text(study: Study, extraction: Extraction, name: str) -> str | None:
@@ -120,7 +102,7 @@ def _section_text(study: Study, extraction: Extraction, name: str) -> str | None
     return None
 
 
-def _study_input(p: Processed, extractor_id: str) -> StudyInput:
+def _study_input(p: Processed, images: list[ImageResult], extractor_id: str) -> StudyInput:
     x = p.extraction
     by_id = {e.id: e for e in x.entities}
     rels = []
@@ -136,7 +118,7 @@ def _study_input(p: Processed, extractor_id: str) -> StudyInput:
         split=p.study.split,
         findings=_section_text(p.study, x, "findings"),
         impression=impression,
-        images=tuple(ImageInput(r.id, r.path, r.view_position, r.vector is not None) for r in p.images),
+        images=tuple(ImageInput(r.id, r.path, r.view_position, r.ok) for r in images),
         concepts=x.concepts,
         relations=tuple(sorted(set(rels), key=lambda r: (r.type, r.source, r.target))),
         extractor=extractor_id,
@@ -183,7 +165,7 @@ def build(settings: BuildSettings) -> BuildResult:
 
     with progress(settings.quiet) as track:
         advance = track("Reading and extracting reports", unit="reports")
-        args = (settings.extractor, settings.encoder, settings.views, settings.radgraph)
+        args = (settings.extractor, settings.views, settings.radgraph)
         if settings.workers > 1:
             pool = get_context("spawn").Pool(settings.workers, initializer=_init_worker, initargs=args)
             results = pool.imap(_process, studies(), chunksize=16)
@@ -191,6 +173,7 @@ def build(settings: BuildSettings) -> BuildResult:
             pool = None
             _init_worker(*args)
             results = map(_process, studies())
+        done: list[Processed] = []
         try:
             for p in results:
                 advance()
@@ -198,19 +181,30 @@ def build(settings: BuildSettings) -> BuildResult:
                     reject(p.rejected)
                     continue
                 images_skipped += p.skipped_views
-                for im in p.images:
-                    images_seen += 1
-                    if im.vector is None:
-                        reject(Rejected(im.id, im.path, "image", im.problem,
-                                        "re-export the image as JPEG/PNG or fix --images; the study keeps its text edges"))
-                    else:
-                        vec_ids.append(im.id)
-                        vecs.append(im.vector)
-                built += 1
-                inputs.append(_study_input(p, extractor.id))
+                done.append(p)
         finally:
             if pool is not None:
                 pool.terminate()
+
+        refs = [r for p in done for r in p.images]
+        images_seen = len(refs)
+        advance_i = track("Embedding images", total=len(refs), unit="images")
+        embedded = embed_images([(r.id, r.path) for r in refs], encoder, workers=settings.workers,
+                                batch_size=settings.batch_size, advance=advance_i)
+        status: dict[tuple[str, str], bool] = {}
+        for r, e in zip(refs, embedded):
+            status[(r.id, r.path)] = e.vector is not None
+            if e.vector is None:
+                reject(Rejected(r.id, r.path, "image", e.problem,
+                                "re-export the image as JPEG/PNG or fix --images; the study keeps its text edges"))
+            else:
+                vec_ids.append(r.id)
+                vecs.append(e.vector)
+        for p in done:
+            imgs = sorted((ImageResult(r.id, r.path, r.view_position, status[(r.id, r.path)]) for r in p.images),
+                          key=lambda r: r.id)
+            inputs.append(_study_input(p, imgs, extractor.id))
+            built += 1
 
         advance_g = track("Linking graph", total=1)
         g, link_stats = link(inputs, index, keep_text=settings.keep_text)
@@ -221,14 +215,18 @@ def build(settings: BuildSettings) -> BuildResult:
     if read != built + quarantined_records:  # an internal invariant, never expected
         raise AssertionError(f"read {read} != built {built} + quarantined {quarantined_records}")
 
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    write_graph(g, out)
     order = sorted(range(len(vec_ids)), key=vec_ids.__getitem__)
     dim = getattr(encoder, "dim", 0)
     matrix = np.stack([vecs[i] for i in order]) if vecs else np.zeros((0, dim), dtype=np.float32)
     vindex = VectorIndex([vec_ids[i] for i in order], matrix)
+    if settings.similar_k > 0:
+        g.add_edges("SIMILAR_TO", "Image", "Image", similar_edges(vindex, settings.similar_k))
+        g.sort()
+
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    write_graph(g, out)
     vindex.save(out / "index")
     with (out / "quarantine.jsonl").open("w", encoding="utf-8") as fh:
         for q in quarantine:
@@ -252,8 +250,8 @@ def build(settings: BuildSettings) -> BuildResult:
         },
         "extractor": {"id": extractor.id, "mergeRule": MERGE_RULE, "polarityConflicts": link_stats.conflicts},
         "conceptIndex": {"name": index.name, "version": index.version},
-        "encoder": {"id": encoder.id, "dim": int(dim)},
-        "vectorIndex": {"kind": vindex.kind, "dim": vindex.dim, "count": len(vindex), "path": "index/vectors.npy"},
+        "encoder": {"id": encoder.id, "spec": settings.encoder, "dim": int(dim)},
+        "vectorIndex": vindex.describe() | {"path": "index/"},
         "naf": naf_report,
         "graph": g.counts(),
         "studiesWithoutImages": link_stats.studies_without_images,
@@ -261,6 +259,17 @@ def build(settings: BuildSettings) -> BuildResult:
     }
     write_manifest(manifest, out)
     return BuildResult(out, manifest, quarantine)
+
+
+def similar_edges(vindex: VectorIndex, k: int, batch: int = 1024) -> list[dict]:
+    """(Image)-[:SIMILAR_TO {score}]->(Image) to each image's k nearest other images (exact search)."""
+    rows = []
+    for b in range(0, len(vindex), batch):
+        ids = vindex.ids[b : b + batch]
+        for src, hits in zip(ids, vindex.search_many(vindex.vectors[b : b + batch], k + 1, exact=True)):
+            for dst, score in [h for h in hits if h[0] != src][:k]:
+                rows.append({"_start": src, "_end": dst, "score": round(score, 6)})
+    return rows
 
 
 def _versions() -> dict:

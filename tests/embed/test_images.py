@@ -56,3 +56,23 @@ def test_vector_index_roundtrip_and_search(tmp_path):
 def test_unknown_encoder_is_a_usage_error():
     with pytest.raises(UsageError, match="unknown image encoder"):
         get_encoder("biomedclip")
+
+
+def test_large_index_is_hnsw_with_high_recall_and_roundtrips(tmp_path):
+    pytest.importorskip("faiss", reason="faiss-cpu is not installed")
+    from embed.index import HNSW_FROM
+
+    assert VectorIndex(["a"], np.ones((1, 4), dtype=np.float32)).kind == "flat-ip"
+    rng = np.random.default_rng(3)
+    v = rng.normal(size=(20_000, 16)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    idx = VectorIndex([f"i{k:06d}" for k in range(len(v))], v, kind="hnsw")  # built the way >= HNSW_FROM is
+    assert HNSW_FROM > len(v) and idx.kind == "hnsw" and idx.params["M"] > 0
+    q = v[:50]
+    approx = idx.search_many(q, 10)
+    exact = idx.search_many(q, 10, exact=True)
+    recall = np.mean([len({a for a, _ in x} & {e for e, _ in y}) / 10 for x, y in zip(approx, exact)])
+    assert recall >= 0.9
+    idx.save(tmp_path)
+    back = VectorIndex.load(tmp_path)
+    assert back.kind == "hnsw" and back.search(v[7], 1)[0][0] == "i000007"

@@ -1,0 +1,102 @@
+"""The embedding stage: decode, prepare and encode many images, quarantining the bad ones.
+
+Learned (torch) encoders read through a ``torch.utils.data.DataLoader`` whose workers decode
+and preprocess; the model runs batched in this process. Other encoders use a process pool
+when ``workers > 1``. Results keep the input order, so builds stay deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from multiprocessing import get_context
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from embed.encoders import Encoder
+from embed.images import ImageError, load_image
+
+
+@dataclass(frozen=True)
+class Embedded:
+    id: str
+    vector: np.ndarray | None
+    problem: str = ""
+
+
+def _load_and_prepare(args) -> tuple[int, Any, str]:
+    i, path, encoder = args
+    try:
+        return i, encoder.prepare(load_image(path)), ""
+    except ImageError as exc:
+        return i, None, exc.what
+    except Exception as exc:  # a decoder bug must not stop the build: quarantine the image
+        return i, None, f"image cannot be decoded: {type(exc).__name__}: {exc}"
+
+
+class _Dataset:
+    def __init__(self, paths: Sequence[str], encoder: Encoder):
+        self.paths, self.encoder = paths, encoder
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        return _load_and_prepare((i, self.paths[i], self.encoder))
+
+
+def _collate(batch):
+    return batch
+
+
+def embed_images(
+    items: Sequence[tuple[str, str]],
+    encoder: Encoder,
+    *,
+    workers: int = 1,
+    batch_size: int = 64,
+    advance: Callable[[int], None] = lambda n=1: None,
+) -> list[Embedded]:
+    """``items`` = [(image id, path)] -> one :class:`Embedded` per item, same order."""
+    out: list[Embedded | None] = [None] * len(items)
+    paths = [p for _, p in items]
+
+    def flush(batch):
+        good = [(i, s) for i, s, problem in batch if not problem]
+        for i, _, problem in batch:
+            if problem:
+                out[i] = Embedded(items[i][0], None, problem)
+        if good:
+            vecs = encoder.encode_batch([s for _, s in good])
+            for (i, _), v in zip(good, vecs):
+                out[i] = Embedded(items[i][0], v)
+        advance(len(batch))
+
+    if getattr(encoder, "uses_torch", False):
+        from torch.utils.data import DataLoader
+
+        loader = DataLoader(_Dataset(paths, encoder), batch_size=batch_size, shuffle=False,
+                            num_workers=workers if workers > 1 else 0, collate_fn=_collate)
+        for batch in loader:
+            flush(batch)
+    else:
+        jobs = ((i, p, encoder) for i, p in enumerate(paths))
+        if workers > 1:
+            with get_context("spawn").Pool(workers) as pool:
+                results = pool.imap(_load_and_prepare, jobs, chunksize=16)
+                batch = []
+                for r in results:
+                    batch.append(r)
+                    if len(batch) == batch_size:
+                        flush(batch)
+                        batch = []
+                flush(batch)
+        else:
+            batch = []
+            for job in jobs:
+                batch.append(_load_and_prepare(job))
+                if len(batch) == batch_size:
+                    flush(batch)
+                    batch = []
+            flush(batch)
+    return [e for e in out if e is not None]

@@ -1,0 +1,41 @@
+"""Nearest images from the embedded store (`kg similar`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from embed.index import VectorIndex
+from graph.store import read_manifest
+from kg.errors import UsageError
+
+
+def similar_images(out: Path, query: str, *, k: int = 10, exact: bool = False) -> list[dict]:
+    manifest = read_manifest(out)
+    index = VectorIndex.load(out / "index")
+    if query in index:
+        vec, self_id = index.vector(query), query
+    elif Path(query).is_file():
+        from embed.encoders import get_encoder
+        from embed.images import load_image
+
+        spec = manifest["encoder"].get("spec") or manifest["encoder"]["id"]
+        enc = get_encoder(spec)
+        vec, self_id = enc.encode([load_image(query)])[0], None
+    else:
+        raise UsageError(f"{query!r} is neither an image id of the graph nor an image file",
+                         fix="pass an Image id (see nodes/Image.parquet) or a path to a JPEG/PNG")
+    hits = [h for h in index.search(vec, k + (1 if self_id else 0), exact=exact) if h[0] != self_id][:k]
+    images = {r["id"]: r for r in pq.read_table(out / "nodes" / "Image.parquet").to_pylist()}
+    positive: dict[str, list[str]] = {}
+    names = {r["cui"]: r["name"] for r in pq.read_table(out / "nodes" / "Concept.parquet").to_pylist()}
+    p = out / "edges" / "Image_POSITIVE_Concept.parquet"
+    if p.is_file():
+        for r in pq.read_table(p, columns=["_start", "_end"]).to_pylist():
+            positive.setdefault(r["_start"], []).append(names.get(r["_end"], r["_end"]))
+    return [
+        {"id": i, "score": s, "studyId": images.get(i, {}).get("studyId"), "kept": images.get(i, {}).get("kept"),
+         "positive": sorted(positive.get(i, []))}
+        for i, s in hits
+    ]
