@@ -52,6 +52,7 @@ def build(
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Images per encoder batch."),
     views: str = typer.Option("PA,AP", "--views", help="ViewPositions to keep when the metadata gives them; '' keeps all."),
     no_text: bool = typer.Option(False, "--no-text", help="Do not store report text on Report nodes."),
+    one_image: bool = typer.Option(False, "--one-image-per-study", help="Keep one image per study (first of --views order)."),
 ):
     """Build the graph from SOURCE (or --sample) into the embedded store at --out."""
     from rich.console import Console
@@ -69,7 +70,7 @@ def build(
         settings = BuildSettings(
             source=source, out=out, format=format, images=images, limit=limit, workers=workers, strict=strict,
             quiet=quiet, extractor=extractor, radgraph=radgraph, encoder=encoder, naf=naf, views=views, keep_text=not no_text,
-            similar_k=similar_k, batch_size=batch_size,
+            similar_k=similar_k, batch_size=batch_size, one_image_per_study=one_image,
         )
     except ValueError as exc:
         raise _usage(str(exc).splitlines()[-1] if str(exc) else "bad option", "see `kg build --help`") from None

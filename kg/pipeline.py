@@ -70,10 +70,21 @@ def make_extractor(spec: str, radgraph: Path | None, index):
     return get_extractor(spec, index)
 
 
-def _init_worker(extractor: str, views: tuple[str, ...], radgraph: Path | None = None) -> None:
+def _init_worker(extractor: str, views: tuple[str, ...], radgraph: Path | None = None,
+                 one_image: bool = False) -> None:
     index = Lexicon.default()
     _STATE["extractor"] = make_extractor(extractor, radgraph, index)
     _STATE["views"] = views
+    _STATE["one_image"] = one_image
+
+
+def _pick_one(refs: tuple[ImageRef, ...], views: tuple[str, ...]) -> tuple[ImageRef, ...]:
+    """One image per study: the first of ``views`` order that is present (frontal PA, then AP, when
+    ``views`` is empty), then by id."""
+    if len(refs) <= 1:
+        return refs
+    rank = {v: i for i, v in enumerate(views or ("PA", "AP"))}
+    return (min(refs, key=lambda r: (rank.get((r.view_position or "").upper(), len(rank)), r.id)),)
 
 
 def _process(study: Study) -> Processed:
@@ -92,6 +103,8 @@ def _process(study: Study) -> Processed:
         return Processed(study, None, (), 0, Rejected(study.id, study.source, "extract", exc.what, exc.fix or ""))
     views = _STATE["views"]
     kept = tuple(r for r in study.images if not (views and r.view_position and r.view_position.upper() not in views))
+    if _STATE.get("one_image"):
+        kept = _pick_one(kept, views)
     return Processed(study, extraction, kept, len(study.images) - len(kept))
 
 
@@ -165,7 +178,7 @@ def build(settings: BuildSettings) -> BuildResult:
 
     with progress(settings.quiet) as track:
         advance = track("Reading and extracting reports", unit="reports")
-        args = (settings.extractor, settings.views, settings.radgraph)
+        args = (settings.extractor, settings.views, settings.radgraph, settings.one_image_per_study)
         if settings.workers > 1:
             pool = get_context("spawn").Pool(settings.workers, initializer=_init_worker, initargs=args)
             results = pool.imap(_process, studies(), chunksize=16)
@@ -246,7 +259,7 @@ def build(settings: BuildSettings) -> BuildResult:
             "seen": images_seen,
             "embedded": len(vec_ids),
             "quarantined": images_seen - len(vec_ids),
-            "skippedByView": images_skipped,
+            "skippedByView": images_skipped,  # includes those left out by one-image-per-study
         },
         "extractor": {"id": extractor.id, "mergeRule": MERGE_RULE, "polarityConflicts": link_stats.conflicts},
         "conceptIndex": {"name": index.name, "version": index.version},

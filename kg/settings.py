@@ -24,6 +24,7 @@ class BuildSettings(BaseModel):
     naf: str = "medmkg"
     views: tuple[str, ...] = ("PA", "AP")  # images whose ViewPosition is known and not listed are skipped
     keep_text: bool = True
+    one_image_per_study: bool = False
     batch_size: int = Field(default=64, ge=1)
     similar_k: int = Field(default=0, ge=0)  # SIMILAR_TO edges to each image's k nearest images
 

@@ -89,6 +89,14 @@ def _broken_corpus(tmp_path: Path) -> Path:
     img_dir = pdir / "s59999994"
     img_dir.mkdir()
     (img_dir / "deadbeef-0.jpg").write_bytes(b"")
+    # in a study that reads fine: a truncated JPEG (quarantined) and a 16-bit PNG (embedded)
+    good_dir = next((root / "files" / "p10" / "p10000101").glob("s50000011"))
+    jpg = next(good_dir.glob("*.jpg"))
+    (good_dir / "truncated-1.jpg").write_bytes(jpg.read_bytes()[:300])
+    import numpy as np
+    from PIL import Image
+
+    Image.fromarray((np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) * 9)).save(good_dir / "sixteen-bit.png")
     return root
 
 
@@ -96,13 +104,15 @@ def test_broken_records_are_quarantined_and_reconciled(tmp_path):
     root = _broken_corpus(tmp_path)
     out = tmp_path / "g"
     p = run("build", root, "--out", out, "--quiet")
-    assert "3 record(s) and 1 image(s) quarantined" in p.stderr
+    assert "3 record(s) and 2 image(s) quarantined" in p.stderr
     q = [json.loads(line) for line in (out / "quarantine.jsonl").read_text().splitlines()]
     reasons = {r["record"]: r for r in q}
     assert "UTF-8" in reasons["s59999991"]["reason"]
     assert reasons["s59999992"]["reason"] == "empty report"
     assert "no FINDINGS or IMPRESSION" in reasons["s59999993"]["reason"]
     assert reasons["deadbeef-0"]["stage"] == "image" and "empty" in reasons["deadbeef-0"]["reason"]
+    assert "decoded" in reasons["truncated-1"]["reason"]
+    assert "sixteen-bit" in (out / "index" / "ids.txt").read_text()
     m = json.loads((out / "manifest.json").read_text())
     assert m["records"] == {"read": 46, "built": 43, "quarantined": 3}
     # the study whose only image is broken keeps its text edges, on the Study node
@@ -203,3 +213,12 @@ def test_build_from_existing_radgraph_annotations(tmp_path):
     assert ("UNCERTAIN", "b", "C0032285") in edges
     q = (out / "quarantine.jsonl").read_text()
     assert "no RadGraph annotation for report c" in q
+
+
+def test_one_image_per_study_prefers_pa(tmp_path):
+    out = tmp_path / "g"
+    run("build", "--sample", "--out", out, "--quiet", "--views", "", "--one-image-per-study")
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["images"]["seen"] == 42
+    views = {r["viewPosition"] for r in read_graph(out).nodes["Image"].rows}
+    assert "LATERAL" not in views

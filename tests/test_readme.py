@@ -36,7 +36,10 @@ def test_other_commands_run(sample_build, tmp_path):
         cmd = line.split("#", 1)[0].strip()
         if not cmd:
             continue
-        args = shlex.split(cmd.replace("sample-graph", str(sample_build)).replace("my-sample/", str(tmp_path / "s")))
+        from tests.conftest import SHARED
+
+        cmd = cmd.replace("sample-graph", str(sample_build)).replace("my-sample/", str(tmp_path / "s"))
+        args = shlex.split(cmd.replace("../shared/data", str(SHARED)))
         assert args[0] == "kg"
         p = subprocess.run([sys.executable, "-m", "kg", *args[1:]], capture_output=True, text=True)
         assert p.returncode == 0, (cmd, p.stderr)
