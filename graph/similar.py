@@ -11,7 +11,8 @@ from graph.store import read_manifest
 from kg.errors import UsageError
 
 
-def similar_images(out: Path, query: str, *, k: int = 10, exact: bool = False) -> list[dict]:
+def similar_images(out: Path, query: str, *, k: int = 10, exact: bool = False, use_neo4j: bool = False,
+                   neo4j_database: str | None = None) -> list[dict]:
     manifest = read_manifest(out)
     index = VectorIndex.load(out / "index")
     if query in index:
@@ -26,7 +27,14 @@ def similar_images(out: Path, query: str, *, k: int = 10, exact: bool = False) -
     else:
         raise UsageError(f"{query!r} is neither an image id of the graph nor an image file",
                          fix="pass an Image id (see nodes/Image.parquet) or a path to a JPEG/PNG")
-    hits = [h for h in index.search(vec, k + (1 if self_id else 0), exact=exact) if h[0] != self_id][:k]
+    if use_neo4j:
+        from graph.neo4j import Neo4jGraph, Neo4jSettings, similar_in_neo4j
+
+        with Neo4jGraph(Neo4jSettings.from_env(database=neo4j_database)) as g:
+            rows = similar_in_neo4j(g, [float(x) for x in vec], k + (1 if self_id else 0))
+        hits = [(r["id"], float(r["score"])) for r in rows if r["id"] != self_id][:k]
+    else:
+        hits = [h for h in index.search(vec, k + (1 if self_id else 0), exact=exact) if h[0] != self_id][:k]
     images = {r["id"]: r for r in pq.read_table(out / "nodes" / "Image.parquet").to_pylist()}
     positive: dict[str, list[str]] = {}
     names = {r["cui"]: r["name"] for r in pq.read_table(out / "nodes" / "Concept.parquet").to_pylist()}

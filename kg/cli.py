@@ -20,6 +20,12 @@ app = typer.Typer(
 )
 
 
+NEO4J_OPTS = dict(
+    uri=typer.Option(None, "--neo4j", help="Bolt URI (default: $NEO4J_URI)."),
+    database=typer.Option(None, "--database", help="Database (default: $NEO4J_DATABASE or neo4j)."),
+)
+
+
 def _version(value: bool):
     if value:
         typer.echo(f"medkg {__version__}")
@@ -53,6 +59,8 @@ def build(
     views: str = typer.Option("PA,AP", "--views", help="ViewPositions to keep when the metadata gives them; '' keeps all."),
     no_text: bool = typer.Option(False, "--no-text", help="Do not store report text on Report nodes."),
     one_image: bool = typer.Option(False, "--one-image-per-study", help="Keep one image per study (first of --views order)."),
+    neo4j_uri: Optional[str] = typer.Option(None, "--neo4j", help="Also load the graph into Neo4j at this Bolt URI."),
+    database: Optional[str] = NEO4J_OPTS["database"],
 ):
     """Build the graph from SOURCE (or --sample) into the embedded store at --out."""
     from rich.console import Console
@@ -94,6 +102,13 @@ def build(
             f"warning: {r['quarantined']} record(s) and {n_img} image(s) quarantined; see {out / 'quarantine.jsonl'}",
             fg="yellow", err=True,
         )
+    if neo4j_uri:
+        from graph.neo4j import Neo4jGraph, Neo4jSettings, load_graph
+
+        with Neo4jGraph(Neo4jSettings.from_env(neo4j_uri, database=database)) as g:
+            rep = load_graph(out, g)
+        console.print(f"Loaded into Neo4j at {neo4j_uri}: {sum(rep.nodes.values())} nodes, "
+                      f"{sum(rep.relationships.values())} relationships")
     if not quiet:
         _print_stats(console, out)
 
@@ -205,6 +220,8 @@ def similar(
     k: int = typer.Option(10, "-k", min=1, help="How many neighbours."),
     exact: bool = typer.Option(False, "--exact", help="Exact search even when the index is approximate."),
     json_out: bool = typer.Option(False, "--json"),
+    neo4j: bool = typer.Option(False, "--neo4j", help="Answer through Neo4j's vector index (db.index.vector.queryNodes); NEO4J_* settings."),
+    database: Optional[str] = NEO4J_OPTS["database"],
 ):
     """The images most similar to an image of the graph or a new image file."""
     import json
@@ -214,7 +231,8 @@ def similar(
 
     from graph.similar import similar_images
 
-    hits = similar_images(graph_dir, image, k=k, exact=exact)
+    hits = similar_images(graph_dir, image, k=k, exact=exact, neo4j_database=database if neo4j else None,
+                          use_neo4j=neo4j)
     if json_out:
         typer.echo(json.dumps(hits, indent=2))
         return
@@ -303,6 +321,121 @@ def _print_eval(result: dict) -> None:
         for k in ("entity", "relation"):
             s = result[k]
             console.print(f"{k} F1 {s['f1']:.3f} (P {s['precision']:.3f}, R {s['recall']:.3f}) over {result['documents']} documents")
+
+
+neo4j_app = typer.Typer(help="A local Neo4j server assembled from Maven Central (no Docker needed).", no_args_is_help=True)
+app.add_typer(neo4j_app, name="neo4j")
+HOME_OPT = typer.Option(None, "--home", help="Server folder (default: $MEDKG_NEO4J_HOME or ~/.local/share/medkg/neo4j).")
+
+
+@neo4j_app.command("install")
+def neo4j_install(home: Optional[Path] = HOME_OPT):
+    """Assemble Neo4j 5.26 Community, its Browser and APOC core with Maven."""
+    from kg.server import ServerHome, install
+
+    h = ServerHome.resolve(home)
+    install(h)
+    typer.echo(f"Neo4j assembled in {h.path}")
+
+
+@neo4j_app.command("start")
+def neo4j_start(
+    home: Optional[Path] = HOME_OPT,
+    bolt_port: int = typer.Option(7687, "--bolt-port"),
+    http_port: int = typer.Option(7474, "--http-port"),
+    heap: str = typer.Option("1g", "--heap", help="JVM heap, e.g. 1g or 4g."),
+):
+    """Start the server on loopback (installing it first if needed) and wait until Bolt answers."""
+    from kg.server import ServerHome, start
+
+    h = ServerHome.resolve(home)
+    uri = start(h, bolt=bolt_port, http=http_port, heap=heap)
+    typer.echo(f"Neo4j is up: {uri}  (Browser: http://127.0.0.1:{h.ports()[1]}/browser/)")
+    typer.echo(f"export NEO4J_URI={uri} NEO4J_USERNAME=neo4j; the password is in {h.password_file}")
+
+
+@neo4j_app.command("stop")
+def neo4j_stop(home: Optional[Path] = HOME_OPT):
+    """Stop the server cleanly."""
+    from kg.server import ServerHome, stop
+
+    typer.echo("stopped" if stop(ServerHome.resolve(home)) else "not running")
+
+
+@neo4j_app.command("status")
+def neo4j_status(home: Optional[Path] = HOME_OPT):
+    """Whether the server runs, where, and its URI."""
+    from kg.server import ServerHome, pid_of
+
+    h = ServerHome.resolve(home)
+    pid = pid_of(h)
+    state = f"running (pid {pid}) at {h.uri()}" if pid else ("stopped" if h.installed else "not installed")
+    typer.echo(f"{h.path}: {state}")
+    if not pid:
+        raise typer.Exit(3)
+
+
+@app.command()
+def load(
+    graph_dir: Path = typer.Argument(..., metavar="DIR"),
+    uri: Optional[str] = NEO4J_OPTS["uri"],
+    database: Optional[str] = NEO4J_OPTS["database"],
+    batch_size: int = typer.Option(10_000, "--batch-size", min=1, help="Rows per UNWIND transaction."),
+    no_embeddings: bool = typer.Option(False, "--no-embeddings", help="Do not load Image.embedding and its vector index."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Load a built graph into Neo4j (idempotent, resumable). Credentials: NEO4J_USERNAME / NEO4J_PASSWORD."""
+    from graph.neo4j import Neo4jGraph, Neo4jSettings, load_graph
+    from graph.store import read_manifest
+    from kg.progress import progress
+
+    m = read_manifest(graph_dir)
+    total = sum(m["graph"]["nodes"].values()) + sum(m["graph"]["relationships"].values())
+    with Neo4jGraph(Neo4jSettings.from_env(uri, database=database)) as g, progress(quiet) as track:
+        r = load_graph(graph_dir, g, batch_size=batch_size, embeddings=not no_embeddings,
+                       advance=track("Loading into Neo4j", total=total, unit="rows"))
+    typer.echo(f"loaded {sum(r.nodes.values())} nodes and {sum(r.relationships.values())} relationships "
+               f"({r.batches} batches written, {r.skipped_batches} already done)")
+
+
+@app.command("query")
+def query_cmd(
+    cypher: str = typer.Argument(..., help="A Cypher query; pass values with --param, never inside the text."),
+    param: list[str] = typer.Option([], "--param", "-p", help="name=value (JSON values allowed: 3, true, [1,2], \"text\")."),
+    write: bool = typer.Option(False, "--write", help="Allow queries that change the graph."),
+    json_out: bool = typer.Option(False, "--json"),
+    uri: Optional[str] = NEO4J_OPTS["uri"],
+    database: Optional[str] = NEO4J_OPTS["database"],
+):
+    """Run Cypher against Neo4j; read-only unless --write."""
+    import json
+
+    from graph.neo4j import Neo4jGraph, Neo4jSettings, query
+
+    params = {}
+    for p in param:
+        k, eq, v = p.partition("=")
+        if not eq or not k:
+            raise _usage(f"bad --param {p!r}", "write --param name=value")
+        try:
+            params[k] = json.loads(v)
+        except json.JSONDecodeError:
+            params[k] = v
+    with Neo4jGraph(Neo4jSettings.from_env(uri, database=database)) as g:
+        keys, rows = query(g, cypher, params, write=write)
+    if json_out:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table()
+    for k in keys:
+        t.add_column(k)
+    for r in rows:
+        t.add_row(*(json.dumps(r[k], default=str) if not isinstance(r[k], str) else r[k] for k in keys))
+    Console().print(t)
+    typer.echo(f"{len(rows)} row(s)")
 
 
 @app.command("sample")
