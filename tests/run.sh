@@ -8,7 +8,10 @@ VENV=${MEDKG_VENV:-.venv}
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -e '.[test,nlp]'
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -e '.[test,nlp,images,neo4j]'
+# Neo4j: the tests use NEO4J_URI when it is set, else they assemble (Maven) and start the project's own
+# server in .neo4j/ on free loopback ports, and stop it at the end.
+export MEDKG_NEO4J_HOME=${MEDKG_NEO4J_HOME:-$PWD/.neo4j}
 set +e
 "$VENV/bin/python" -m pytest "$@"
 rc=$?

@@ -1,0 +1,128 @@
+"""A real Neo4j server: loading, idempotence, resume after a crash, errors, parameters, queries."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.neo4j
+
+KG = [sys.executable, "-m", "kg"]
+
+
+def kg(*args, env=None):
+    return subprocess.run([*KG, *map(str, args)], capture_output=True, text=True, env=env or os.environ.copy())
+
+
+def test_load_counts_match_the_store_and_twice_is_identical(neo4j_env, sample_build):
+    from graph.neo4j import Neo4jGraph, graph_checksum
+
+    settings, _ = neo4j_env
+    p = kg("load", sample_build, "--quiet")
+    assert p.returncode == 0, p.stderr
+    m = json.loads((sample_build / "manifest.json").read_text())
+    with Neo4jGraph(settings) as g:
+        counts, first = graph_checksum(g)
+        for label, n in m["graph"]["nodes"].items():
+            assert counts[label] == n, label
+        for typ, n in m["graph"]["relationships"].items():
+            assert counts.get(typ, 0) == n, typ
+        emb = g.run("MATCH (i:Image) WHERE i.embedding IS NOT NULL RETURN count(i) AS n, size(head(collect(i.embedding))) AS d")
+        assert emb[0]["n"] == m["vectorIndex"]["count"] and emb[0]["d"] == m["vectorIndex"]["dim"]
+        idx = g.run("SHOW VECTOR INDEXES YIELD name, labelsOrTypes, properties RETURN *")
+        assert idx and idx[0]["properties"] == ["embedding"]
+        constraints = g.run("SHOW CONSTRAINTS YIELD labelsOrTypes RETURN collect(labelsOrTypes[0]) AS l")[0]["l"]
+        assert {"Patient", "Study", "Report", "Image", "Concept"} <= set(constraints)
+    assert kg("load", sample_build, "--quiet").returncode == 0
+    with Neo4jGraph(settings) as g:
+        assert graph_checksum(g)[1] == first
+
+
+def test_killed_server_mid_load_resumes_to_an_identical_graph(neo4j_env, sample_build):
+    from graph.neo4j import CHECKPOINT_LABEL, Neo4jGraph, graph_checksum
+    from kg.server import kill, start
+
+    settings, home = neo4j_env
+    if home is None:
+        pytest.skip("NEO4J_URI points at a server these tests did not start; they cannot kill it")
+    assert kg("load", sample_build, "--quiet").returncode == 0
+    with Neo4jGraph(settings) as g:
+        clean = graph_checksum(g)
+        g.run("MATCH (n) DETACH DELETE n")
+    proc = subprocess.Popen([*KG, "load", str(sample_build), "--quiet", "--batch-size", "5"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    done = 0
+    while time.monotonic() < deadline and done < 10:
+        time.sleep(0.05)
+        try:
+            with Neo4jGraph(settings) as g:
+                rows = g.run(f"MATCH (c:{CHECKPOINT_LABEL}) RETURN size(c.done) AS n")
+            done = rows[0]["n"] if rows else 0
+        except Exception:
+            pass
+    kill(home)  # the server dies as in a crash, mid-load
+    proc.wait(timeout=120)
+    assert proc.returncode != 0  # the interrupted load says it failed
+    bolt, http = home.ports()
+    start(home, bolt=bolt, http=http)
+    with Neo4jGraph(settings) as g:
+        partial = g.run(f"MATCH (c:{CHECKPOINT_LABEL}) RETURN size(c.done) AS n, c.complete AS complete")[0]
+    assert partial["n"] >= 10 and not partial["complete"]
+    p = kg("load", sample_build, "--batch-size", "5")
+    assert p.returncode == 0, p.stderr
+    assert "already done" in p.stdout and " 0 already done" not in p.stdout
+    with Neo4jGraph(settings) as g:
+        assert graph_checksum(g) == clean
+
+
+def test_connection_errors_are_clear_and_secret(neo4j_env, sample_build):
+    settings, _ = neo4j_env
+    env = {**os.environ, "NEO4J_PASSWORD": "Wr0ng-S3cret-pw"}
+    p = kg("load", sample_build, env=env)
+    assert p.returncode == 2 and "rejected the credentials" in p.stderr
+    assert "Wr0ng-S3cret-pw" not in p.stderr + p.stdout and "Traceback" not in p.stderr
+    p = kg("load", sample_build, "--neo4j", "bolt://127.0.0.1:9")
+    assert p.returncode == 2 and "cannot reach Neo4j" in p.stderr and "Traceback" not in p.stderr
+    p = kg("load", sample_build, "--database", "nosuchdb")
+    assert p.returncode == 2 and "no database 'nosuchdb'" in p.stderr
+    assert settings.password not in p.stderr + p.stdout
+
+
+def test_hostile_names_round_trip_as_parameters(neo4j_env, tmp_path):
+    hostile = ["it's", 'say "hi"', "back`tick`", "{brace}", "MATCH (n) DETACH DELETE n", "$param", "\\u0041"]
+    corpus = tmp_path / "c.jsonl"
+    with corpus.open("w") as fh:
+        for i, h in enumerate(hostile):
+            fh.write(json.dumps({"id": f"{h}#{i}", "patient_id": h, "text": f"FINDINGS: {h} small pleural effusion."}) + "\n")
+    out = tmp_path / "g"
+    assert kg("build", corpus, "--out", out, "--quiet").returncode == 0
+    assert kg("load", out, "--quiet").returncode == 0
+    p = kg("query", "MATCH (p:Patient) RETURN p.id AS id ORDER BY id", "--json")
+    assert sorted(r["id"] for r in json.loads(p.stdout)) == sorted(hostile)
+    p = kg("query", "MATCH (r:Report {id: $id}) RETURN r.findings AS f", "--param", f"id={json.dumps(hostile[4] + '#4')}", "--json")
+    assert json.loads(p.stdout) == [{"f": f"{hostile[4]} small pleural effusion."}]
+    p = kg("query", "MATCH (n) RETURN count(n) AS n", "--json")
+    assert json.loads(p.stdout)[0]["n"] > len(hostile)  # nothing was deleted by a name
+
+
+def test_query_is_read_only_unless_write(neo4j_env):
+    p = kg("query", "CREATE (x:Scratch {v: 1}) RETURN x.v AS v")
+    assert p.returncode == 2 and "--write" in p.stderr
+    p = kg("query", "CREATE (x:Scratch {v: $v}) RETURN x.v AS v", "--param", "v=7", "--write", "--json")
+    assert p.returncode == 0 and json.loads(p.stdout) == [{"v": 7}]
+    p = kg("query", "MATCH (x:Scratch) RETURN x.v AS v", "--json")
+    assert json.loads(p.stdout) == [{"v": 7}]
+    p = kg("query", "MATCH (x:Scratch) DETACH DELETE x")
+    assert p.returncode == 2
+
+
+def test_similar_through_the_neo4j_vector_index(neo4j_env, sample_build):
+    assert kg("load", sample_build, "--quiet").returncode == 0
+    img = (sample_build / "index" / "ids.txt").read_text().split()[3]
+    local = json.loads(kg("similar", sample_build, img, "-k", "3", "--json").stdout)
+    remote = json.loads(kg("similar", sample_build, img, "-k", "3", "--json", "--neo4j").stdout)
+    assert [h["id"] for h in remote] == [h["id"] for h in local]
