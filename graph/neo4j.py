@@ -136,17 +136,31 @@ class LoadReport:
     skipped_batches: int = 0
 
 
-def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings: bool = True,
-               advance: Callable[[int], None] = lambda n=1: None) -> LoadReport:
-    manifest = read_manifest(out)
-    checkpoint = manifest["input"]["checksum"] + "|" + json.dumps(manifest["settings"], sort_keys=True)
-    report = LoadReport()
+def create_schema(g: Neo4jGraph, dim: int = 0) -> None:
+    """Uniqueness constraints on every key, lookup indexes, and the vector index when ``dim``."""
     for label, key in NODE_KEYS.items():
         g.run(f"CREATE CONSTRAINT medkg_{label.lower()}_key IF NOT EXISTS FOR (n:{_name(label)}) REQUIRE n.{key} IS UNIQUE")
     g.run(f"CREATE CONSTRAINT medkg_load_id IF NOT EXISTS FOR (n:{CHECKPOINT_LABEL}) REQUIRE n.id IS UNIQUE")
     for label, props in INDEXES.items():
         for prop in props:
             g.run(f"CREATE INDEX medkg_{label.lower()}_{prop.lower()} IF NOT EXISTS FOR (n:{_name(label)}) ON (n.{prop})")
+    if dim > 0:
+        g.run(
+            f"CREATE VECTOR INDEX {VECTOR_INDEX} IF NOT EXISTS FOR (n:Image) ON (n.embedding) OPTIONS "
+            f"{{indexConfig: {{`vector.dimensions`: {int(dim)}, `vector.similarity_function`: 'cosine'}}}}"
+        )
+
+
+def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings: bool = True,
+               schema_only: bool = False, advance: Callable[[int], None] = lambda n=1: None) -> LoadReport:
+    manifest = read_manifest(out)
+    checkpoint = manifest["input"]["checksum"] + "|" + json.dumps(manifest["settings"], sort_keys=True)
+    report = LoadReport()
+    dim = int(manifest.get("vectorIndex", {}).get("dim") or 0) if embeddings else 0
+    create_schema(g, 0)
+    if schema_only:
+        create_schema(g, dim)
+        return report
     # a finished load of the same build is simply redone (MERGE makes that a no-op on an unchanged
     # graph and a repair on a changed one); an unfinished one resumes after its last committed batch
     g.run(f"MERGE (c:{CHECKPOINT_LABEL} {{id: $id}}) ON CREATE SET c.done = [], c.complete = false "
@@ -209,12 +223,8 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings
             write(f"edges/{p.stem}/{i}", cypher, payload)
             n += len(rows)
         report.relationships[typ] = report.relationships.get(typ, 0) + n
-    dim = int(manifest.get("vectorIndex", {}).get("dim") or 0)
-    if embeddings and vectors and dim > 0:
-        g.run(
-            f"CREATE VECTOR INDEX {VECTOR_INDEX} IF NOT EXISTS FOR (n:Image) ON (n.embedding) OPTIONS "
-            f"{{indexConfig: {{`vector.dimensions`: {dim}, `vector.similarity_function`: 'cosine'}}}}"
-        )
+    if vectors:
+        create_schema(g, dim)
     g.run(f"MATCH (c:{CHECKPOINT_LABEL} {{id: $id}}) SET c.complete = true, c.nodes = $n, c.relationships = $r",
           id=checkpoint, n=json.dumps(report.nodes, sort_keys=True), r=json.dumps(report.relationships, sort_keys=True))
     return report

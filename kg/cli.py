@@ -198,15 +198,24 @@ def neighbors(
 @app.command()
 def export(
     graph_dir: Path = typer.Argument(..., metavar="DIR"),
-    format: str = typer.Option(..., "--format", "-f", help="graphml or rdf (Turtle)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file (default: DIR/graph.graphml or DIR/graph.ttl)."),
+    format: str = typer.Option(..., "--format", "-f", help="graphml, rdf (Turtle) or neo4j-admin (CSV for bulk import)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file (folder for neo4j-admin; default: DIR/graph.graphml, DIR/graph.ttl, DIR/neo4j-import/)."),
+    database: str = typer.Option("neo4j", "--database", help="neo4j-admin: the database to import into."),
 ):
-    """Export the graph as GraphML or RDF Turtle."""
+    """Export the graph as GraphML, RDF Turtle, or CSV files for neo4j-admin import."""
     from graph.export import FORMATS, write_graphml, write_turtle
     from graph.store import read_graph
 
+    if format == "neo4j-admin":
+        from graph.admin_export import command_line, export_admin
+
+        dest = out or graph_dir / "neo4j-import"
+        args = export_admin(graph_dir, dest, database=database)
+        typer.echo(f"wrote {dest}. With the server stopped, run:\n\n  {command_line(args)}\n")
+        typer.echo(f"then start Neo4j and add constraints, indexes and the vector index:\n\n  kg load {graph_dir} --schema-only\n")
+        return
     if format not in FORMATS:
-        raise _usage(f"unknown export format {format!r}", "use one of: " + ", ".join(FORMATS))
+        raise _usage(f"unknown export format {format!r}", "use one of: " + ", ".join((*FORMATS, "neo4j-admin")))
     g = read_graph(graph_dir)
     target = out or graph_dir / ("graph.graphml" if format == "graphml" else "graph.ttl")
     (write_graphml if format == "graphml" else write_turtle)(g, target)
@@ -382,6 +391,7 @@ def load(
     database: Optional[str] = NEO4J_OPTS["database"],
     batch_size: int = typer.Option(10_000, "--batch-size", min=1, help="Rows per UNWIND transaction."),
     no_embeddings: bool = typer.Option(False, "--no-embeddings", help="Do not load Image.embedding and its vector index."),
+    schema_only: bool = typer.Option(False, "--schema-only", help="Only constraints, indexes and the vector index (after neo4j-admin import)."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Load a built graph into Neo4j (idempotent, resumable). Credentials: NEO4J_USERNAME / NEO4J_PASSWORD."""
@@ -392,8 +402,8 @@ def load(
     m = read_manifest(graph_dir)
     total = sum(m["graph"]["nodes"].values()) + sum(m["graph"]["relationships"].values())
     with Neo4jGraph(Neo4jSettings.from_env(uri, database=database)) as g, progress(quiet) as track:
-        r = load_graph(graph_dir, g, batch_size=batch_size, embeddings=not no_embeddings,
-                       advance=track("Loading into Neo4j", total=total, unit="rows"))
+        r = load_graph(graph_dir, g, batch_size=batch_size, embeddings=not no_embeddings, schema_only=schema_only,
+                       advance=track("Loading into Neo4j", total=0 if schema_only else total, unit="rows"))
     typer.echo(f"loaded {sum(r.nodes.values())} nodes and {sum(r.relationships.values())} relationships "
                f"({r.batches} batches written, {r.skipped_batches} already done)")
 

@@ -126,3 +126,43 @@ def test_similar_through_the_neo4j_vector_index(neo4j_env, sample_build):
     local = json.loads(kg("similar", sample_build, img, "-k", "3", "--json").stdout)
     remote = json.loads(kg("similar", sample_build, img, "-k", "3", "--json", "--neo4j").stdout)
     assert [h["id"] for h in remote] == [h["id"] for h in local]
+
+
+def test_neo4j_admin_import_matches_the_bolt_load(neo4j_env, sample_build, tmp_path):
+    """Export CSVs, run the printed neo4j-admin command with the assembled server's own tool, start that
+    database and compare it with the Bolt load."""
+    import shlex
+
+    from graph.neo4j import Neo4jGraph, Neo4jSettings, graph_checksum
+    from kg.server import ServerHome, _write_conf, admin, start, stop
+    from tests.conftest import _free_port
+
+    settings, home = neo4j_env
+    if home is None:
+        pytest.skip("needs the project's own server installation (its neo4j-admin)")
+    assert kg("load", sample_build, "--quiet").returncode == 0
+    with Neo4jGraph(settings) as g:
+        bolt_counts, _ = graph_checksum(g)
+    p = kg("export", sample_build, "--format", "neo4j-admin", "--out", tmp_path / "csv")
+    assert p.returncode == 0, p.stderr
+    line = next(ln.strip() for ln in p.stdout.splitlines() if ln.strip().startswith("neo4j-admin "))
+    argv = shlex.split(line)
+    h2 = ServerHome(tmp_path / "imported")
+    (h2.path).mkdir()
+    (h2.path / "recipe").symlink_to(home.path / "recipe")
+    h2.plugins.mkdir()
+    bolt, http = _free_port(), _free_port()
+    _write_conf(h2, bolt, http)
+    t0 = time.monotonic()
+    r = admin(h2, argv[1:])
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    try:
+        uri = start(h2, bolt=bolt, http=http)
+        with Neo4jGraph(Neo4jSettings(uri, "neo4j", h2.password(), "neo4j")) as g2:
+            counts, _ = graph_checksum(g2)
+            emb = g2.run("MATCH (i:Image) WHERE i.embedding IS NOT NULL RETURN count(i) AS n")[0]["n"]
+        bolt_counts.pop("MedkgLoad", None)
+        assert counts == bolt_counts and emb > 0
+        assert time.monotonic() - t0 < 300
+    finally:
+        stop(h2)
