@@ -371,6 +371,15 @@ def neo4j_stop(home: Optional[Path] = HOME_OPT):
     typer.echo("stopped" if stop(ServerHome.resolve(home)) else "not running")
 
 
+@neo4j_app.command("guide")
+def neo4j_guide(port: int = typer.Option(8089, "--port")):
+    """Serve the medkg Browser guide and style on loopback; then `:play http://localhost:PORT/medkg.html`."""
+    from kg.server import serve_guide as serve
+
+    typer.echo(f"In the Neo4j Browser run  :play http://localhost:{port}/medkg.html   (Ctrl-C stops)")
+    serve(port)
+
+
 @neo4j_app.command("status")
 def neo4j_status(home: Optional[Path] = HOME_OPT):
     """Whether the server runs, where, and its URI."""

@@ -91,7 +91,7 @@ def neo4j_env(neo4j_server, monkeypatch):
 
     settings, home = neo4j_server
     with Neo4jGraph(settings) as g:
-        g.run("MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
+        g.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
         for row in g.run("SHOW INDEXES YIELD name, type WHERE type = 'VECTOR' RETURN name"):
             g.run(f"DROP INDEX `{row['name']}` IF EXISTS")
     monkeypatch.setenv("NEO4J_URI", settings.uri)

@@ -9,6 +9,17 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -e '.[test,nlp,images,neo4j]'
+# The Browser test drives Debian's Chromium with playwright-core (npm; it downloads no browser).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "tests/run.sh: chromium is missing and cannot be installed here (need root and apt-get); the Browser test will skip" >&2
+  fi
+fi
+if command -v npm >/dev/null 2>&1; then
+  (cd tests/browser && npm ci --no-audit --no-fund --silent)
+fi
 # Neo4j: the tests use NEO4J_URI when it is set, else they assemble (Maven) and start the project's own
 # server in .neo4j/ on free loopback ports, and stop it at the end.
 export MEDKG_NEO4J_HOME=${MEDKG_NEO4J_HOME:-$PWD/.neo4j}

@@ -124,6 +124,7 @@ def _write_conf(home: ServerHome, bolt: int, http: int) -> None:
                 "# written by `kg neo4j start`; edit the medkg settings there, not here",
                 "server.default_listen_address=127.0.0.1",
                 f"server.bolt.listen_address=127.0.0.1:{bolt}",
+                f"server.bolt.advertised_address=127.0.0.1:{bolt}",
                 f"server.http.listen_address=127.0.0.1:{http}",
                 "server.https.enabled=false",
                 "server.directories.plugins=plugins",
@@ -135,7 +136,7 @@ def _write_conf(home: ServerHome, bolt: int, http: int) -> None:
                 "dbms.security.procedures.allowlist=apoc.*",
                 "server.memory.pagecache.size=512m",
                 "db.tx_log.rotation.retention_policy=2 files",
-                "browser.post_connect_cmd=play medkg",
+                "browser.remote_content_hostname_whitelist=127.0.0.1,localhost",
                 "",
             ]
         )
@@ -271,3 +272,40 @@ def kill(home: ServerHome) -> None:
                 break
             time.sleep(0.1)
     home.pid_file.unlink(missing_ok=True)
+
+
+def guide_dir() -> Path:
+    return Path(str(resources.files("kg.server") / "guide"))
+
+
+def serve_guide(port: int = 8089, *, block: bool = True):
+    """Serve the Browser guide (``medkg.html``) and style (``medkg.grass``) on 127.0.0.1:``port``,
+    with the CORS header the Browser needs for ``:play``."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(SimpleHTTPRequestHandler):
+        def end_headers(self):
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.send_header("Access-Control-Allow-Headers", "*")
+            self.send_header("Access-Control-Allow-Methods", "GET, OPTIONS")
+            super().end_headers()
+
+        def do_OPTIONS(self):  # the Browser's CORS preflight
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), functools.partial(Handler, directory=str(guide_dir())))
+    if not block:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        return httpd
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        httpd.server_close()

@@ -1,0 +1,65 @@
+"""The Neo4j Browser, as a user opens it: headless Debian Chromium (driven by playwright-core, no browser
+download) connects to the test server, plays the medkg guide, applies the GraSS style, runs a
+parameterised query and saves a screenshot that shows the result."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.neo4j
+
+BROWSER_DIR = Path(__file__).resolve().parent / "browser"
+
+
+def _need(reason):
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason + " (CI=true: this test may not skip)")
+    pytest.skip(reason)
+
+
+def test_browser_shows_a_query_result(neo4j_env, sample_build, tmp_path):
+    from kg.server import guide_dir, serve_guide
+    from tests.conftest import _free_port
+
+    settings, home = neo4j_env
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        _need("Debian's chromium is not installed (tests/run.sh installs it as root)")
+    if shutil.which("node") is None or not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
+        _need("node and tests/browser/node_modules (npm ci in tests/browser) are needed")
+    if home is None:
+        pytest.skip("needs the project's own server (its Browser port)")
+    p = subprocess.run(["python", "-m", "kg", "load", str(sample_build), "--quiet"], capture_output=True, text=True,
+                       env=os.environ.copy())
+    assert p.returncode == 0, p.stderr
+    bolt, http = home.ports()
+    gport = _free_port()
+    guide = serve_guide(gport, block=False)
+    shot = tmp_path / "browser.png"
+    try:
+        env = {
+            **os.environ,
+            "CHROMIUM": chromium,
+            "MEDKG_HTTP": f"http://127.0.0.1:{http}",
+            "MEDKG_BOLT": f"127.0.0.1:{bolt}",
+            "MEDKG_GUIDE": f"http://localhost:{gport}/medkg.html",
+            "MEDKG_GRASS": str(guide_dir() / "medkg.grass"),
+            "MEDKG_PARAMS": "{finding: 'Pleural effusion'}",
+            "MEDKG_QUERY": "MATCH (i:Image)-[r:POSITIVE]->(c:Concept {name: $finding}) RETURN i, r, c LIMIT 10",
+            "MEDKG_EXPECT": "Pleural effusion",
+            "MEDKG_SHOT": str(shot),
+        }
+        r = subprocess.run(["node", "screenshot.js"], cwd=BROWSER_DIR, env=env, capture_output=True, text=True,
+                           timeout=240)
+    finally:
+        guide.shutdown()
+        guide.server_close()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert shot.is_file() and shot.stat().st_size > 20_000
+    keep = os.environ.get("MEDKG_SCREENSHOT_DIR")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, Path(keep) / "neo4j-browser.png")
