@@ -278,8 +278,8 @@ def guide_dir() -> Path:
     return Path(str(resources.files("kg.server") / "guide"))
 
 
-def serve_guide(port: int = 8089, *, block: bool = True):
-    """Serve the Browser guide (``medkg.html``) and style (``medkg.grass``) on 127.0.0.1:``port``,
+def serve_guide(port: int = 8089, *, block: bool = True, host: str = "127.0.0.1"):
+    """Serve the Browser guide (``medkg.html``) and style (``medkg.grass``) on ``host``:``port`` (loopback by default),
     with the CORS header the Browser needs for ``:play``."""
     import functools
     import threading
@@ -299,7 +299,7 @@ def serve_guide(port: int = 8089, *, block: bool = True):
         def log_message(self, *args):
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", port), functools.partial(Handler, directory=str(guide_dir())))
+    httpd = ThreadingHTTPServer((host, port), functools.partial(Handler, directory=str(guide_dir())))
     if not block:
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
         return httpd

@@ -166,3 +166,21 @@ def test_neo4j_admin_import_matches_the_bolt_load(neo4j_env, sample_build, tmp_p
         assert time.monotonic() - t0 < 300
     finally:
         stop(h2)
+
+
+def test_readme_queries_run_and_answer(neo4j_env, sample_build):
+    """Every `kg query` line of the README's Neo4j section runs as written on the loaded sample."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Neo4j", 1)[1].split("\n## ", 1)[0]
+    lines = [ln for block in re.findall(r"```bash\n(.*?)```", section, flags=re.S) for ln in block.splitlines()
+             if ln.startswith("kg query ")]
+    assert len(lines) == 5
+    assert kg("load", sample_build, "--quiet").returncode == 0
+    for ln in lines:
+        p = kg(*shlex.split(ln)[1:], "--json")
+        assert p.returncode == 0, (ln, p.stderr)
+        assert json.loads(p.stdout), ln  # each question has an answer on the sample
