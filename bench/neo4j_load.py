@@ -1,0 +1,150 @@
+"""Neo4j loading: the batched loader vs a naive per-row MERGE, and the neo4j-admin bulk import.
+
+    python bench/neo4j_load.py [--images 80000] [--edges-per-image 10] [--naive 3000] [--batch-size 10000]
+
+Generates a graph of this model's shape (patients, studies, reports, images, 5k concepts; corpus edges
+and POSITIVE/NEGATIVE/UNCERTAIN image->concept edges: ~1M relationships at the defaults) as an embedded
+store, then on a fresh local server (assembled by the project, in a temporary home; or NEO4J_URI):
+loads it with the Bolt loader (relationships/s), times a naive one-transaction-per-row MERGE on a sample
+(same run, ratio), and times `neo4j-admin database import full` of the same graph. Targets (issue):
+>= 50k relationships/s, ratio >= 20x. Peak client memory is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import machine, peak_rss_mb  # noqa: E402
+
+
+def generate(out: Path, n_images: int, per_image: int, seed: int = 0) -> dict:
+    from graph.model import Graph, NodeTable
+    from graph.store import write_graph, write_manifest
+
+    rng = np.random.default_rng(seed)
+    n_studies = n_images
+    n_patients = max(1, n_images // 4)
+    n_concepts = 5000
+    g = Graph()
+    patients = [f"p{i:08d}" for i in range(n_patients)]
+    studies = [f"s{i:08d}" for i in range(n_studies)]
+    images = [f"i{i:08d}" for i in range(n_images)]
+    cuis = [f"C{i:07d}" for i in range(n_concepts)]
+    owner = rng.integers(0, n_patients, n_studies)
+    g.nodes["Patient"] = NodeTable("Patient", [{"id": p} for p in patients])
+    g.nodes["Study"] = NodeTable("Study", [{"id": s, "patientId": patients[o], "split": "train"} for s, o in zip(studies, owner)])
+    g.nodes["Report"] = NodeTable("Report", [{"id": s, "studyId": s} for s in studies])
+    g.nodes["Image"] = NodeTable("Image", [{"id": im, "studyId": s, "viewPosition": "AP", "kept": True}
+                                           for im, s in zip(images, studies)])
+    g.nodes["Concept"] = NodeTable("Concept", [{"cui": c, "name": f"concept {c}", "group": "OBSERVATION",
+                                                "semanticTypes": ["T047:Disease or Syndrome"]} for c in cuis])
+    g.add_edges("HAS_STUDY", "Patient", "Study", [{"_start": patients[o], "_end": s} for s, o in zip(studies, owner)])
+    g.add_edges("HAS_REPORT", "Study", "Report", [{"_start": s, "_end": s} for s in studies])
+    g.add_edges("HAS_IMAGE", "Study", "Image", [{"_start": s, "_end": im} for s, im in zip(studies, images)])
+    p = 1.0 / np.arange(1, n_concepts + 1)
+    for typ, share in (("POSITIVE", 0.5), ("NEGATIVE", 0.4), ("UNCERTAIN", 0.1)):
+        k = int(per_image * share)
+        rows = []
+        for i, im in enumerate(images):
+            for c in set(rng.choice(n_concepts, size=k, p=p / p.sum()).tolist()):
+                rows.append({"_start": im, "_end": cuis[c], "reportId": studies[i], "extractor": "bench"})
+        g.add_edges(typ, "Image", "Concept", rows)
+    g.sort()
+    write_graph(g, out)
+    counts = g.counts()
+    write_manifest({"input": {"checksum": f"bench-{seed}-{n_images}-{per_image}"}, "settings": {},
+                    "graph": counts, "vectorIndex": {"dim": 0}, "extractor": {"polarityConflicts": 0},
+                    "naf": {}, "records": {}, "images": {}}, out)
+    return counts
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--images", type=int, default=80_000)
+    ap.add_argument("--edges-per-image", type=int, default=10)
+    ap.add_argument("--naive", type=int, default=3000, help="relationships loaded one row per transaction")
+    ap.add_argument("--batch-size", type=int, default=10_000)
+    args = ap.parse_args()
+    import os
+
+    from graph.neo4j import Neo4jGraph, Neo4jSettings, load_graph
+    from kg.server import ServerHome, _write_conf, admin, start, stop
+
+    tmp = Path(tempfile.mkdtemp(prefix="medkg-bench-"))
+    t = time.perf_counter()
+    counts = generate(tmp / "graph", args.images, args.edges_per_image)
+    n_rel = sum(counts["relationships"].values())
+    print(f"machine: {machine()}")
+    print(f"input: {sum(counts['nodes'].values()):,} nodes, {n_rel:,} relationships "
+          f"({json.dumps(counts['relationships'])}); generated in {time.perf_counter() - t:.0f} s")
+    base = ServerHome.resolve()
+    own = None
+    if os.environ.get("NEO4J_URI"):
+        settings = Neo4jSettings.from_env()
+    else:
+        own = ServerHome(tmp / "server")
+        own.path.mkdir()
+        if not base.installed:
+            from kg.server import install
+
+            install(base, quiet=True)
+        (own.path / "recipe").symlink_to(base.path / "recipe")
+        own.plugins.mkdir()
+        uri = start(own, bolt=17687, http=17474, heap="2g")
+        settings = Neo4jSettings(uri, "neo4j", own.password(), "neo4j")
+    try:
+        with Neo4jGraph(settings) as g:
+            g.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
+            t = time.perf_counter()
+            load_graph(tmp / "graph", g, batch_size=args.batch_size, embeddings=False)
+            dt = time.perf_counter() - t
+            rate = n_rel / dt
+            print(f"batched loader (UNWIND {args.batch_size}): nodes + relationships in {dt:.1f} s = "
+                  f"{rate:,.0f} relationships/s (all rows: {(n_rel + sum(counts['nodes'].values())) / dt:,.0f}/s)")
+            sample = g.run("MATCH (a:Image)-[r:POSITIVE]->(b:Concept) RETURN a.id AS s, b.cui AS e LIMIT $n", n=args.naive)
+            g.run("MATCH (:Image)-[r:NAIVE]->() DELETE r")
+            t = time.perf_counter()
+            with g.session() as s:
+                for row in sample:
+                    s.execute_write(lambda tx, row=row: tx.run(
+                        "MATCH (a:Image {id: $s}) MATCH (b:Concept {cui: $e}) MERGE (a)-[:NAIVE]->(b)", **row).consume())
+            naive = len(sample) / (time.perf_counter() - t)
+            print(f"naive per-row MERGE on {len(sample):,} relationships: {naive:,.0f} relationships/s; "
+                  f"ratio batched/naive {rate / naive:.1f}x")
+        if own is not None:
+            stop(own)
+            from graph.admin_export import export_admin
+
+            t = time.perf_counter()
+            argv = export_admin(tmp / "graph", tmp / "csv", embeddings=False)
+            t_csv = time.perf_counter() - t
+            imp = ServerHome(tmp / "imported")
+            imp.path.mkdir()
+            (imp.path / "recipe").symlink_to(base.path / "recipe")
+            imp.plugins.mkdir()
+            _write_conf(imp, 17688, 17475)
+            t = time.perf_counter()
+            r = admin(imp, argv[1:])
+            t_imp = time.perf_counter() - t
+            ok = "ok" if r.returncode == 0 else f"FAILED: {r.stderr[-500:]}"
+            print(f"neo4j-admin import full: CSV export {t_csv:.1f} s, import {t_imp:.1f} s ({ok}) = "
+                  f"{n_rel / t_imp:,.0f} relationships/s")
+    finally:
+        if own is not None:
+            stop(own)
+        print(f"peak client RSS: {peak_rss_mb():.0f} MB")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
