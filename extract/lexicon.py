@@ -185,3 +185,23 @@ def _default_lexicon() -> Lexicon:
         lex = Lexicon.from_tsv(p)
     lex.name = "lexicon:default"
     return lex
+
+
+def load_concept_index(path: str | Path | None):
+    """The bundled lexicon (``None``), a UMLS index folder (``kg umls index``), or a lexicon TSV file."""
+    if path is None:
+        return Lexicon.default()
+    p = Path(path)
+    if p.is_dir() and (p / "index.json").is_file():
+        from extract.umls import UmlsIndex
+
+        return UmlsIndex(p)
+    if p.is_file() and p.suffix == ".tsv":
+        return Lexicon.from_tsv(p)
+    from kg.errors import UsageError
+
+    if p.is_dir() and (p / "MRCONSO.RRF").is_file():
+        raise UsageError(f"{p} is a UMLS release folder, not an index",
+                         fix=f"index it once: kg umls index {p} --out <INDEX>, then pass --umls <INDEX>")
+    raise UsageError(f"{p} is neither a medkg UMLS index nor a lexicon .tsv",
+                     fix="build an index with `kg umls index META_DIR --out INDEX`")

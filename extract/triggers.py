@@ -113,7 +113,7 @@ ANATOMY_WORDS = frozenset(
 
 #: Prepositions after an observation that lead to where it is ("opacity in the left lower lobe").
 LOCATIVE_WORDS = frozenset(
-    "in at within of involving along over overlying projecting projects near adjacent abutting into "
+    "in at within of involving along over overlying projecting projects near adjacent abutting into both "
     "from through above below beneath under the a an region level".split()
 )
 

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from extract.lexicon import ConceptIndex
@@ -63,7 +64,27 @@ def _evidence(c: StudyConcept) -> list[str]:
     return [f"{m.section}:{m.start}-{m.end}:{m.polarity}:{m.text}" for m in c.evidence]
 
 
-def link(studies: list[StudyInput], index: ConceptIndex, *, keep_text: bool = True) -> tuple[Graph, LinkStats]:
+def _ancestors(index: ConceptIndex, cuis: set[str], depth: int) -> set[str]:
+    out, frontier = set(), set(cuis)
+    for _ in range(depth):
+        nxt = set()
+        for cui in frontier:
+            c = index.concept(cui)
+            for p in c.parents if c else ():
+                if p not in cuis and p not in out:
+                    nxt.add(p)
+        out |= nxt
+        frontier = nxt
+    return out
+
+
+def _rel_type(rel: str, rela: str) -> str:
+    t = re.sub(r"[^A-Za-z0-9]+", "_", rela or rel).strip("_").upper()
+    return t if t and t[0].isalpha() else f"REL_{t}"
+
+
+def link(studies: list[StudyInput], index: ConceptIndex, *, keep_text: bool = True,
+         parents: int = 0) -> tuple[Graph, LinkStats]:
     g = Graph()
     stats = LinkStats()
     patients: dict[str, dict] = {}
@@ -137,14 +158,30 @@ def link(studies: list[StudyInput], index: ConceptIndex, *, keep_text: bool = Tr
     for rtype, rows in concept_rels.items():
         g.add_edges(rtype, "Concept", "Concept", rows)
 
-    isa = []
-    for cui in sorted(used):
-        c = index.concept(cui)
-        for parent in c.parents if c else ():
-            if parent in used:
-                isa.append({"_start": cui, "_end": parent, "source": index.name, "sab": "MEDKG"})
-    if isa:
-        g.add_edges("ISA", "Concept", "Concept", isa)
+    if parents:
+        used |= _ancestors(index, used, parents)
+    umls_rel = getattr(index, "relations", None)
+    if umls_rel is not None:
+        # UMLS MRREL among the concepts in the graph: (CUI2)-[:RELA]->(CUI1), as MRREL states it
+        r = umls_rel().to_pydict()
+        agg: dict[tuple[str, str, str], set[str]] = {}
+        for c1, rel, rela, c2, sab in zip(r["cui1"], r["rel"], r["rela"], r["cui2"], r["sab"]):
+            if c1 in used and c2 in used:
+                agg.setdefault((c2, _rel_type(rel, rela), c1), set()).add(sab)
+        by_type: dict[str, list[dict]] = {}
+        for (src, typ, dst), sabs in agg.items():
+            by_type.setdefault(typ, []).append({"_start": src, "_end": dst, "source": "UMLS", "sab": sorted(sabs)})
+        for typ, rows in by_type.items():
+            g.add_edges(typ, "Concept", "Concept", rows)
+    else:
+        isa = []
+        for cui in sorted(used):
+            c = index.concept(cui)
+            for parent in c.parents if c else ():
+                if parent in used:
+                    isa.append({"_start": cui, "_end": parent, "source": index.name, "sab": ["MEDKG"]})
+        if isa:
+            g.add_edges("ISA", "Concept", "Concept", isa)
 
     concept_rows = []
     for cui in sorted(used):

@@ -52,6 +52,8 @@ def build(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     extractor: str = typer.Option("rules", "--extractor", help="rules, transformers:<model folder> or radgraph[:model]."),
     radgraph: Optional[Path] = typer.Option(None, "--radgraph", help="Use these RadGraph annotations (JSON) instead of an extractor."),
+    umls: Optional[Path] = typer.Option(None, "--umls", help="A UMLS index folder (kg umls index) instead of the bundled lexicon."),
+    umls_parents: int = typer.Option(0, "--umls-parents", min=0, help="Add isa ancestors up to N levels, so sibling findings connect."),
     encoder: str = typer.Option("pixels", "--encoder", help="Image encoder: pixels[:SIZE] (offline default)."),
     naf: str = typer.Option("medmkg", "--naf", help="Neighbor-aware filtering: none, medmkg or greedy."),
     similar_k: int = typer.Option(0, "--similar-k", min=0, help="Add SIMILAR_TO edges to each image's K nearest images."),
@@ -77,7 +79,7 @@ def build(
     try:
         settings = BuildSettings(
             source=source, out=out, format=format, images=images, limit=limit, workers=workers, strict=strict,
-            quiet=quiet, extractor=extractor, radgraph=radgraph, encoder=encoder, naf=naf, views=views, keep_text=not no_text,
+            quiet=quiet, extractor=extractor, radgraph=radgraph, umls=umls, umls_parents=umls_parents, encoder=encoder, naf=naf, views=views, keep_text=not no_text,
             similar_k=similar_k, batch_size=batch_size, one_image_per_study=one_image,
         )
     except ValueError as exc:
@@ -330,6 +332,38 @@ def _print_eval(result: dict) -> None:
         for k in ("entity", "relation"):
             s = result[k]
             console.print(f"{k} F1 {s['f1']:.3f} (P {s['precision']:.3f}, R {s['recall']:.3f}) over {result['documents']} documents")
+
+
+umls_app = typer.Typer(help="Your own UMLS release as medkg's concept index.", no_args_is_help=True)
+app.add_typer(umls_app, name="umls")
+
+
+@umls_app.command("index")
+def umls_index(
+    meta: Path = typer.Argument(..., metavar="META_DIR", help="The META folder of a UMLS release (MRCONSO.RRF, MRSTY.RRF, MRREL.RRF)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Index folder to write."),
+    lang: list[str] = typer.Option(["ENG"], "--lang", help="MRCONSO LAT values kept (repeat for several)."),
+    sab: list[str] = typer.Option([], "--sab", help="Source vocabularies kept (repeat); default: all."),
+    suppress: list[str] = typer.Option(["N"], "--suppress", help="MRCONSO SUPPRESS values kept; default N (not suppressible)."),
+    keep_tui: list[str] = typer.Option([], "--keep-tui", help="Keep a semantic type the default filter drops (e.g. T080)."),
+    strict: bool = typer.Option(False, "--strict", help="Stop at the first malformed row (exit 2)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Index a UMLS release once: concepts, names, semantic types, relations (dropping non-clinical types)."""
+    from extract.umls import DROP_TUIS, build_index
+    from kg.progress import progress
+
+    drop = [t for t in DROP_TUIS if t not in set(keep_tui)]
+    with progress(quiet) as track:
+        summary = build_index(meta, out, languages=lang, suppress=suppress, sabs=sab or None, drop_tuis=drop,
+                              strict=strict, advance=track("Reading MRCONSO", unit="rows"))
+    c = summary["counts"]
+    typer.echo(f"indexed {c['concepts']} concepts, {c['names']} names, {c['relations']} relations "
+               f"from {c['mrconsoRows']} MRCONSO rows into {out}")
+    bad = summary["malformed"]["counts"]
+    if bad:
+        typer.secho(f"warning: malformed rows skipped: {bad}; first: {summary['malformed']['examples'][:3]}",
+                    fg="yellow", err=True)
 
 
 neo4j_app = typer.Typer(help="A local Neo4j server assembled from Maven Central (no Docker needed).", no_args_is_help=True)

@@ -20,7 +20,7 @@ from embed.batch import embed_images
 from embed.encoders import get_encoder
 from embed.index import VectorIndex
 from extract.base import get_extractor
-from extract.lexicon import Lexicon
+from extract.lexicon import load_concept_index
 from extract.merge import MERGE_RULE
 from extract.records import Extraction
 from extract.sections import split_sections, target_sections
@@ -71,8 +71,8 @@ def make_extractor(spec: str, radgraph: Path | None, index):
 
 
 def _init_worker(extractor: str, views: tuple[str, ...], radgraph: Path | None = None,
-                 one_image: bool = False) -> None:
-    index = Lexicon.default()
+                 one_image: bool = False, umls: Path | None = None) -> None:
+    index = load_concept_index(umls)
     _STATE["extractor"] = make_extractor(extractor, radgraph, index)
     _STATE["views"] = views
     _STATE["one_image"] = one_image
@@ -145,7 +145,7 @@ def _checksum_update(h, study: Study) -> None:
 def build(settings: BuildSettings) -> BuildResult:
     fmt = settings.format if settings.format != "auto" else detect_format(settings.source)
     records = read_corpus(settings.source, fmt=fmt, images=settings.images, limit=settings.limit)
-    index = Lexicon.default()
+    index = load_concept_index(settings.umls)
     extractor = make_extractor(settings.extractor, settings.radgraph, index)
     encoder = get_encoder(settings.encoder)
     out = settings.out
@@ -178,7 +178,7 @@ def build(settings: BuildSettings) -> BuildResult:
 
     with progress(settings.quiet) as track:
         advance = track("Reading and extracting reports", unit="reports")
-        args = (settings.extractor, settings.views, settings.radgraph, settings.one_image_per_study)
+        args = (settings.extractor, settings.views, settings.radgraph, settings.one_image_per_study, settings.umls)
         if settings.workers > 1:
             pool = get_context("spawn").Pool(settings.workers, initializer=_init_worker, initargs=args)
             results = pool.imap(_process, studies(), chunksize=16)
@@ -220,7 +220,7 @@ def build(settings: BuildSettings) -> BuildResult:
             built += 1
 
         advance_g = track("Linking graph", total=1)
-        g, link_stats = link(inputs, index, keep_text=settings.keep_text)
+        g, link_stats = link(inputs, index, keep_text=settings.keep_text, parents=settings.umls_parents)
         naf_report = apply_naf(g, settings.naf)
         advance_g()
 

@@ -20,6 +20,8 @@ class BuildSettings(BaseModel):
     quiet: bool = False
     extractor: str = "rules"
     radgraph: Path | None = None  # RadGraph JSON used instead of running an extractor
+    umls: Path | None = None  # a UMLS index folder (kg umls index) instead of the bundled lexicon
+    umls_parents: int = Field(default=0, ge=0)  # add isa ancestors up to this many levels
     encoder: str = "pixels"
     naf: str = "medmkg"
     views: tuple[str, ...] = ("PA", "AP")  # images whose ViewPosition is known and not listed are skipped
