@@ -295,6 +295,11 @@ class UmlsIndex:
                 i = hit.end_word
         return out
 
+    def names_table(self) -> tuple[list[str], list[str]]:
+        """Every (normalised name, CUI) pair of the index, for the linker."""
+        t = pq.read_table(self.folder / "names.parquet", columns=["key", "cui"])
+        return t.column("key").to_pylist(), t.column("cui").to_pylist()
+
     def relations(self) -> pa.Table:
         return pq.read_table(self.folder / "relations.parquet")
 

@@ -1,0 +1,199 @@
+"""Map a mention to concepts: exact, variant, abbreviation and approximate candidates, scored.
+
+Steps, each tried only when the earlier ones found nothing:
+
+1. exact match on the normalised string (case, punctuation, plurals: :func:`extract.lexicon.normalise_phrase`);
+2. variants: words in another order; laterality and extent words dropped ("left pleural effusion");
+3. abbreviations radiologists write (PTX, CHF, ETT, NGT, PICC, RLL …, ``ABBREVIATIONS``), expanded;
+4. the head of the phrase (its last words: "right lower lobe consolidation" -> consolidation);
+5. approximate: character-trigram TF-IDF cosine against every name of the index, through an inverted
+   index that only reads the rarest trigrams' postings; the best candidates are scored half by that
+   cosine, half by edit similarity (adjacent transpositions count once).
+
+Candidates above ``threshold`` are ranked by score; near-ties go to the concept whose group suits the
+RadGraph label (anatomy for ANAT-DP, observations and devices for OBS-*), then to concepts already in the
+study (``context``), then to the concept with more names. Works over the bundled lexicon and over a UMLS index.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from extract.lexicon import normalise_phrase
+
+ABBREVIATIONS: dict[str, str] = {
+    "ptx": "pneumothorax", "chf": "congestive heart failure", "ett": "endotracheal tube", "et": "endotracheal",
+    "ngt": "nasogastric tube", "ng": "nasogastric", "og": "orogastric", "ogt": "orogastric tube",
+    "picc": "peripherally inserted central catheter", "cvc": "central venous catheter", "cvl": "central venous line",
+    "ij": "internal jugular", "svc": "superior vena cava", "ivc": "inferior vena cava", "rll": "right lower lobe",
+    "rml": "right middle lobe", "rul": "right upper lobe", "lll": "left lower lobe", "lul": "left upper lobe",
+    "cp": "costophrenic", "copd": "chronic obstructive pulmonary disease", "pna": "pneumonia",
+    "iabp": "intra aortic balloon pump", "aicd": "automatic implantable cardioverter defibrillator",
+    "icd": "implantable cardioverter defibrillator", "cabg": "coronary artery bypass graft", "fx": "fracture",
+    "gge": "ground glass", "ggo": "ground glass opacity", "pe": "pulmonary embolism", "ards": "acute respiratory distress syndrome",
+    "lv": "left ventricle", "pa": "pulmonary artery", "hh": "hiatal hernia", "sq": "subcutaneous",
+}
+DROPPABLE = frozenset(
+    "left right bilateral bilaterally both small large moderate mild severe minimal trace tiny new acute chronic "
+    "sided side lower upper basilar bibasilar".split()
+)
+OBS_GROUPS = frozenset({"OBSERVATION", "DEVICE"})
+
+
+@dataclass(frozen=True)
+class Candidate:
+    cui: str
+    name: str
+    semantic_types: tuple[str, ...]
+    score: float
+    matched: str  # the index string that matched
+    method: str  # exact / variant / abbreviation / approximate
+
+
+def _trigrams(s: str) -> list[str]:
+    s = f"  {s} "
+    return [s[i : i + 3] for i in range(len(s) - 2)]
+
+
+def _osa(a: str, b: str) -> int:
+    """Optimal string alignment distance (Levenshtein with adjacent transpositions)."""
+    if a == b:
+        return 0
+    prev2, prev = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if prev2 is not None and i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[len(b)]
+
+
+class Linker:
+    def __init__(self, index, *, threshold: float = 0.75, max_postings: int = 200_000):
+        self.index = index
+        self.threshold = threshold
+        self.max_postings = max_postings
+        keys, cuis = self._names(index)
+        self.keys = keys
+        self.cuis = cuis
+        self._by_key: dict[str, list[int]] = {}
+        self._by_sorted: dict[str, list[int]] = {}
+        for i, k in enumerate(keys):
+            self._by_key.setdefault(k, []).append(i)
+            self._by_sorted.setdefault(" ".join(sorted(k.split())), []).append(i)
+        self._ngram = None
+        self.link = lru_cache(maxsize=200_000)(self._link)
+
+    @staticmethod
+    def _names(index) -> tuple[list[str], list[str]]:
+        if hasattr(index, "names_table"):
+            return index.names_table()
+        keys, cuis = [], []
+        for c in index.concepts():
+            for syn in (c.name, *c.synonyms):
+                k = " ".join(normalise_phrase(syn))
+                if k:
+                    keys.append(k)
+                    cuis.append(c.cui)
+        return keys, cuis
+
+    # -- approximate index -----------------------------------------------------------------
+    def _build_ngrams(self) -> None:
+        vocab: dict[str, int] = {}
+        rows, cols = [], []
+        for i, k in enumerate(self.keys):
+            for t in set(_trigrams(k)):
+                rows.append(vocab.setdefault(t, len(vocab)))
+                cols.append(i)
+        rows_a = np.asarray(rows, dtype=np.int64)
+        cols_a = np.asarray(cols, dtype=np.int64)
+        order = np.argsort(rows_a, kind="stable")
+        self._post = cols_a[order]
+        self._indptr = np.searchsorted(rows_a[order], np.arange(len(vocab) + 1))
+        df = np.diff(self._indptr)
+        self._idf = np.log((1 + len(self.keys)) / (1 + df)) + 1.0
+        self._vocab = vocab
+        self._ngram = True
+
+    def _vec(self, s: str) -> dict[int, float]:
+        counts = Counter(self._vocab[t] for t in _trigrams(s) if t in self._vocab)
+        v = {t: c * self._idf[t] for t, c in counts.items()}
+        n = math.sqrt(sum(x * x for x in v.values())) or 1.0
+        return {t: x / n for t, x in v.items()}
+
+    def _approximate(self, key: str, limit: int = 64) -> list[tuple[int, float]]:
+        if self._ngram is None:
+            self._build_ngrams()
+        q = self._vec(key)
+        if not q:
+            return []
+        rare = sorted(q, key=lambda t: self._indptr[t + 1] - self._indptr[t])[:12]
+        parts = [self._post[self._indptr[t] : self._indptr[t + 1]] for t in rare
+                 if self._indptr[t + 1] - self._indptr[t] <= self.max_postings]
+        if not parts:
+            return []
+        ids, counts = np.unique(np.concatenate(parts), return_counts=True)
+        top = ids[np.argsort(-counts, kind="stable")[:limit]]
+        scored = []
+        for i in top.tolist():
+            v = self._vec(self.keys[i])
+            cosine = sum(x * v.get(t, 0.0) for t, x in q.items())
+            # half trigram cosine, half edit similarity (transpositions count once: "pnuemothorax")
+            edit = 1.0 - _osa(key, self.keys[i]) / max(len(key), len(self.keys[i]))
+            scored.append((i, 0.5 * cosine + 0.5 * edit))
+        return sorted(scored, key=lambda x: (-x[1], self.keys[x[0]]))
+
+    # -- linking ---------------------------------------------------------------------------
+    def _link(self, mention: str, label: str | None = None, context: frozenset[str] = frozenset()) -> tuple[Candidate, ...]:
+        key = " ".join(normalise_phrase(mention))
+        if not key:
+            return ()
+        found: list[tuple[int, float, str]] = [(i, 1.0, "exact") for i in self._by_key.get(key, [])]
+        if not found:
+            found = [(i, 0.98, "variant") for i in self._by_sorted.get(" ".join(sorted(key.split())), [])]
+        if not found:
+            words = [w for w in key.split() if w not in DROPPABLE]
+            if words and len(words) < len(key.split()):
+                found = [(i, 0.96, "variant") for i in self._by_key.get(" ".join(words), [])]
+        if not found:  # the head of a noun phrase comes last: "right lower lobe consolidation"
+            words = key.split()
+            for j in range(1, len(words)):
+                found = [(i, 0.9, "head") for i in self._by_key.get(" ".join(words[j:]), [])]
+                if found:
+                    break
+        if not found:
+            expanded = " ".join(ABBREVIATIONS.get(w, w) for w in key.split())
+            if expanded != key:
+                exp = " ".join(normalise_phrase(expanded))
+                found = [(i, 0.95, "abbreviation") for i in self._by_key.get(exp, [])]
+                key = exp if not found else key
+        if not found:
+            found = [(i, s, "approximate") for i, s in self._approximate(key) if s >= self.threshold]
+        best: dict[str, Candidate] = {}
+        for i, score, method in found:
+            cui = self.cuis[i]
+            if cui in best and best[cui].score >= score:
+                continue
+            c = self.index.concept(cui)
+            if c is None:
+                continue
+            best[cui] = Candidate(cui, c.name, tuple(c.semantic_types), round(float(score), 4), self.keys[i], method)
+        return tuple(sorted(best.values(), key=lambda c: self._rank(c, label, context)))
+
+    def _rank(self, c: Candidate, label: str | None, context: frozenset[str]):
+        group = self.index.concept(c.cui).group
+        fits = label is None or ((group == "ANATOMY") == (label == "ANAT-DP"))
+        return (-round(c.score, 2), not fits, c.cui not in context, c.cui)
+
+    def best(self, mention: str, label: str | None = None, context=frozenset()) -> Candidate | None:
+        cands = self.link(mention, label, frozenset(context))
+        return cands[0] if cands else None
