@@ -157,19 +157,13 @@ class Linker:
         key = " ".join(normalise_phrase(mention))
         if not key:
             return ()
-        found: list[tuple[int, float, str]] = [(i, 1.0, "exact") for i in self._by_key.get(key, [])]
+        found = self._exact(key, 1.0, "exact")
         if not found:
             found = [(i, 0.98, "variant") for i in self._by_sorted.get(" ".join(sorted(key.split())), [])]
         if not found:
             words = [w for w in key.split() if w not in DROPPABLE]
             if words and len(words) < len(key.split()):
-                found = [(i, 0.96, "variant") for i in self._by_key.get(" ".join(words), [])]
-        if not found:  # the head of a noun phrase comes last: "right lower lobe consolidation"
-            words = key.split()
-            for j in range(1, len(words)):
-                found = [(i, 0.9, "head") for i in self._by_key.get(" ".join(words[j:]), [])]
-                if found:
-                    break
+                found = self._exact(" ".join(words), 0.96, "variant")
         if not found:
             expanded = " ".join(ABBREVIATIONS.get(w, w) for w in key.split())
             if expanded != key:
@@ -177,7 +171,14 @@ class Linker:
                 found = [(i, 0.95, "abbreviation") for i in self._by_key.get(exp, [])]
                 key = exp if not found else key
         if not found:
-            found = [(i, s, "approximate") for i, s in self._approximate(key) if s >= self.threshold]
+            # the head of a noun phrase comes last ("right lower lobe consolidation"); a misspelled whole
+            # phrase ("subcutanous emphysema") may still beat its head through approximate matching
+            words = key.split()
+            for j in range(1, len(words)):
+                found = [(i, 0.9, "head") for i in self._by_key.get(" ".join(words[j:]), [])]
+                if found:
+                    break
+            found += [(i, s, "approximate") for i, s in self._approximate(key) if s >= self.threshold]
         best: dict[str, Candidate] = {}
         for i, score, method in found:
             cui = self.cuis[i]
@@ -188,6 +189,16 @@ class Linker:
                 continue
             best[cui] = Candidate(cui, c.name, tuple(c.semantic_types), round(float(score), 4), self.keys[i], method)
         return tuple(sorted(best.values(), key=lambda c: self._rank(c, label, context)))
+
+    def _exact(self, key: str, score: float, method: str) -> list[tuple[int, float, str]]:
+        """Names equal to ``key``; the index's own answer for an ambiguous string ("effusion" on a
+        chest film means pleural effusion) keeps the full score, the others lose a hundredth."""
+        hits = self._by_key.get(key, [])
+        if len({self.cuis[i] for i in hits}) > 1:
+            own = self.index.find(key.split())
+            own_cui = own[0].cui if len(own) == 1 and own[0].end_word - own[0].start_word == len(key.split()) else None
+            return [(i, score if own_cui in (None, self.cuis[i]) else score - 0.01, method) for i in hits]
+        return [(i, score, method) for i in hits]
 
     def _rank(self, c: Candidate, label: str | None, context: frozenset[str]):
         group = self.index.concept(c.cui).group

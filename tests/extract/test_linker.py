@@ -50,6 +50,9 @@ def test_label_prefers_compatible_group(tmp_path):
         def concepts(self):
             return self._c.values()
 
+        def find(self, words):
+            return []  # no preference of its own between the two
+
     lk = Linker(Two())
     assert lk.best("base", "ANAT-DP").cui == "C0000001"
     assert lk.best("base", "OBS-DP").cui == "C0000002"
