@@ -143,10 +143,13 @@ class Linker:
             return []
         ids, counts = np.unique(np.concatenate(parts), return_counts=True)
         top = ids[np.argsort(-counts, kind="stable")[:limit]]
-        scored = []
+        cos = []
         for i in top.tolist():
             v = self._vec(self.keys[i])
-            cosine = sum(x * v.get(t, 0.0) for t, x in q.items())
+            cos.append((i, sum(x * v.get(t, 0.0) for t, x in q.items())))
+        cos.sort(key=lambda x: (-x[1], self.keys[x[0]]))
+        scored = []
+        for i, cosine in cos[:8]:
             # half trigram cosine, half edit similarity (transpositions count once: "pnuemothorax")
             edit = 1.0 - _osa(key, self.keys[i]) / max(len(key), len(self.keys[i]))
             scored.append((i, 0.5 * cosine + 0.5 * edit))
