@@ -64,3 +64,19 @@ def test_extraction_commands_run(tmp_path):
         p = subprocess.run([sys.executable, "-m", "kg", *args[1:]], capture_output=True, text=True)
         assert p.returncode == 0, (cmd, p.stderr)
     assert len((tmp_path / "x.jsonl").read_text().splitlines()) == 42
+
+
+def test_umls_commands_run(tmp_path):
+    section = README.split("## Your UMLS release", 1)[1]
+    (block,) = re.findall(r"```bash\n(.*?)```", section, flags=re.S)[:1]
+    meta = Path(__file__).resolve().parent / "fixtures" / "umls" / "META"
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "r1.txt").write_text("FINDINGS: Small pleural effusions. No PTX.")
+    for line in block.splitlines():
+        cmd = (line.replace("UMLS/2025AA/META", str(meta)).replace("REPORTS", str(reports))
+               .replace("umls-index", str(tmp_path / "idx")).replace("--out graph", f"--out {tmp_path / 'g'}"))
+        args = shlex.split(cmd)
+        p = subprocess.run([sys.executable, "-m", "kg", *args[1:], "-q"], capture_output=True, text=True)
+        assert p.returncode == 0, (cmd, p.stderr)
+    assert (tmp_path / "g" / "edges" / "Concept_ISA_Concept.parquet").is_file()
