@@ -156,9 +156,19 @@ def build_index(meta: Path, out: Path, *, languages=DEFAULT_LANGUAGES, suppress=
         types.setdefault(f[0], []).append(f"{f[1]}:{f[3]}")
     kept_types = {c: t for c, t in types.items() if not any(x.split(":", 1)[0] in drop for x in t)}
 
-    keys, cuis, strs, sab_col, tty_col = [], [], [], [], []
+    # names accumulate as Arrow chunks (compact strings), not Python lists: peak memory stays near the
+    # size of the kept names themselves, whatever the release size
+    cols: dict[str, list] = {k: [] for k in ("key", "cui", "str", "sab", "tty")}
+    chunks: list[pa.Table] = []
     preferred: dict[str, tuple[int, str]] = {}
     n_rows = 0
+
+    def flush() -> None:
+        if cols["key"]:
+            chunks.append(pa.table({k: pa.array(v, pa.string()) for k, v in cols.items()}))
+            for v in cols.values():
+                v.clear()
+
     for f in iter_rrf(files["MRCONSO"], MRCONSO_COLS, problems, strict):
         n_rows += 1
         if n_rows % 100_000 == 0:
@@ -171,16 +181,17 @@ def build_index(meta: Path, out: Path, *, languages=DEFAULT_LANGUAGES, suppress=
         key = " ".join(normalise_phrase(s))
         if not key:
             continue
-        keys.append(key)
-        cuis.append(cui)
-        strs.append(s)
-        sab_col.append(sab)
-        tty_col.append(tty)
+        for k, v in zip(("key", "cui", "str", "sab", "tty"), (key, cui, s, sab, tty)):
+            cols[k].append(v)
+        if len(cols["key"]) >= 250_000:
+            flush()
         rank = (ts == "P") * 4 + (stt == "PF") * 2 + (ispref == "Y")
         if cui not in preferred or rank > preferred[cui][0]:
             preferred[cui] = (rank, s)
-    names = pa.table({"key": keys, "cui": cuis, "str": strs, "sab": sab_col, "tty": tty_col})
-    del keys, cuis, strs, sab_col, tty_col
+    flush()
+    schema = pa.schema([(k, pa.string()) for k in ("key", "cui", "str", "sab", "tty")])
+    names = pa.concat_tables(chunks) if chunks else schema.empty_table()
+    del chunks
     names = names.sort_by([("key", "ascending"), ("cui", "ascending"), ("str", "ascending"), ("sab", "ascending")])
     out.mkdir(parents=True, exist_ok=True)
     pq.write_table(names, out / "names.parquet")
