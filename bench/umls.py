@@ -106,7 +106,8 @@ def main() -> None:
         if n < args.approx_share * len(sample):
             mentions.append(misspell(s, rng))
         else:
-            mentions.append(s.upper() if n % 2 else s + "s")
+            # upper case, or the last word in the plural (English -s; words already ending in s stay)
+            mentions.append(s.upper() if n % 2 or s.endswith("s") else s + "s")
         expect.append(cui)
     n_mis = int(args.approx_share * len(sample))
     t = time.perf_counter()

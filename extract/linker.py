@@ -204,6 +204,8 @@ class Linker:
         return [(i, score, method) for i in hits]
 
     def _rank(self, c: Candidate, label: str | None, context: frozenset[str]):
+        if label is None and not context:
+            return (-round(c.score, 2), False, True, c.cui)
         group = self.index.concept(c.cui).group
         fits = label is None or ((group == "ANATOMY") == (label == "ANAT-DP"))
         return (-round(c.score, 2), not fits, c.cui not in context, c.cui)

@@ -262,6 +262,7 @@ class UmlsIndex:
         self._first = {k.split(" ", 1)[0] for k in ks}
         self.max_len = max((k.count(" ") + 1 for k in ks), default=1)
         self._parents: dict[str, list[str]] | None = None
+        self._cache: dict[str, Concept] = {}
 
     def _lookup(self, key: str) -> str | None:
         h = key_hash(key)
@@ -277,6 +278,15 @@ class UmlsIndex:
         return self._lookup(" ".join(normalise_phrase(phrase)))
 
     def concept(self, cui: str) -> Concept | None:
+        hit = self._cache.get(cui)
+        if hit is not None:
+            return hit
+        c = self._concept(cui)
+        if c is not None and len(self._cache) < 500_000:
+            self._cache[cui] = c
+        return c
+
+    def _concept(self, cui: str) -> Concept | None:
         i = self._row.get(cui)
         if i is None:
             return None
