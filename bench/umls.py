@@ -96,9 +96,10 @@ def main() -> None:
     linker = Linker(UmlsIndex(tmp / "index"))
     t_load = time.perf_counter() - t
     t = time.perf_counter()
+    linker._build_words()
     linker._build_ngrams()
     t_ngram = time.perf_counter() - t
-    print(f"index load {t_load:.1f} s, trigram index {t_ngram:.1f} s, peak RSS {peak_rss_mb():.0f} MB")
+    print(f"index load {t_load:.1f} s, word and trigram indexes {t_ngram:.1f} s, peak RSS {peak_rss_mb():.0f} MB")
     rng = random.Random(1)
     sample = rng.sample(names, min(args.lookups, len(names)))
     mentions, expect = [], []

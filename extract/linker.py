@@ -6,7 +6,9 @@ Steps, each tried only when the earlier ones found nothing:
 2. variants: words in another order; laterality and extent words dropped ("left pleural effusion");
 3. abbreviations radiologists write (PTX, CHF, ETT, NGT, PICC, RLL …, ``ABBREVIATIONS``), expanded;
 4. the head of the phrase (its last words: "right lower lobe consolidation" -> consolidation);
-5. approximate: character-trigram TF-IDF cosine against every name of the index, through an inverted
+5. approximate: first word-level correction (every word of the mention found in the index's words or one
+   edit / one adjacent transposition away, SymSpell-style, and the names holding all of them scored by edit
+   similarity); failing that, character-trigram TF-IDF cosine against every name, through an inverted
    index that only reads the rarest trigrams' postings; the best candidates are scored half by that
    cosine, half by edit similarity (adjacent transpositions count once).
 
@@ -61,10 +63,23 @@ def _trigrams(s: str) -> list[str]:
     return [s[i : i + 3] for i in range(len(s) - 2)]
 
 
-def _osa(a: str, b: str) -> int:
-    """Optimal string alignment distance (Levenshtein with adjacent transpositions)."""
+def _osa(a: str, b: str, bound: int | None = None) -> int:
+    """Optimal string alignment distance (Levenshtein with adjacent transpositions). With ``bound``, any
+    distance above it comes back as ``bound + 1`` early."""
     if a == b:
         return 0
+    if bound is not None and abs(len(a) - len(b)) > bound:
+        return bound + 1
+    # strip the common prefix and suffix: misspellings are local
+    i = 0
+    while i < len(a) and i < len(b) and a[i] == b[i]:
+        i += 1
+    j = 0
+    while j < len(a) - i and j < len(b) - i and a[-1 - j] == b[-1 - j]:
+        j += 1
+    if i:
+        i -= 1  # keep one char of context for a transposition at the boundary
+    a, b = a[i : len(a) - j], b[i : len(b) - j]
     prev2, prev = None, list(range(len(b) + 1))
     for i in range(1, len(a) + 1):
         cur = [i] + [0] * len(b)
@@ -105,6 +120,72 @@ class Linker:
                     keys.append(k)
                     cuis.append(c.cui)
         return keys, cuis
+
+    # -- word-level correction (misspelled words, exact elsewhere) ---------------------------
+    def _build_words(self) -> None:
+        """Word -> keys postings, and a one-deletion neighbourhood of every word (SymSpell-style), so a
+        word one edit (or one adjacent transposition) away is found by dictionary lookups alone."""
+        words: dict[str, int] = {}
+        postings: list[list[int]] = []
+        for i, k in enumerate(self.keys):
+            for w in set(k.split()):
+                j = words.get(w)
+                if j is None:
+                    j = words[w] = len(postings)
+                    postings.append([])
+                postings[j].append(i)
+        deletes: dict[str, list[int]] = {}
+        for w, j in words.items():
+            if len(w) >= 4:
+                for d in {w[:n] + w[n + 1 :] for n in range(len(w))}:
+                    deletes.setdefault(d, []).append(j)
+        self._words = words
+        self._word_list = list(words)
+        self._word_post = [np.asarray(p, dtype=np.int64) for p in postings]
+        self._deletes = deletes
+
+    def _word_candidates(self, w: str) -> list[int]:
+        if w in self._words:
+            return [self._words[w]]
+        if len(w) < 4:
+            return []
+        out = set(self._deletes.get(w, []))
+        for n in range(len(w)):
+            d = w[:n] + w[n + 1 :]
+            if d in self._words:
+                out.add(self._words[d])
+            out.update(self._deletes.get(d, []))
+        k = 1 + (len(w) > 8)
+        return [j for j in out if _osa(w, self._word_list[j], k) <= k]
+
+    def _corrected(self, key: str, limit: int = 64) -> list[tuple[int, float]]:
+        """Names whose words, position by position, equal the mention's or are one edit away."""
+        if not hasattr(self, "_words"):
+            self._build_words()
+        qw = key.split()
+        allowed: list[dict[str, int]] = []  # per position: candidate word -> edits from the mention's word
+        parts = []
+        for w in qw:
+            cands = self._word_candidates(w)
+            if not cands:
+                return []
+            allowed.append({self._word_list[j]: _osa(w, self._word_list[j]) for j in cands})
+            parts.append(np.unique(np.concatenate([self._word_post[j] for j in cands])))
+        parts.sort(key=len)
+        ids = parts[0]
+        for p in parts[1:]:
+            ids = np.intersect1d(ids, p, assume_unique=True)
+            if not len(ids):
+                return []
+        out = []
+        for i in ids.tolist():
+            kw = self.keys[i].split()
+            if len(kw) != len(qw) or not all(x in allowed[n] for n, x in enumerate(kw)):
+                continue
+            edits = sum(allowed[n][x] for n, x in enumerate(kw))
+            out.append((i, 1.0 - edits / max(len(key), len(self.keys[i]))))
+        out.sort(key=lambda x: (-x[1], self.keys[x[0]]))
+        return out[:limit]
 
     # -- approximate index -----------------------------------------------------------------
     def _build_ngrams(self) -> None:
@@ -181,7 +262,8 @@ class Linker:
                 found = [(i, 0.9, "head") for i in self._by_key.get(" ".join(words[j:]), [])]
                 if found:
                     break
-            found += [(i, s, "approximate") for i, s in self._approximate(key) if s >= self.threshold]
+            corrected = [(i, s, "approximate") for i, s in self._corrected(key) if s >= self.threshold]
+            found += corrected or [(i, s, "approximate") for i, s in self._approximate(key) if s >= self.threshold]
         best: dict[str, Candidate] = {}
         for i, score, method in found:
             cui = self.cuis[i]
