@@ -295,3 +295,26 @@ class Linker:
     def best(self, mention: str, label: str | None = None, context=frozenset()) -> Candidate | None:
         cands = self.link(mention, label, frozenset(context))
         return cands[0] if cands else None
+
+
+def linker_for(index) -> Linker:
+    """One linker per concept index (built on first use, then kept on the index)."""
+    lk = getattr(index, "_medkg_linker", None)
+    if lk is None:
+        lk = Linker(index)
+        try:
+            index._medkg_linker = lk
+        except AttributeError:
+            pass
+    return lk
+
+
+def concept_for_span(index, words: list[str], text: str, label: str | None) -> str | None:
+    """The CUI for an entity found by a model: the index's exact phrase if it covers the span, else the linker."""
+    from extract.lexicon import normalise_word
+
+    matches = index.find([normalise_word(w) for w in words])
+    if len(matches) == 1 and matches[0].end_word - matches[0].start_word == len(words):
+        return matches[0].cui
+    best = linker_for(index).best(text, label)
+    return best.cui if best is not None else None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from extract.lexicon import ConceptIndex, Lexicon, normalise_word
+from extract.lexicon import ConceptIndex, Lexicon
 from extract.records import POLARITY_FOR_LABEL, Extraction, Section
 from extract.rules import RulesExtractor, _Ent
 from kg.errors import MissingExtraError, UsageError
@@ -133,9 +133,9 @@ class TransformersExtractor(RulesExtractor):
         return ents, []
 
     def _entity(self, low, u0, u1, label) -> _Ent:
-        words = [normalise_word(w) for w in low[u0:u1]]
-        matches = self.index.find(words)
-        cui = matches[0].cui if len(matches) == 1 else None
+        from extract.linker import concept_for_span
+
+        cui = concept_for_span(self.index, low[u0:u1], " ".join(low[u0:u1]), label)
         if label == "ANAT-DP":
             return _Ent(u0, u1, "anat", cui=cui)
         return _Ent(u0, u1, "obs", cui=cui, polarity=POLARITY_FOR_LABEL[label], reason="model")

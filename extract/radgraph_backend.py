@@ -8,7 +8,8 @@ merge come from medkg as for the other backends.
 
 from __future__ import annotations
 
-from extract.lexicon import ConceptIndex, Lexicon, normalise_word
+from extract.lexicon import ConceptIndex, Lexicon
+from extract.linker import concept_for_span
 from extract.radgraph import normalise_label
 from extract.records import POLARITY_FOR_LABEL, Extraction, Section
 from extract.rules import RulesExtractor, _Ent
@@ -72,8 +73,7 @@ class RadGraphExtractor(RulesExtractor):
                 label = normalise_label(e["label"])
                 if s is None or t is None or label is None:
                     continue
-                matches = self.index.find([normalise_word(w) for w in low[s : t + 1]])
-                cui = matches[0].cui if len(matches) == 1 else None
+                cui = concept_for_span(self.index, low[s : t + 1], " ".join(low[s : t + 1]), label)
                 if label == "ANAT-DP":
                     ent = _Ent(s, t + 1, "anat", cui=cui)
                 else:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import bisect
 from pathlib import Path
 
-from extract.lexicon import ConceptIndex, Lexicon, normalise_phrase
+from extract.lexicon import ConceptIndex, Lexicon
+from extract.linker import concept_for_span
 from extract.merge import merge_mentions
 from extract.radgraph import RGDoc, read_radgraph
 from extract.records import POLARITY_FOR_LABEL, ConceptMention, Entity, Extraction, Relation, Section
@@ -64,8 +65,7 @@ class RadGraphFileExtractor:
             t0 = max(0, bisect.bisect_right(starts, start) - 1)
             t1 = max(t0, bisect.bisect_left(starts, end) - 1)
             sec = next((s.name for s in sections if s.start <= start < max(s.end, s.start + 1)), "other")
-            matches = self.index.find(list(normalise_phrase(text[start:end])))
-            cui = matches[0].cui if len(matches) == 1 else None
+            cui = concept_for_span(self.index, text[start:end].split(), text[start:end], e.label)
             nid = str(len(ents) + 1)
             id_map[e.id] = nid
             ents.append(Entity(nid, text[start:end], e.label, start, end, t0, t1, sec, cui, "radgraph-file"))
