@@ -157,25 +157,30 @@ class Lexicon:
         return self._concepts.values()
 
     def find(self, words: list[str]) -> list[Match]:
-        out: list[Match] = []
-        i, n = 0, len(words)
-        phrases, first = self._phrases, self._first
-        while i < n:
-            if words[i] not in first:
-                i += 1
-                continue
-            hit = None
-            for length in range(min(self.max_len, n - i), 0, -1):
-                cui = phrases.get(tuple(words[i : i + length]))
-                if cui is not None:
-                    hit = Match(i, i + length, cui)
-                    break
-            if hit is None:
-                i += 1
-            else:
-                out.append(hit)
-                i = hit.end_word
-        return out
+        return longest_matches(words, self._first, self.max_len, lambda ws: self._phrases.get(tuple(ws)))
+
+
+def longest_matches(words: list[str], first: set[str], max_len: int, lookup) -> list[Match]:
+    """Non-overlapping longest matches, left to right: at each word that can start a name, the longest
+    run of up to ``max_len`` words for which ``lookup(run)`` gives a CUI."""
+    out: list[Match] = []
+    i, n = 0, len(words)
+    while i < n:
+        if words[i] not in first:
+            i += 1
+            continue
+        hit = None
+        for length in range(min(max_len, n - i), 0, -1):
+            cui = lookup(words[i : i + length])
+            if cui is not None:
+                hit = Match(i, i + length, cui)
+                break
+        if hit is None:
+            i += 1
+        else:
+            out.append(hit)
+            i = hit.end_word
+    return out
 
 
 @lru_cache(maxsize=1)

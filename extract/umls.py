@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from extract.lexicon import Concept, Match, normalise_phrase
+from extract.lexicon import Concept, Match, longest_matches, normalise_phrase
 from kg.errors import InputError, UsageError
 
 MRCONSO_COLS = 18
@@ -297,24 +297,7 @@ class UmlsIndex:
         return (self.concept(c) for c in self._c["cui"])
 
     def find(self, words: list[str]) -> list[Match]:
-        out: list[Match] = []
-        i, n = 0, len(words)
-        while i < n:
-            if words[i] not in self._first:
-                i += 1
-                continue
-            hit = None
-            for length in range(min(self.max_len, n - i), 0, -1):
-                cui = self._lookup(" ".join(words[i : i + length]))
-                if cui is not None:
-                    hit = Match(i, i + length, cui)
-                    break
-            if hit is None:
-                i += 1
-            else:
-                out.append(hit)
-                i = hit.end_word
-        return out
+        return longest_matches(words, self._first, self.max_len, lambda ws: self._lookup(" ".join(ws)))
 
     def names_table(self) -> tuple[list[str], list[str]]:
         """Every (normalised name, CUI) pair of the index, for the linker."""

@@ -21,6 +21,14 @@ def decode_report(data: bytes) -> tuple[str | None, str]:
     return text, ""
 
 
+def read_report(path: Path) -> tuple[str | None, str]:
+    """(text, problem) for a report file: unreadable, binary, empty or non-UTF-8 files give a problem."""
+    try:
+        return decode_report(path.read_bytes())
+    except OSError as exc:
+        return None, f"cannot read file: {exc.strerror}"
+
+
 def open_text(path: Path):
     if path.suffix == ".gz":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")

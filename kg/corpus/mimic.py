@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from kg.corpus.common import decode_report, find_first, read_csv_rows
+from kg.corpus.common import find_first, read_csv_rows, read_report
 from kg.corpus.records import ImageRef, Rejected, Study
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".dcm")
@@ -88,10 +88,7 @@ def read(source: Path, *, images: Path | None = None, limit: int | None = None) 
                     return
                 n += 1
                 study_id = report.stem
-                try:
-                    text, problem = decode_report(report.read_bytes())
-                except OSError as exc:
-                    text, problem = None, f"cannot read file: {exc.strerror}"
+                text, problem = read_report(report)
                 if text is None:
                     yield Rejected(study_id, str(report), "read", problem, "fix or remove the report file")
                     continue

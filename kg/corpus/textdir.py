@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from kg.corpus.common import decode_report
+from kg.corpus.common import read_report
 from kg.corpus.records import Rejected, Study
 
 
@@ -22,10 +22,7 @@ def read(source: Path, *, images: Path | None = None, limit: int | None = None) 
         if limit is not None and n >= limit:
             return
         rid = path.relative_to(root).with_suffix("").as_posix()
-        try:
-            text, problem = decode_report(path.read_bytes())
-        except OSError as exc:
-            text, problem = None, f"cannot read file: {exc.strerror}"
+        text, problem = read_report(path)
         if text is None:
             yield Rejected(rid, str(path), "read", problem, "fix or remove the report file")
             continue
