@@ -20,7 +20,6 @@ study (``context``), then to the concept with more names. Works over the bundled
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache

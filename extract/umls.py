@@ -191,7 +191,7 @@ def build_index(meta: Path, out: Path, *, languages=DEFAULT_LANGUAGES, suppress=
     flush()
     schema = pa.schema([(k, pa.string()) for k in ("key", "cui", "str", "sab", "tty")])
     names = pa.concat_tables(chunks) if chunks else schema.empty_table()
-    del chunks
+    chunks.clear()
     names = names.sort_by([("key", "ascending"), ("cui", "ascending"), ("str", "ascending"), ("sab", "ascending")])
     out.mkdir(parents=True, exist_ok=True)
     pq.write_table(names, out / "names.parquet")

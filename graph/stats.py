@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pyarrow.parquet as pq
 
 from graph.model import POLARITY_TYPES
 from graph.store import read_graph, read_manifest
