@@ -402,7 +402,8 @@ def neo4j_stop(home: Optional[Path] = HOME_OPT):
     """Stop the server cleanly."""
     from kg.server import ServerHome, stop
 
-    typer.echo("stopped" if stop(ServerHome.resolve(home)) else "not running")
+    h = ServerHome.resolve(home)
+    typer.echo(f"stopped ({h.path})" if stop(h) else f"not running ({h.path}; --home or MEDKG_NEO4J_HOME picks another)")
 
 
 @neo4j_app.command("guide")
