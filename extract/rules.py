@@ -105,6 +105,7 @@ class _Ent:
     u1: int  # last unit (exclusive)
     kind: str  # "obs", "anat", "mod"
     cui: str | None = None
+    rule_cui: str | None = None  # the anatomy whose composed / normal rules apply (itself or an isa ancestor)
     polarity: str = "positive"
     reason: str = ""
     weak: bool = False
@@ -133,6 +134,28 @@ class RulesExtractor:
         # "lungs are clear", "heart size is normal" state the absence of findings in a region;
         # `rules:literal` turns this off (only findings that are named are reported)
         self.implied_absence = implied_absence
+        self._rule_cache: dict[str, str | None] = {}
+
+    def _rule_anatomy(self, cui: str) -> str | None:
+        """``cui`` if composed/normal rules exist for it, else its nearest isa ancestor (2 levels) that has them:
+        "the superior mediastinum is widened" follows the mediastinum's rules."""
+        hit = self._rule_cache.get(cui, "?")
+        if hit != "?":
+            return hit
+        found, frontier = None, [cui]
+        for _ in range(3):
+            nxt = []
+            for c in frontier:
+                if c in COMPOSED or c in NORMAL_OF:
+                    found = c
+                    break
+                concept = self.index.concept(c)
+                nxt.extend(concept.parents if concept else ())
+            if found or not nxt:
+                break
+            frontier = nxt
+        self._rule_cache[cui] = found
+        return found
 
     @property
     def id(self) -> str:
@@ -185,13 +208,14 @@ class RulesExtractor:
         for m in self.index.find(norm):
             c = self.index.concept(m.cui)
             kind = "anat" if c is not None and c.group == "ANATOMY" else "obs"
-            e = _Ent(m.start_word, m.end_word, kind, cui=m.cui)
+            e = _Ent(m.start_word, m.end_word, kind, cui=m.cui,
+                     rule_cui=self._rule_anatomy(m.cui) if kind == "anat" else None)
             ents.append(e)
             for i in range(m.start_word, m.end_word):
                 free[i] = False
             events[m.start_word] = ("ent", e, m.end_word)
 
-        has_composed = [e for e in ents if e.kind == "anat" and e.cui in COMPOSED]
+        has_composed = [e for e in ents if e.kind == "anat" and e.rule_cui in COMPOSED]
         if has_composed:
             # a lexicon word that also states a finding of an anatomy in this sentence ("the aorta is
             # calcified") names the composed finding
@@ -284,13 +308,13 @@ class RulesExtractor:
                         clause[-1].polarity, clause[-1].reason = "uncertain", f"unc:{phrase}"
                     scope = _Scope("unc", phrase, last=end)
                 elif kind in ("normal", "borderline"):
-                    anat = [e for e in anatomy if e.cui in NORMAL_OF]
+                    anat = [e for e in anatomy if e.rule_cui in NORMAL_OF]
                     if anat:  # "the heart is normal"
                         normals.append((anat[-1], kind, (anat[-1].u0, end)))
                     else:  # "normal heart size", "clear lungs"
                         for j in range(end, min(n, end + 3)):
                             nxt = events.get(j)
-                            if nxt is not None and nxt[0] == "ent" and nxt[1].kind == "anat" and nxt[1].cui in NORMAL_OF:
+                            if nxt is not None and nxt[0] == "ent" and nxt[1].kind == "anat" and nxt[1].rule_cui in NORMAL_OF:
                                 normals.append((nxt[1], kind, (i, nxt[2])))
                                 break
                         else:
@@ -395,8 +419,8 @@ class RulesExtractor:
         start = tokens[units[min(a, anat.u0)]][0]
         end = tokens[units[max(b, anat.u1) - 1]][1]
         low_anat = text[tokens[units[anat.u0]][0] : tokens[units[anat.u1 - 1]][1]].lower()
-        cuis = list(NORMAL_OF[anat.cui])
-        if anat.cui == MEDIASTINUM and "cardiomediastinal" in low_anat:
+        cuis = list(NORMAL_OF[anat.rule_cui])
+        if anat.rule_cui == MEDIASTINUM and "cardiomediastinal" in low_anat:
             cuis = list(NORMAL_OF[HEART]) + cuis
         out = []
         for cui in cuis:
@@ -455,7 +479,7 @@ def _compose(word: str, at: int, anats: list[_Ent]) -> tuple[_Ent, str] | None:
     """The nearest anatomy of the sentence for which ``word`` states a finding, and that finding."""
     best = None
     for a in anats:
-        for words, cui in COMPOSED[a.cui]:
+        for words, cui in COMPOSED[a.rule_cui]:
             if word in words:
                 d = abs(a.u0 - at)
                 if best is None or d < best[0]:

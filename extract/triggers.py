@@ -157,8 +157,6 @@ NORMAL_OF: dict[str, tuple[str, ...]] = {
     "C0025066": ("C0746459",),  # mediastinum -> widened mediastinum
     "C0929176": ("C0744903",),  # hila -> hilar enlargement
     "C0024109": ("C0521530",),  # lungs clear -> no consolidation (airspace disease)
-    "C0225706": ("C0521530",),  # right lung clear
-    "C0225730": ("C0521530",),  # left lung clear
     "C0230151": ("C0032227",),  # costophrenic angles sharp -> no pleural effusion
     "C0032225": ("C0032227", "C0032326"),  # pleural spaces clear -> no effusion, no pneumothorax
 }
