@@ -44,7 +44,6 @@ DROPPABLE = frozenset(
     "left right bilateral bilaterally both small large moderate mild severe minimal trace tiny new acute chronic "
     "sided side lower upper basilar bibasilar".split()
 )
-OBS_GROUPS = frozenset({"OBSERVATION", "DEVICE"})
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,10 @@ def _parse_doc(doc_id: str, d: dict, where: str, labeler: str | None = None) -> 
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise InputError(f"entity {eid} of {doc_id!r} is malformed ({exc})", where=where,
                              fix="each entity needs tokens, label, start_ix, end_ix, relations") from None
+        bad_rel = [r for r, _ in relations if r not in RELATIONS]
+        if bad_rel:
+            raise InputError(f"entity {eid} of {doc_id!r} has relation type {bad_rel[0]!r}", where=where,
+                             fix=f"relation types are {', '.join(RELATIONS)}")
         if label not in LABELS or not 0 <= s <= t < n_tokens:
             raise InputError(f"entity {eid} of {doc_id!r} has label {label!r} or span {s}..{t} out of range",
                              where=where, fix=f"labels are {', '.join(LABELS)}; indices are inclusive token indices")

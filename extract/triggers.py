@@ -160,7 +160,6 @@ NORMAL_OF: dict[str, tuple[str, ...]] = {
     "C0230151": ("C0032227",),  # costophrenic angles sharp -> no pleural effusion
     "C0032225": ("C0032227", "C0032326"),  # pleural spaces clear -> no effusion, no pneumothorax
 }
-CARDIOMEDIASTINAL = frozenset({"cardiomediastinal"})
 NORMAL_PHRASES = ("normal", "within normal limits", "unremarkable", "normal in size", "normal size", "clear",
                   "sharp", "sharply defined", "well expanded and clear", "grossly clear")
 BORDERLINE_PHRASES = ("top normal", "top-normal", "upper limits of normal", "upper limit of normal", "borderline")

@@ -23,7 +23,6 @@ from pathlib import Path
 
 from kg.errors import KGError, UsageError
 
-NEO4J_VERSION = "5.26.30"
 JVM_OPTS = [
     "-XX:+UseG1GC",
     "-XX:+ExitOnOutOfMemoryError",
