@@ -60,6 +60,8 @@ def naf(
     score = np.bincount(edge_image, weights=w, minlength=n).astype(np.float64)
     if method == "none" or n == 0:
         return NafResult(np.ones(n, dtype=bool), score, method)
+    if len(edge_image) == 0:  # nothing to cover: no image is needed
+        return NafResult(np.zeros(n, dtype=bool), score, method)
     if method == "medmkg":
         return NafResult(_medmkg(image_ids, score, edge_image, edge_concept), score, method)
     return NafResult(_greedy(image_ids, edge_image, edge_concept, w), score, method)
@@ -75,8 +77,6 @@ def _id_rank(image_ids: list[str]) -> np.ndarray:
 def _medmkg(image_ids, score, edge_image, edge_concept) -> np.ndarray:
     n = len(image_ids)
     kept = np.zeros(n, dtype=bool)
-    if len(edge_image) == 0:
-        return kept
     order = np.lexsort((_id_rank(image_ids), -score))  # score desc, then id asc
     position = np.empty(n, dtype=np.int64)
     position[order] = np.arange(n)
@@ -91,8 +91,6 @@ def _medmkg(image_ids, score, edge_image, edge_concept) -> np.ndarray:
 def _greedy(image_ids, edge_image, edge_concept, w) -> np.ndarray:
     n = len(image_ids)
     kept = np.zeros(n, dtype=bool)
-    if len(edge_image) == 0:
-        return kept
     n_concepts = int(edge_concept.max()) + 1
     # concept weight: 1 + the largest IDF weight of its edges (rarest relation); the +1 keeps a
     # concept that every image shares (weight log(1) = 0) worth covering

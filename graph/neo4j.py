@@ -157,10 +157,10 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings
     checkpoint = manifest["input"]["checksum"] + "|" + json.dumps(manifest["settings"], sort_keys=True)
     report = LoadReport()
     dim = int(manifest.get("vectorIndex", {}).get("dim") or 0) if embeddings else 0
-    create_schema(g, 0)
     if schema_only:
         create_schema(g, dim)
         return report
+    create_schema(g, 0)  # the vector index comes last, once the embeddings are in
     # a finished load of the same build is simply redone (MERGE makes that a no-op on an unchanged
     # graph and a repair on a changed one); an unfinished one resumes after its last committed batch
     g.run(f"MERGE (c:{CHECKPOINT_LABEL} {{id: $id}}) ON CREATE SET c.done = [], c.complete = false "

@@ -155,7 +155,7 @@ def build(settings: BuildSettings) -> BuildResult:
 
     quarantine: list[dict] = []
     read = built = 0
-    images_seen = images_skipped = 0
+    images_skipped = 0
     inputs: list[StudyInput] = []
     vec_ids: list[str] = []
     vecs: list[np.ndarray] = []
