@@ -3,7 +3,8 @@ vector search.
 
 Loading: uniqueness constraints on every label's key first, then indexes, then one
 ``UNWIND $rows … MERGE`` per batch, per label and per relationship type (relationships MATCH
-both ends by label and key). Every value travels as a query parameter; labels and types come
+both ends by label and key). Labels and types the database holds none of yet are written with
+``CREATE`` instead, by several sessions at once (nothing can exist to merge with). Every value travels as a query parameter; labels and types come
 from the store's own table names and are checked before they are written into a query.
 Each batch commits together with its checkpoint (a ``MedkgLoad`` node keyed by the build's
 input checksum), so a load that is interrupted resumes after its last committed batch and
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -122,10 +124,13 @@ def _name(n: str) -> str:
     return f"`{n}`"
 
 
-def _clean(v):
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
+PROP_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _prop(n: str) -> str:
+    if not PROP_RE.match(n):
+        raise UsageError(f"{n!r} is not a valid property name", fix="the store's columns are camelCase identifiers")
+    return f"`{n}`"
 
 
 @dataclass
@@ -134,6 +139,7 @@ class LoadReport:
     relationships: dict[str, int] = field(default_factory=dict)
     batches: int = 0
     skipped_batches: int = 0
+    created: list[str] = field(default_factory=list)  # "node:Label" / "rel:TYPE" written with CREATE
 
 
 def create_schema(g: Neo4jGraph, dim: int = 0) -> None:
@@ -151,8 +157,47 @@ def create_schema(g: Neo4jGraph, dim: int = 0) -> None:
         )
 
 
+def _fresh(g: Neo4jGraph, out: Path) -> list[str]:
+    """Labels and relationship types the database holds none of yet (count store lookups)."""
+    # only names the database knows are counted (counting an unknown one draws a warning)
+    labels = {r["l"] for r in g.run("CALL db.labels() YIELD label RETURN label AS l")}
+    types = {r["t"] for r in g.run("CALL db.relationshipTypes() YIELD relationshipType RETURN relationshipType AS t")}
+    fresh = []
+    for p in sorted((out / "nodes").glob("*.parquet")):
+        if p.stem not in labels or g.run(f"MATCH (n:{_name(p.stem)}) RETURN count(n) AS c")[0]["c"] == 0:
+            fresh.append(f"node:{p.stem}")
+    for typ in sorted({_edge_type(p)[1] for p in (out / "edges").glob("*.parquet")}):
+        if typ not in types or g.run(f"MATCH ()-[r:{_name(typ)}]->() RETURN count(r) AS c")[0]["c"] == 0:
+            fresh.append(f"rel:{typ}")
+    return fresh
+
+
+def _edge_type(p: Path) -> tuple[str, str, str]:
+    src, _, rest = p.stem.partition("_")
+    typ, _, dst = rest.rpartition("_")
+    return src, typ, dst
+
+
+def _has_duplicates(table, columns: list[str]) -> bool:
+    """Tables are sorted by their key columns, so duplicates sit next to each other."""
+    if table.num_rows < 2:
+        return False
+    cols = [table.column(c).to_pylist() for c in columns]
+    keys = list(zip(*cols))
+    return any(a == b for a, b in zip(keys, keys[1:]))
+
+
 def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings: bool = True,
-               schema_only: bool = False, advance: Callable[[int], None] = lambda n=1: None) -> LoadReport:
+               schema_only: bool = False, workers: int = 2,
+               advance: Callable[[int], None] = lambda n=1: None) -> LoadReport:
+    """Load a built graph directory into Neo4j; see the module docstring.
+
+    Labels and relationship types the database held none of when this load began are written with
+    ``CREATE`` by ``workers`` concurrent sessions (nothing to match against, and creating
+    relationships takes no lock that could deadlock two writers); everything else is ``MERGE``d one
+    batch at a time. The choice is stored in the checkpoint, so a resumed load makes the same one:
+    batches that did not commit left nothing behind, so creating them again cannot duplicate.
+    """
     manifest = read_manifest(out)
     checkpoint = manifest["input"]["checksum"] + "|" + json.dumps(manifest["settings"], sort_keys=True)
     report = LoadReport()
@@ -163,9 +208,17 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings
     create_schema(g, 0)  # the vector index comes last, once the embeddings are in
     # a finished load of the same build is simply redone (MERGE makes that a no-op on an unchanged
     # graph and a repair on a changed one); an unfinished one resumes after its last committed batch
-    g.run(f"MERGE (c:{CHECKPOINT_LABEL} {{id: $id}}) ON CREATE SET c.done = [], c.complete = false "
-          "WITH c WHERE c.complete SET c.done = [], c.complete = false", id=checkpoint)
-    done = set(g.run(f"MATCH (c:{CHECKPOINT_LABEL} {{id: $id}}) RETURN c.done AS d", id=checkpoint)[0]["d"] or [])
+    state = g.run(f"MERGE (c:{CHECKPOINT_LABEL} {{id: $id}}) ON CREATE SET c.done = [], c.complete = false "
+                  "RETURN c.complete AS complete, c.create AS create, c.done AS done", id=checkpoint)[0]
+    if state["complete"] or state["create"] is None:
+        create = _fresh(g, out)
+        g.run(f"MATCH (c:{CHECKPOINT_LABEL} {{id: $id}}) SET c.done = [], c.complete = false, c.create = $create",
+              id=checkpoint, create=create)
+        done: set[str] = set()
+    else:
+        create, done = list(state["create"]), set(state["done"] or [])
+    create_set = set(create)
+    report.created = sorted(create_set)
 
     vectors: dict[str, list[float]] = {}
     if embeddings and (out / "index" / "vectors.npy").is_file():
@@ -173,56 +226,119 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings
         mat = np.load(out / "index" / "vectors.npy")
         vectors = {i: mat[n].tolist() for n, i in enumerate(ids)}
 
-    def batches(path: Path):
-        table = pq.read_table(path)
-        for b in range(0, table.num_rows, batch_size):
-            yield b // batch_size, table.slice(b, batch_size).to_pylist()
-
     def write(key: str, cypher: str, rows: list[dict]) -> None:
-        if key in done:
-            report.skipped_batches += 1
-            advance(len(rows))
-            return
-
         def tx(t):
             t.run(cypher, rows=rows).consume()
+            # the right-hand side reads the property it sets, so Cypher write-locks the checkpoint
+            # before reading it: concurrent batches cannot lose each other's keys
             t.run(f"MATCH (c:{CHECKPOINT_LABEL} {{id: $id}}) SET c.done = c.done + $key", id=checkpoint, key=key).consume()
 
         with g.session() as s:
             s.execute_write(tx)
-        report.batches += 1
-        advance(len(rows))
 
+    def run_all(jobs, parallel: bool) -> None:
+        """jobs yields (key, cypher, rows); at most 2 × workers batches are in memory at once."""
+        def finish(n_rows: int) -> None:
+            report.batches += 1
+            advance(n_rows)
+
+        def todo():
+            for key, cypher, make_rows in jobs:
+                if key in done:
+                    report.skipped_batches += 1
+                    advance(make_rows(count_only=True))
+                    continue
+                yield key, cypher, make_rows(), make_rows(count_only=True)
+
+        if not parallel or workers <= 1:
+            for key, cypher, rows, n in todo():
+                write(key, cypher, rows)
+                finish(n)
+            return
+        pending: dict = {}
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="medkg-load") as pool:
+            try:
+                for key, cypher, rows, n in todo():
+                    if len(pending) >= 2 * workers:
+                        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                        for f in finished:
+                            f.result()
+                            finish(pending.pop(f))
+                    pending[pool.submit(write, key, cypher, rows)] = n
+                for f in as_completed(list(pending)):
+                    f.result()
+                    finish(pending.pop(f))
+            except BaseException:
+                for f in pending:
+                    f.cancel()
+                raise
+
+    def slices(table, build):
+        for b in range(0, table.num_rows, batch_size):
+            part = table.slice(b, batch_size)
+
+            def make_rows(count_only: bool = False, part=part):
+                return part.num_rows if count_only else build(part.to_pylist())
+            yield b // batch_size, make_rows
+
+    # rows travel as lists in the table's column order (no per-row key strings to pack and unpack);
+    # properties are set by name, and a null sets nothing / removes a stale value, as SET n += map did
     for p in sorted((out / "nodes").glob("*.parquet")):
         label = p.stem
         key = NODE_KEYS.get(label, "id")
-        cypher = (f"UNWIND $rows AS row MERGE (n:{_name(label)} {{{key}: row.key}}) SET n += row.props")
-        n = 0
-        for i, rows in batches(p):
-            payload = []
-            for r in rows:
-                props = {k: _clean(v) for k, v in r.items() if k != key}
-                if label == "Image" and r[key] in vectors:
-                    props["embedding"] = vectors[r[key]]
-                payload.append({"key": r[key], "props": props})
-            write(f"nodes/{label}/{i}", cypher, payload)
-            n += len(rows)
-        report.nodes[label] = n
+        table = pq.read_table(p)
+        props = [c for c in table.column_names if c != key]
+        with_vectors = label == "Image" and bool(vectors)
+        if with_vectors:
+            props.append("embedding")
+        fresh = f"node:{label}" in create_set and not _has_duplicates(table, [key])
+        if fresh:  # properties inline in CREATE: about half the server time of a separate SET
+            inline = "".join(f", {_prop(c)}: row[{i + 1}]" for i, c in enumerate(props))
+            cypher = f"UNWIND $rows AS row CREATE (n:{_name(label)} {{{_prop(key)}: row[0]{inline}}})"
+        else:
+            sets = ", ".join(f"n.{_prop(c)} = row[{i + 1}]" for i, c in enumerate(props))
+            cypher = f"UNWIND $rows AS row MERGE (n:{_name(label)} {{{_prop(key)}: row[0]}})" + (f" SET {sets}" if sets else "")
+
+        def build(rows, key=key, cols=props, with_vectors=with_vectors):
+            plain = cols[:-1] if with_vectors else cols
+            if with_vectors:
+                return [[r[key], *[r[c] for c in plain], vectors.get(r[key])] for r in rows]
+            return [[r[key], *[r[c] for c in plain]] for r in rows]
+
+        run_all(((f"nodes/{label}/{i}", cypher, mk) for i, mk in slices(table, build)), parallel=fresh)
+        report.nodes[label] = table.num_rows
     for p in sorted((out / "edges").glob("*.parquet")):
-        src, _, rest = p.stem.partition("_")
-        typ, _, dst = rest.rpartition("_")
-        cypher = (
-            f"UNWIND $rows AS row MATCH (a:{_name(src)} {{{NODE_KEYS.get(src, 'id')}: row.s}}) "
-            f"MATCH (b:{_name(dst)} {{{NODE_KEYS.get(dst, 'id')}: row.e}}) "
-            f"MERGE (a)-[r:{_name(typ)}]->(b) SET r += row.props"
-        )
-        n = 0
-        for i, rows in batches(p):
-            payload = [{"s": r["_start"], "e": r["_end"],
-                        "props": {k: _clean(v) for k, v in r.items() if k not in ("_start", "_end")}} for r in rows]
-            write(f"edges/{p.stem}/{i}", cypher, payload)
-            n += len(rows)
-        report.relationships[typ] = report.relationships.get(typ, 0) + n
+        src, typ, dst = _edge_type(p)
+        table = pq.read_table(p)
+        props = [c for c in table.column_names if c not in ("_start", "_end")]
+        fresh = f"rel:{typ}" in create_set and not _has_duplicates(table, ["_start", "_end"])
+        match_a = f"MATCH (a:{_name(src)} {{{_prop(NODE_KEYS.get(src, 'id'))}: row[0]}})"
+        if fresh:
+            # rows grouped by start node (tables are sorted by it): one lookup of `a` per group, and
+            # the properties inline in CREATE
+            inline = ", ".join(f"{_prop(c)}: x[{i + 1}]" for i, c in enumerate(props))
+            cypher = (f"UNWIND $rows AS row {match_a} UNWIND row[1] AS x "
+                      f"MATCH (b:{_name(dst)} {{{_prop(NODE_KEYS.get(dst, 'id'))}: x[0]}}) "
+                      f"CREATE (a)-[r:{_name(typ)}" + (f" {{{inline}}}" if inline else "") + "]->(b)")
+        else:
+            sets = ", ".join(f"r.{_prop(c)} = row[{i + 2}]" for i, c in enumerate(props))
+            cypher = (f"UNWIND $rows AS row {match_a} MATCH (b:{_name(dst)} {{{_prop(NODE_KEYS.get(dst, 'id'))}: row[1]}}) "
+                      f"MERGE (a)-[r:{_name(typ)}]->(b)" + (f" SET {sets}" if sets else ""))
+
+        def build(rows, cols=props, grouped=fresh):
+            if not grouped:
+                return [[r["_start"], r["_end"], *[r[c] for c in cols]] for r in rows]
+            out: list[list] = []
+            for r in rows:
+                item = [r["_end"], *[r[c] for c in cols]]
+                if out and out[-1][0] == r["_start"]:
+                    out[-1][1].append(item)
+                else:
+                    out.append([r["_start"], [item]])
+            return out
+
+        run_all(((f"edges/{p.stem}/{i}", cypher, mk) for i, mk in slices(table, build)), parallel=fresh)
+        report.relationships[typ] = report.relationships.get(typ, 0) + table.num_rows
     if vectors:
         create_schema(g, dim)
     g.run(f"MATCH (c:{CHECKPOINT_LABEL} {{id: $id}}) SET c.complete = true, c.nodes = $n, c.relationships = $r",
@@ -268,6 +384,13 @@ def similar_in_neo4j(g: Neo4jGraph, vector: list[float], k: int) -> list[dict]:
         "RETURN node.id AS id, score, node.studyId AS studyId, node.kept AS kept ORDER BY score DESC, id",
         k=k, v=vector,
     )
+
+
+def clear(g: Neo4jGraph) -> None:
+    """Delete everything, relationships first: detaching a node with a million relationships in
+    one transaction would exceed the server's transaction memory."""
+    g.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 20000 ROWS")
+    g.run("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 20000 ROWS")
 
 
 def graph_checksum(g: Neo4jGraph) -> tuple[dict, str]:

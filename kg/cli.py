@@ -434,6 +434,8 @@ def load(
     uri: Optional[str] = NEO4J_OPTS["uri"],
     database: Optional[str] = NEO4J_OPTS["database"],
     batch_size: int = typer.Option(10_000, "--batch-size", min=1, help="Rows per UNWIND transaction."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Concurrent sessions for labels and relationship types "
+                                "the database holds none of yet (those are CREATEd; the rest is MERGEd one batch at a time)."),
     no_embeddings: bool = typer.Option(False, "--no-embeddings", help="Do not load Image.embedding and its vector index."),
     schema_only: bool = typer.Option(False, "--schema-only", help="Only constraints, indexes and the vector index (after neo4j-admin import)."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -447,7 +449,7 @@ def load(
     total = sum(m["graph"]["nodes"].values()) + sum(m["graph"]["relationships"].values())
     with Neo4jGraph(Neo4jSettings.from_env(uri, database=database)) as g, progress(quiet) as track:
         r = load_graph(graph_dir, g, batch_size=batch_size, embeddings=not no_embeddings, schema_only=schema_only,
-                       advance=track("Loading into Neo4j", total=0 if schema_only else total, unit="rows"))
+                       workers=workers, advance=track("Loading into Neo4j", total=0 if schema_only else total, unit="rows"))
     typer.echo(f"loaded {sum(r.nodes.values())} nodes and {sum(r.relationships.values())} relationships "
                f"({r.batches} batches written, {r.skipped_batches} already done)")
 

@@ -87,11 +87,11 @@ def neo4j_server():
 @pytest.fixture()
 def neo4j_env(neo4j_server, monkeypatch):
     """A clean database and NEO4J_* variables for subprocesses; yields (settings, home)."""
-    from graph.neo4j import Neo4jGraph
+    from graph.neo4j import Neo4jGraph, clear
 
     settings, home = neo4j_server
     with Neo4jGraph(settings) as g:
-        g.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
+        clear(g)
         for row in g.run("SHOW INDEXES YIELD name, type WHERE type = 'VECTOR' RETURN name"):
             g.run(f"DROP INDEX `{row['name']}` IF EXISTS")
     monkeypatch.setenv("NEO4J_URI", settings.uri)

@@ -198,7 +198,7 @@ def start(home: ServerHome, *, bolt: int = 7687, http: int = 7474, heap: str = "
     log = (home.path / "logs" / "console.log").open("ab")
     cp = f"{home.lib}/*:{home.plugins}/*"
     proc = subprocess.Popen(
-        ["java", f"-Xmx{heap}", *JVM_OPTS, "-cp", cp, "org.neo4j.server.CommunityEntryPoint",
+        ["java", f"-Xms{heap}", f"-Xmx{heap}", *JVM_OPTS, "-cp", cp, "org.neo4j.server.CommunityEntryPoint",
          f"--home-dir={home.path}", f"--config-dir={home.conf}"],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=home.path, start_new_session=True,
         env={**os.environ, "NEO4J_HOME": str(home.path), "NEO4J_CONF": str(home.conf)},

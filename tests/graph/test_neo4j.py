@@ -184,3 +184,38 @@ def test_readme_queries_run_and_answer(neo4j_env, sample_build):
         p = kg(*shlex.split(ln)[1:], "--json")
         assert p.returncode == 0, (ln, p.stderr)
         assert json.loads(p.stdout), ln  # each question has an answer on the sample
+
+
+def test_fresh_types_are_created_in_parallel_and_existing_ones_merged(neo4j_env, sample_build, tmp_path):
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from graph.neo4j import Neo4jGraph, graph_checksum, load_graph
+
+    settings, _ = neo4j_env
+    with Neo4jGraph(settings) as g:
+        first = load_graph(sample_build, g, batch_size=7, workers=3)
+        assert "rel:POSITIVE" in first.created and "node:Image" in first.created
+        clean = graph_checksum(g)
+        # another build of the same corpus (a new checkpoint): everything exists, so it MERGEs
+        other = tmp_path / "other"
+        shutil.copytree(sample_build, other)
+        m = json.loads((other / "manifest.json").read_text())
+        m["input"]["checksum"] = "another-build"
+        (other / "manifest.json").write_text(json.dumps(m))
+        second = load_graph(other, g, batch_size=7, workers=3)
+        assert second.created == []
+        counts, checksum = graph_checksum(g)
+        assert counts == clean[0] and checksum == clean[1]
+        # a table with a repeated pair is merged even into an empty type (one relationship, not two)
+        edges = sorted((other / "edges").glob("Image_POSITIVE_Concept.parquet"))[0]
+        t = pq.read_table(edges)
+        pq.write_table(pa.concat_tables([t.slice(0, 1), t]), edges)
+        g.run("MATCH ()-[r:POSITIVE]->() DELETE r")
+        m["input"]["checksum"] = "a-third-build"
+        (other / "manifest.json").write_text(json.dumps(m))
+        third = load_graph(other, g, batch_size=7, workers=3)
+        assert "rel:POSITIVE" in third.created
+        assert g.run("MATCH ()-[r:POSITIVE]->() RETURN count(r) AS n")[0]["n"] == t.num_rows
