@@ -20,11 +20,14 @@ study (``context``), then to the concept with more names. Works over the bundled
 from __future__ import annotations
 
 import math
+from itertools import product
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from extract.lexicon import normalise_phrase
 
@@ -62,32 +65,9 @@ def _trigrams(s: str) -> list[str]:
 
 
 def _osa(a: str, b: str, bound: int | None = None) -> int:
-    """Optimal string alignment distance (Levenshtein with adjacent transpositions). With ``bound``, any
-    distance above it comes back as ``bound + 1`` early."""
-    if a == b:
-        return 0
-    if bound is not None and abs(len(a) - len(b)) > bound:
-        return bound + 1
-    # strip the common prefix and suffix: misspellings are local
-    i = 0
-    while i < len(a) and i < len(b) and a[i] == b[i]:
-        i += 1
-    j = 0
-    while j < len(a) - i and j < len(b) - i and a[-1 - j] == b[-1 - j]:
-        j += 1
-    if i:
-        i -= 1  # keep one char of context for a transposition at the boundary
-    a, b = a[i : len(a) - j], b[i : len(b) - j]
-    prev2, prev = None, list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        cur = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = a[i - 1] != b[j - 1]
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if prev2 is not None and i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                cur[j] = min(cur[j], prev2[j - 2] + 1)
-        prev2, prev = prev, cur
-    return prev[len(b)]
+    """Optimal string alignment distance (Levenshtein with adjacent transpositions: "pnuemothorax" is
+    one edit from "pneumothorax"). With ``bound``, any distance above it comes back as ``bound + 1``."""
+    return OSA.distance(a, b, score_cutoff=bound)
 
 
 class Linker:
@@ -103,8 +83,35 @@ class Linker:
         for i, k in enumerate(keys):
             self._by_key.setdefault(k, []).append(i)
             self._by_sorted.setdefault(" ".join(sorted(k.split())), []).append(i)
+        self._by_compact: dict[str, list[int]] | None = None  # built on first need
         self._ngram = None
+        self._briefs: dict[str, tuple[str, str, tuple[str, ...]] | None] = {}
         self.link = lru_cache(maxsize=200_000)(self._link)
+
+    def prepare(self) -> "Linker":
+        """Build every lookup structure now (they are otherwise built on first need)."""
+        if not hasattr(self, "_words"):
+            self._build_words()
+        if self._ngram is None:
+            self._build_ngrams()
+        if self._by_compact is None:
+            self._compact("")
+        return self
+
+    def _brief(self, cui: str) -> tuple[str, str, tuple[str, ...]] | None:
+        """(name, group, semantic types) of a CUI, cached."""
+        try:
+            return self._briefs[cui]
+        except KeyError:
+            pass
+        if hasattr(self.index, "brief"):
+            b = self.index.brief(cui)
+        else:
+            c = self.index.concept(cui)
+            b = None if c is None else (c.name, c.group, tuple(c.semantic_types))
+        if len(self._briefs) < 1_000_000:
+            self._briefs[cui] = b
+        return b
 
     @staticmethod
     def _names(index) -> tuple[list[str], list[str]]:
@@ -139,7 +146,7 @@ class Linker:
                     deletes.setdefault(d, []).append(j)
         self._words = words
         self._word_list = list(words)
-        self._word_post = [np.asarray(p, dtype=np.int64) for p in postings]
+        self._word_post = [np.asarray(p, dtype=np.int32) for p in postings]
         self._deletes = deletes
 
     def _word_candidates(self, w: str) -> list[int]:
@@ -155,6 +162,51 @@ class Linker:
             out.update(self._deletes.get(d, []))
         k = 1 + (len(w) > 8)
         return [j for j in out if _osa(w, self._word_list[j], k) <= k]
+
+    def _substituted(self, key: str, max_combinations: int = 64) -> list[tuple[int, float]] | None:
+        """Names reached by replacing each mention word with a vocabulary word at most one or two edits
+        away, looked up as whole phrases (dictionary lookups only). None when there are too many
+        combinations to try; the posting-list intersection of ``_corrected`` answers those."""
+        if not hasattr(self, "_words"):
+            self._build_words()
+        options: list[list[tuple[str, int]]] = []
+        n = 1
+        for w in key.split():
+            if w in self._words:
+                options.append([(w, 0)])
+                continue
+            cands = self._word_candidates(w)
+            if not cands:
+                return []
+            opts = sorted((_osa(w, self._word_list[j]), self._word_list[j]) for j in cands)
+            options.append([(x, e) for e, x in opts])
+            n *= len(opts)
+            if n > max_combinations:
+                return None
+        out: dict[int, float] = {}
+        for combo in product(*options):
+            edits = sum(e for _, e in combo)
+            phrase = " ".join(x for x, _ in combo)
+            for i in self._by_key.get(phrase, ()):
+                out[i] = max(out.get(i, 0.0), 1.0 - edits / max(len(key), len(self.keys[i])))
+            for i in self._by_sorted.get(" ".join(sorted(phrase.split())), ()):
+                out[i] = max(out.get(i, 0.0), 0.98 - edits / max(len(key), len(self.keys[i])))
+        return sorted(out.items(), key=lambda x: (-x[1], self.keys[x[0]]))
+
+    def _compact(self, key: str) -> list[tuple[int, float]]:
+        """Names equal to the mention once spaces are ignored: split or merged words ("pneumo thorax",
+        "costophrenic" / "costo phrenic") and a transposition across a space. Each moved, added or
+        dropped space counts as an edit."""
+        if self._by_compact is None:
+            self._by_compact = {}
+            for i, k in enumerate(self.keys):
+                if len(k) >= 6:
+                    self._by_compact.setdefault(k.replace(" ", ""), []).append(i)
+        out = []
+        for i in self._by_compact.get(key.replace(" ", ""), ()):
+            edits = _osa(key, self.keys[i])
+            out.append((i, 1.0 - edits / max(len(key), len(self.keys[i]))))
+        return sorted(out, key=lambda x: (-x[1], self.keys[x[0]]))
 
     def _corrected(self, key: str, limit: int = 64) -> list[tuple[int, float]]:
         """Names whose words, position by position, equal the mention's or are one edit away."""
@@ -193,8 +245,10 @@ class Linker:
             for t in set(_trigrams(k)):
                 rows.append(vocab.setdefault(t, len(vocab)))
                 cols.append(i)
-        rows_a = np.asarray(rows, dtype=np.int64)
-        cols_a = np.asarray(cols, dtype=np.int64)
+        rows_a = np.asarray(rows, dtype=np.int32)
+        del rows
+        cols_a = np.asarray(cols, dtype=np.int32)
+        del cols
         order = np.argsort(rows_a, kind="stable")
         self._post = cols_a[order]
         self._indptr = np.searchsorted(rows_a[order], np.arange(len(vocab) + 1))
@@ -215,22 +269,28 @@ class Linker:
         q = self._vec(key)
         if not q:
             return []
-        rare = sorted(q, key=lambda t: self._indptr[t + 1] - self._indptr[t])[:12]
-        parts = [self._post[self._indptr[t] : self._indptr[t + 1]] for t in rare
-                 if self._indptr[t + 1] - self._indptr[t] <= self.max_postings]
+        # the rarest trigrams carry the most information: take them rarest first, up to a budget of
+        # postings (a misspelling leaves most trigrams intact, so a few rare ones find the name)
+        rare = sorted(q, key=lambda t: self._indptr[t + 1] - self._indptr[t])
+        parts, budget = [], 0
+        for t in rare[:12]:
+            n = int(self._indptr[t + 1] - self._indptr[t])
+            if n > self.max_postings or (len(parts) >= 4 and budget + n > 4 * self.max_postings // 10):
+                break
+            parts.append(self._post[self._indptr[t] : self._indptr[t + 1]])
+            budget += n
         if not parts:
             return []
         ids, counts = np.unique(np.concatenate(parts), return_counts=True)
-        top = ids[np.argsort(-counts, kind="stable")[:limit]]
-        cos = []
-        for i in top.tolist():
-            v = self._vec(self.keys[i])
-            cos.append((i, sum(x * v.get(t, 0.0) for t, x in q.items())))
-        cos.sort(key=lambda x: (-x[1], self.keys[x[0]]))
+        top = ids[np.argsort(-counts, kind="stable")[:limit]].tolist()
+        # edit similarity first (compiled), the trigram cosine for the best few only
+        edits = process.extract(key, [self.keys[i] for i in top], scorer=OSA.normalized_similarity, limit=8)
         scored = []
-        for i, cosine in cos[:8]:
+        for _, edit, pos in edits:
+            i = top[pos]
+            v = self._vec(self.keys[i])
+            cosine = sum(x * v.get(t, 0.0) for t, x in q.items())
             # half trigram cosine, half edit similarity (transpositions count once: "pnuemothorax")
-            edit = 1.0 - _osa(key, self.keys[i]) / max(len(key), len(self.keys[i]))
             scored.append((i, 0.5 * cosine + 0.5 * edit))
         return sorted(scored, key=lambda x: (-x[1], self.keys[x[0]]))
 
@@ -260,17 +320,22 @@ class Linker:
                 found = [(i, 0.9, "head") for i in self._by_key.get(" ".join(words[j:]), [])]
                 if found:
                     break
-            corrected = [(i, s, "approximate") for i, s in self._corrected(key) if s >= self.threshold]
+            fixed = self._substituted(key)
+            if fixed is None:
+                fixed = self._corrected(key)
+            if not fixed:
+                fixed = self._compact(key)
+            corrected = [(i, s, "approximate") for i, s in fixed if s >= self.threshold]
             found += corrected or [(i, s, "approximate") for i, s in self._approximate(key) if s >= self.threshold]
         best: dict[str, Candidate] = {}
         for i, score, method in found:
             cui = self.cuis[i]
             if cui in best and best[cui].score >= score:
                 continue
-            c = self.index.concept(cui)
-            if c is None:
+            b = self._brief(cui)
+            if b is None:
                 continue
-            best[cui] = Candidate(cui, c.name, tuple(c.semantic_types), round(float(score), 4), self.keys[i], method)
+            best[cui] = Candidate(cui, b[0], b[2], round(float(score), 4), self.keys[i], method)
         return tuple(sorted(best.values(), key=lambda c: self._rank(c, label, context)))
 
     def _exact(self, key: str, score: float, method: str) -> list[tuple[int, float, str]]:
@@ -286,7 +351,7 @@ class Linker:
     def _rank(self, c: Candidate, label: str | None, context: frozenset[str]):
         if label is None and not context:
             return (-round(c.score, 2), False, True, c.cui)
-        group = self.index.concept(c.cui).group
+        group = self._brief(c.cui)[1]
         fits = label is None or ((group == "ANATOMY") == (label == "ANAT-DP"))
         return (-round(c.score, 2), not fits, c.cui not in context, c.cui)
 

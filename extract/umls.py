@@ -293,6 +293,15 @@ class UmlsIndex:
         c = self._c
         return Concept(cui, c["name"][i], c["group"][i], tuple(c["semanticTypes"][i]), (), tuple(self.parents(cui)))
 
+    def brief(self, cui: str) -> tuple[str, str, tuple[str, ...]] | None:
+        """(preferred name, group, semantic types) without walking MRREL for parents: what a linker
+        candidate needs."""
+        i = self._row.get(cui)
+        if i is None:
+            return None
+        c = self._c
+        return c["name"][i], c["group"][i], tuple(c["semanticTypes"][i])
+
     def concepts(self):
         return (self.concept(c) for c in self._c["cui"])
 
