@@ -61,6 +61,7 @@ class Concept:
     semantic_types: tuple[str, ...]  # "T047:Disease or Syndrome"
     synonyms: tuple[str, ...]
     parents: tuple[str, ...]  # isa parents (CUIs)
+    definition: str | None = None  # from MRDEF when the index has one
 
 
 @dataclass(frozen=True)

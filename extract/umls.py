@@ -3,7 +3,8 @@
 ``kg umls index META_DIR --out INDEX`` reads ``MRCONSO.RRF``, ``MRSTY.RRF`` and ``MRREL.RRF`` (and
 ``MRDEF.RRF`` when present) once, streaming, and writes a compact folder:
 
-    INDEX/concepts.parquet   cui, name (preferred), semanticTypes, group, names (count)
+    INDEX/concepts.parquet   cui, name (preferred), semanticTypes, group, names (count),
+                             definition, definitionSab (one MRDEF row per concept, by DEFINITION_SABS)
     INDEX/names.parquet      key (normalised), cui, str, sab, tty — sorted by key, cui
     INDEX/relations.parquet  cui1, rel, rela, cui2, sab — MRREL rows among the kept concepts
     INDEX/index.json         release, filters, counts, malformed rows (line numbers)
@@ -16,6 +17,7 @@ RRF layouts (pipe-separated, with a trailing pipe), from the UMLS Reference Manu
 MRCONSO CUI|LAT|TS|LUI|STT|SUI|ISPREF|AUI|SAUI|SCUI|SDUI|SAB|TTY|CODE|STR|SRL|SUPPRESS|CVF|
 MRSTY   CUI|TUI|STN|STY|ATUI|CVF|
 MRREL   CUI1|AUI1|STYPE1|REL|CUI2|AUI2|STYPE2|RELA|RUI|SRUI|SAB|SL|RG|DIR|SUPPRESS|CVF|
+MRDEF   CUI|AUI|ATUI|SATUI|SAB|DEF|SUPPRESS|CVF|
 An MRREL row says that CUI2 has relation RELA (REL) to CUI1: ``C0013687|…|CHD|C0032227|…|isa|`` means
 (Pleural effusion C0032227)-[:ISA]->(Effusion C0013687); medkg writes (CUI2)-[:RELA]->(CUI1).
 """
@@ -38,6 +40,10 @@ from kg.errors import InputError, UsageError
 MRCONSO_COLS = 18
 MRSTY_COLS = 6
 MRREL_COLS = 16
+MRDEF_COLS = 8
+# which source's definition a concept gets when several define it: these first, in this order, then
+# any other source (alphabetically); within a source, the first row of the file
+DEFINITION_SABS = ("MSH", "NCI", "CSP", "MEDLINEPLUS", "HPO", "SNOMEDCT_US", "MTH")
 
 #: Semantic types left out by default: the non-clinical types MEDMKG drops (conceptual, qualitative,
 #: quantitative, temporal, spatial and functional concepts, intellectual products, organisations,
@@ -200,12 +206,24 @@ def build_index(meta: Path, out: Path, *, languages=DEFAULT_LANGUAGES, suppress=
     del names
 
     concept_cuis = sorted(preferred)
+    definitions: dict[str, tuple[tuple[int, str], str]] = {}
+    if "MRDEF" in files:
+        order = {sab: n for n, sab in enumerate(DEFINITION_SABS)}
+        for f in iter_rrf(files["MRDEF"], MRDEF_COLS, problems, strict):
+            cui, sab, text, suppress_flag = f[0], f[4], f[5].strip(), f[6]
+            if cui not in preferred or suppress_flag not in supp or not text or (sabs is not None and sab not in sabs):
+                continue
+            rank = (order.get(sab, len(order)), sab)
+            if cui not in definitions or rank < definitions[cui][0]:
+                definitions[cui] = (rank, text)
     pq.write_table(pa.table({
         "cui": concept_cuis,
         "name": [preferred[c][1] for c in concept_cuis],
         "semanticTypes": [sorted(kept_types[c]) for c in concept_cuis],
         "group": [group_of(t.split(":", 1)[0] for t in kept_types[c]) for c in concept_cuis],
         "names": [int(counts.get(c, 0)) for c in concept_cuis],
+        "definition": pa.array([definitions[c][1] if c in definitions else None for c in concept_cuis], pa.string()),
+        "definitionSab": pa.array([definitions[c][0][1] if c in definitions else None for c in concept_cuis], pa.string()),
     }), out / "concepts.parquet")
 
     kept = set(concept_cuis)
@@ -223,7 +241,7 @@ def build_index(meta: Path, out: Path, *, languages=DEFAULT_LANGUAGES, suppress=
         "filters": {"languages": sorted(langs), "suppress": sorted(supp), "sabs": sorted(sabs) if sabs else "all",
                     "droppedSemanticTypes": sorted(drop)},
         "counts": {"mrconsoRows": n_rows, "concepts": len(concept_cuis), "names": int(sum(counts.values())),
-                   "relations": rels.num_rows},
+                   "relations": rels.num_rows, "definitions": len(definitions)},
         "malformed": {"counts": problems.counts, "examples": problems.examples},
     }
     (out / "index.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
@@ -291,7 +309,9 @@ class UmlsIndex:
         if i is None:
             return None
         c = self._c
-        return Concept(cui, c["name"][i], c["group"][i], tuple(c["semanticTypes"][i]), (), tuple(self.parents(cui)))
+        definition = c["definition"][i] if "definition" in c else None
+        return Concept(cui, c["name"][i], c["group"][i], tuple(c["semanticTypes"][i]), (), tuple(self.parents(cui)),
+                       definition)
 
     def brief(self, cui: str) -> tuple[str, str, tuple[str, ...]] | None:
         """(preferred name, group, semantic types) without walking MRREL for parents: what a linker

@@ -188,8 +188,9 @@ def link(studies: list[StudyInput], index: ConceptIndex, *, keep_text: bool = Tr
         c = index.concept(cui)
         if c is None:
             continue
-        concept_rows.append(
-            {"cui": cui, "name": c.name, "semanticTypes": list(c.semantic_types), "group": c.group}
-        )
+        row = {"cui": cui, "name": c.name, "semanticTypes": list(c.semantic_types), "group": c.group}
+        if c.definition:
+            row["definition"] = c.definition
+        concept_rows.append(row)
     g.nodes["Concept"] = NodeTable("Concept", concept_rows)
     return g.sort(), stats

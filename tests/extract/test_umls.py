@@ -18,7 +18,7 @@ def index(tmp_path_factory):
 def test_filters_and_malformed_rows(index):
     meta = index.meta
     assert meta["counts"]["concepts"] == 5  # Severe (T080, qualitative) is dropped by default
-    assert meta["malformed"]["counts"] == {"MRCONSO.RRF": 1}
+    assert meta["malformed"]["counts"] == {"MRCONSO.RRF": 1, "MRDEF.RRF": 1}
     assert meta["malformed"]["examples"][0].startswith("MRCONSO.RRF:13:")
     assert index.lookup("Fluid in pleural cavity") is None  # obsolete (SUPPRESS=O)
     assert index.lookup("Epanchement pleural") is None  # not English
@@ -32,6 +32,14 @@ def test_exact_lookup_with_variants(index):
     c = index.concept("C0032227")
     assert c.name == "Pleural effusion" and c.group == "OBSERVATION" and c.semantic_types == ("T047:Disease or Syndrome",)
     assert index.concept("C0024109").group == "ANATOMY"
+
+
+def test_definitions_from_mrdef(index):
+    # MSH is preferred over NCI; an obsolete (SUPPRESS=O) row is skipped; a dropped concept gets none
+    assert index.concept("C0032227").definition.startswith("An accumulation of fluid in the pleural cavity")
+    assert index.concept("C0018800").definition.startswith("A heart larger than normal")
+    assert index.concept("C0024109").definition is None
+    assert index.meta["counts"]["definitions"] == 2
 
 
 def test_mrrel_direction_isa(index):
@@ -89,6 +97,9 @@ def test_cli_index_and_build_with_umls_edges(tmp_path):
     assert ("ISA", "C0032227", "C0013687") in edges  # the parent came in with --umls-parents 1
     assert ("HAS_FINDING_SITE", "C0032227", "C0024109") in edges
     assert ("FINDING_SITE_OF", "C0024109", "C0032227") in edges
+    concepts = {r["cui"]: r for r in g.nodes["Concept"].rows}
+    assert concepts["C0032227"]["definition"].startswith("An accumulation of fluid")
+    assert concepts["C0024109"].get("definition") is None
     isa = next(t for t in g.edges.values() if t.type == "ISA").rows[0]
     assert isa["source"] == "UMLS" and isa["sab"] == ["MTH"]
     m = json.loads((out / "manifest.json").read_text())
