@@ -77,6 +77,16 @@ def test_every_lexicon_synonym_finds_its_own_concept():
         assert len(hits) == 1 and hits[0].cui == cui, (key, cui, hits)
 
 
+def test_lexicon_size_and_isa_hierarchy_are_closed():
+    lex = Lexicon.default()
+    concepts = list(lex.concepts())
+    assert len(concepts) >= 300
+    cuis = {c.cui for c in concepts}
+    assert all(p in cuis for c in concepts for p in c.parents)
+    assert {c.group for c in concepts} == {"ANATOMY", "OBSERVATION", "DEVICE"}
+    assert sum(1 for c in concepts if c.parents) > 150  # siblings connect through their parents
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=400))
 def test_arbitrary_text_offsets_and_ids_consistent(text):
