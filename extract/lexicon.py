@@ -193,6 +193,28 @@ def _default_lexicon() -> Lexicon:
     return lex
 
 
+def _indexed_release(meta: Path):
+    """A release folder passed where an index is expected: indexed once with the default filters into
+    the user cache (``$MEDKG_CACHE`` or ``~/.cache/medkg``), keyed by the folder and its files' sizes
+    and times, and reused after that."""
+    import hashlib
+    import os
+    import sys
+
+    from extract.umls import UmlsIndex, build_index
+
+    key = hashlib.sha256(str(meta.resolve()).encode())
+    for f in sorted(meta.glob("MR*.RRF")):
+        st = f.stat()
+        key.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    cache = Path(os.environ.get("MEDKG_CACHE") or Path.home() / ".cache" / "medkg") / "umls" / key.hexdigest()[:16]
+    if not (cache / "index.json").is_file():
+        print(f"indexing the UMLS release {meta} once into {cache} (kg umls index does this with options)",
+              file=sys.stderr)
+        build_index(meta, cache)
+    return UmlsIndex(cache)
+
+
 def load_concept_index(path: str | Path | None):
     """The bundled lexicon (``None``), a UMLS index folder (``kg umls index``), or a lexicon TSV file."""
     if path is None:
@@ -207,7 +229,6 @@ def load_concept_index(path: str | Path | None):
     from kg.errors import UsageError
 
     if p.is_dir() and (p / "MRCONSO.RRF").is_file():
-        raise UsageError(f"{p} is a UMLS release folder, not an index",
-                         fix=f"index it once: kg umls index {p} --out <INDEX>, then pass --umls <INDEX>")
+        return _indexed_release(p)
     raise UsageError(f"{p} is neither a medkg UMLS index nor a lexicon .tsv",
                      fix="build an index with `kg umls index META_DIR --out INDEX`")

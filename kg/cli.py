@@ -52,7 +52,7 @@ def build(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     extractor: str = typer.Option("rules", "--extractor", help="rules, transformers:<model folder> or radgraph[:model]."),
     radgraph: Optional[Path] = typer.Option(None, "--radgraph", help="Use these RadGraph annotations (JSON) instead of an extractor."),
-    umls: Optional[Path] = typer.Option(None, "--umls", help="A UMLS index folder (kg umls index) instead of the bundled lexicon."),
+    umls: Optional[Path] = typer.Option(None, "--umls", help="A UMLS index folder (kg umls index), or a release META folder (indexed once into the cache), instead of the bundled lexicon."),
     umls_parents: int = typer.Option(0, "--umls-parents", min=0, help="Add isa ancestors up to N levels, so sibling findings connect."),
     encoder: str = typer.Option("pixels", "--encoder", help="Image encoder: pixels[:SIZE] (offline default)."),
     naf: str = typer.Option("medmkg", "--naf", help="Neighbor-aware filtering: none, medmkg or greedy."),
@@ -364,6 +364,44 @@ def umls_index(
     if bad:
         typer.secho(f"warning: malformed rows skipped: {bad}; first: {summary['malformed']['examples'][:3]}",
                     fg="yellow", err=True)
+
+
+@umls_app.command("link")
+def umls_link(
+    phrases: list[str] = typer.Argument(None, help="Phrases to map (or --file)."),
+    umls: Optional[str] = typer.Option(None, "--umls", help="A UMLS index (kg umls index) or release META folder; default: the bundled lexicon."),
+    file: Optional[Path] = typer.Option(None, "--file", "-f", help="One phrase per line (- for standard input)."),
+    label: Optional[str] = typer.Option(None, "--label", help="RadGraph label of the mentions (ANAT-DP, OBS-DP, …): prefers suitable semantic types."),
+    top: int = typer.Option(1, "--top", "-k", min=1, help="Candidates per phrase."),
+    json_out: bool = typer.Option(False, "--json", help="JSON lines: phrase and its candidates."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Accepted for symmetry; linking prints only results."),
+):
+    """Map report phrases to concepts: CUI, preferred name, semantic types, score, matched string, method."""
+    import json
+    import sys
+
+    from extract.lexicon import load_concept_index
+    from extract.linker import linker_for
+    from kg.errors import UsageError
+
+    items = list(phrases or [])
+    if file is not None:
+        text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+        items += [line.strip() for line in text.splitlines() if line.strip()]
+    if not items:
+        raise UsageError("no phrases given", fix='pass phrases as arguments or --file FILE, e.g. kg umls link "small left effusion"')
+    linker = linker_for(load_concept_index(umls))
+    for phrase in items:
+        cands = linker.link(phrase, label, frozenset())[:top]
+        if json_out:
+            typer.echo(json.dumps({"phrase": phrase, "candidates": [
+                {"cui": c.cui, "name": c.name, "semanticTypes": list(c.semantic_types), "score": c.score,
+                 "matched": c.matched, "method": c.method} for c in cands]}))
+        elif not cands:
+            typer.echo(f"{phrase}\t-\t(no concept above the threshold)")
+        else:
+            for c in cands:
+                typer.echo(f"{phrase}\t{c.cui}\t{c.name}\t{';'.join(c.semantic_types)}\t{c.score:.3f}\t{c.method}:{c.matched}")
 
 
 neo4j_app = typer.Typer(help="A local Neo4j server assembled from Maven Central (no Docker needed).", no_args_is_help=True)

@@ -104,3 +104,29 @@ def test_cli_index_and_build_with_umls_edges(tmp_path):
     assert isa["source"] == "UMLS" and isa["sab"] == ["MTH"]
     m = json.loads((out / "manifest.json").read_text())
     assert m["conceptIndex"]["name"].startswith("umls:")
+
+
+def test_cli_link_phrases_with_the_lexicon_and_a_release_folder(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MEDKG_CACHE": str(tmp_path / "cache")}
+    phrases = tmp_path / "phrases.txt"
+    phrases.write_text("pnuemothorax\nsmall left pleural effusions\nETT\nzzzz qqqq\n")
+    p = subprocess.run([sys.executable, "-m", "kg", "umls", "link", "--file", str(phrases), "--json"],
+                       capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr
+    rows = [json.loads(line) for line in p.stdout.splitlines()]
+    assert [r["candidates"][0]["cui"] if r["candidates"] else None for r in rows] == \
+        ["C0032326", "C0032227", "C0336630", None]
+    assert rows[0]["candidates"][0]["method"] == "approximate" and rows[0]["candidates"][0]["score"] < 1
+    # a release folder is indexed once into the cache, then reused
+    args = [sys.executable, "-m", "kg", "umls", "link", "Enlarged heart", "ptx", "--umls", str(META)]
+    p = subprocess.run(args, capture_output=True, text=True, env=env)
+    assert p.returncode == 0 and "indexing the UMLS release" in p.stderr, p.stderr
+    assert [line.split("\t")[1] for line in p.stdout.splitlines()] == ["C0018800", "C0032326"]
+    p = subprocess.run(args, capture_output=True, text=True, env=env)
+    assert "indexing" not in p.stderr
+    p = subprocess.run([sys.executable, "-m", "kg", "umls", "link"], capture_output=True, text=True, env=env)
+    assert p.returncode == 2 and "no phrases given" in p.stderr
