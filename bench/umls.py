@@ -3,7 +3,7 @@
     python bench/umls.py [--rows 2000000] [--lookups 20000] [--approx-share 0.2]
 
 Generates MRCONSO (``--rows`` rows, ~5 names per concept, realistic lengths: 1-6 words from a
-medical-looking vocabulary), MRSTY and MRREL; times ``build_index`` (rows/s, peak RSS of this
+medical-looking vocabulary), MRSTY, MRREL and MRDEF; times ``build_index`` (rows/s, peak RSS of this
 process), then ``Linker`` lookups on a mention list where ``--approx-share`` of the mentions are
 misspelled (forcing approximate matching) and the rest are exact or variant names; every mention is
 distinct, so no cache helps. Targets (issue): index build with throughput and peak RSS printed,
@@ -40,7 +40,7 @@ def generate(meta: Path, rows: int, seed: int = 0) -> list[tuple[str, str]]:
     n_concepts = rows // 5
     names: list[tuple[str, str]] = []
     with (meta / "MRCONSO.RRF").open("w") as con, (meta / "MRSTY.RRF").open("w") as sty, \
-            (meta / "MRREL.RRF").open("w") as rel:
+            (meta / "MRREL.RRF").open("w") as rel, (meta / "MRDEF.RRF").open("w") as mrdef:
         aui = 0
         for c in range(n_concepts):
             cui = f"C{c:07d}"
@@ -61,6 +61,10 @@ def generate(meta: Path, rows: int, seed: int = 0) -> list[tuple[str, str]]:
                           f"{rng.choice(('MSH', 'SNOMEDCT_US', 'NCI', 'MTH'))}|{'PT' if k == 0 else 'SY'}|X{c}|{s}|0|N||\n")
                 if k == 0 and tui != "T080":  # qualitative concepts are dropped by the default filter
                     names.append((cui, " ".join(base)))
+            if c % 2 == 0:  # half the concepts have a definition, some from two sources
+                for sab in ("NCI", "MSH")[: 1 + (c % 4 == 0)]:
+                    text = " ".join(rng.choice(vocab) for _ in range(rng.randint(8, 30))).capitalize() + "."
+                    mrdef.write(f"{cui}|A{c:08d}|AT{c:08d}D||{sab}|{text}|N||\n")
             if c:
                 parent = f"C{rng.randrange(c):07d}"
                 rel.write(f"{parent}|A|AUI|CHD|{cui}|A|AUI|isa|R{c}||MTH|MTH|||N||\n")
