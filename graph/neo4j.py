@@ -19,6 +19,7 @@ import os
 import re
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Callable
 
@@ -273,6 +274,16 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings
                     f.cancel()
                 raise
 
+    def jobs_for(prefix: str, cypher: str, table, build):
+        for i, make_rows in slices(table, build):
+            yield f"{prefix}/{i}", cypher, make_rows
+
+    def run_phase(parallel_jobs: list, serial_jobs: list) -> None:
+        """Fresh tables of a phase share one pool (no table waits for another's last batch); the
+        MERGE tables follow one batch at a time."""
+        run_all(chain.from_iterable(parallel_jobs), parallel=True)
+        run_all(chain.from_iterable(serial_jobs), parallel=False)
+
     def slices(table, build):
         for b in range(0, table.num_rows, batch_size):
             part = table.slice(b, batch_size)
@@ -281,6 +292,8 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings
                 return part.num_rows if count_only else build(part.to_pylist())
             yield b // batch_size, make_rows
 
+    parallel: list = []
+    serial: list = []
     # rows travel as lists in the table's column order (no per-row key strings to pack and unpack);
     # properties are set by name, and a null sets nothing / removes a stale value, as SET n += map did
     for p in sorted((out / "nodes").glob("*.parquet")):
@@ -305,8 +318,10 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings
                 return [[r[key], *[r[c] for c in plain], vectors.get(r[key])] for r in rows]
             return [[r[key], *[r[c] for c in plain]] for r in rows]
 
-        run_all(((f"nodes/{label}/{i}", cypher, mk) for i, mk in slices(table, build)), parallel=fresh)
+        (parallel if fresh else serial).append(jobs_for(f"nodes/{label}", cypher, table, build))
         report.nodes[label] = table.num_rows
+    run_phase(parallel, serial)  # every node exists before the first relationship
+    parallel, serial = [], []
     for p in sorted((out / "edges").glob("*.parquet")):
         src, typ, dst = _edge_type(p)
         table = pq.read_table(p)
@@ -337,8 +352,9 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings
                     out.append([r["_start"], [item]])
             return out
 
-        run_all(((f"edges/{p.stem}/{i}", cypher, mk) for i, mk in slices(table, build)), parallel=fresh)
+        (parallel if fresh else serial).append(jobs_for(f"edges/{p.stem}", cypher, table, build))
         report.relationships[typ] = report.relationships.get(typ, 0) + table.num_rows
+    run_phase(parallel, serial)
     if vectors:
         create_schema(g, dim)
     g.run(f"MATCH (c:{CHECKPOINT_LABEL} {{id: $id}}) SET c.complete = true, c.nodes = $n, c.relationships = $r",
