@@ -42,6 +42,18 @@ def test_definitions_from_mrdef(index):
     assert index.meta["counts"]["definitions"] == 2
 
 
+def test_a_release_without_mrdef_is_indexed_without_definitions(tmp_path):
+    import shutil
+
+    meta = tmp_path / "META"
+    meta.mkdir()
+    for name in ("MRCONSO", "MRSTY", "MRREL"):
+        shutil.copy(META / f"{name}.RRF", meta)
+    summary = build_index(meta, tmp_path / "idx")
+    assert summary["counts"]["definitions"] == 0 and summary["counts"]["concepts"] == 5
+    assert UmlsIndex(tmp_path / "idx").concept("C0032227").definition is None
+
+
 def test_mrrel_direction_isa(index):
     # MRREL "C0013687|…|CHD|C0032227|…|isa": Pleural effusion isa Effusion
     assert index.parents("C0032227") == ["C0013687"]
