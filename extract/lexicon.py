@@ -195,19 +195,19 @@ def _default_lexicon() -> Lexicon:
 
 def _indexed_release(meta: Path):
     """A release folder passed where an index is expected: indexed once with the default filters into
-    the user cache (``$MEDKG_CACHE`` or ``~/.cache/medkg``), keyed by the folder and its files' sizes
-    and times, and reused after that."""
+    the user cache (:func:`kg.cache.cache_root`), keyed by the folder and its files' sizes and times, and
+    reused after that."""
     import hashlib
-    import os
     import sys
 
     from extract.umls import UmlsIndex, build_index
+    from kg.cache import cache_root
 
     key = hashlib.sha256(str(meta.resolve()).encode())
     for f in sorted(meta.glob("MR*.RRF")):
         st = f.stat()
         key.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
-    cache = Path(os.environ.get("MEDKG_CACHE") or Path.home() / ".cache" / "medkg") / "umls" / key.hexdigest()[:16]
+    cache = cache_root() / "umls" / key.hexdigest()[:16]
     if not (cache / "index.json").is_file():
         print(f"indexing the UMLS release {meta} once into {cache} (kg umls index does this with options)",
               file=sys.stderr)

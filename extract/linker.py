@@ -20,10 +20,10 @@ study (``context``), then to the concept with more names. Works over the bundled
 from __future__ import annotations
 
 import math
-from itertools import product
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import product
 
 import numpy as np
 from rapidfuzz import process
@@ -85,7 +85,6 @@ class Linker:
             self._by_sorted.setdefault(" ".join(sorted(k.split())), []).append(i)
         self._by_compact: dict[str, list[int]] | None = None  # built on first need
         self._ngram = None
-        self._briefs: dict[str, tuple[str, str, tuple[str, ...]] | None] = {}
         self.link = lru_cache(maxsize=200_000)(self._link)
 
     def prepare(self) -> "Linker":
@@ -95,23 +94,16 @@ class Linker:
         if self._ngram is None:
             self._build_ngrams()
         if self._by_compact is None:
-            self._compact("")
+            self._build_compact()
         return self
 
     def _brief(self, cui: str) -> tuple[str, str, tuple[str, ...]] | None:
-        """(name, group, semantic types) of a CUI, cached."""
-        try:
-            return self._briefs[cui]
-        except KeyError:
-            pass
+        """(name, group, semantic types) of a CUI: the index's cheap ``brief`` when it has one (a UMLS
+        index builds a whole Concept, isa parents included, otherwise)."""
         if hasattr(self.index, "brief"):
-            b = self.index.brief(cui)
-        else:
-            c = self.index.concept(cui)
-            b = None if c is None else (c.name, c.group, tuple(c.semantic_types))
-        if len(self._briefs) < 1_000_000:
-            self._briefs[cui] = b
-        return b
+            return self.index.brief(cui)
+        c = self.index.concept(cui)
+        return None if c is None else (c.name, c.group, tuple(c.semantic_types))
 
     @staticmethod
     def _names(index) -> tuple[list[str], list[str]]:
@@ -198,15 +190,18 @@ class Linker:
         "costophrenic" / "costo phrenic") and a transposition across a space. Each moved, added or
         dropped space counts as an edit."""
         if self._by_compact is None:
-            self._by_compact = {}
-            for i, k in enumerate(self.keys):
-                if len(k) >= 6:
-                    self._by_compact.setdefault(k.replace(" ", ""), []).append(i)
+            self._build_compact()
         out = []
         for i in self._by_compact.get(key.replace(" ", ""), ()):
             edits = _osa(key, self.keys[i])
             out.append((i, 1.0 - edits / max(len(key), len(self.keys[i]))))
         return sorted(out, key=lambda x: (-x[1], self.keys[x[0]]))
+
+    def _build_compact(self) -> None:
+        self._by_compact = {}
+        for i, k in enumerate(self.keys):
+            if len(k) >= 6:
+                self._by_compact.setdefault(k.replace(" ", ""), []).append(i)
 
     def _corrected(self, key: str, limit: int = 64) -> list[tuple[int, float]]:
         """Names whose words, position by position, equal the mention's or are one edit away."""

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from graph.model import NODE_KEYS
@@ -181,11 +182,15 @@ def _edge_type(p: Path) -> tuple[str, str, str]:
 
 def _has_duplicates(table, columns: list[str]) -> bool:
     """Tables are sorted by their key columns, so duplicates sit next to each other."""
-    if table.num_rows < 2:
+    n = table.num_rows
+    if n < 2:
         return False
-    cols = [table.column(c).to_pylist() for c in columns]
-    keys = list(zip(*cols))
-    return any(a == b for a, b in zip(keys, keys[1:]))
+    same = None
+    for c in columns:
+        col = table.column(c)
+        eq = pc.equal(col.slice(1), col.slice(0, n - 1))
+        same = eq if same is None else pc.and_(same, eq)
+    return bool(pc.any(same).as_py())
 
 
 def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings: bool = True,
@@ -212,14 +217,13 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings
     state = g.run(f"MERGE (c:{CHECKPOINT_LABEL} {{id: $id}}) ON CREATE SET c.done = [], c.complete = false "
                   "RETURN c.complete AS complete, c.create AS create, c.done AS done", id=checkpoint)[0]
     if state["complete"] or state["create"] is None:
-        create = _fresh(g, out)
+        report.created = _fresh(g, out)
         g.run(f"MATCH (c:{CHECKPOINT_LABEL} {{id: $id}}) SET c.done = [], c.complete = false, c.create = $create",
-              id=checkpoint, create=create)
+              id=checkpoint, create=report.created)
         done: set[str] = set()
     else:
-        create, done = list(state["create"]), set(state["done"] or [])
-    create_set = set(create)
-    report.created = sorted(create_set)
+        report.created, done = sorted(state["create"]), set(state["done"] or [])
+    create_set = set(report.created)
 
     vectors: dict[str, list[float]] = {}
     if embeddings and (out / "index" / "vectors.npy").is_file():
@@ -238,18 +242,18 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings
             s.execute_write(tx)
 
     def run_all(jobs, parallel: bool) -> None:
-        """jobs yields (key, cypher, rows); at most 2 × workers batches are in memory at once."""
+        """jobs yields (key, cypher, n_rows, make_rows); at most 2 × workers batches are in memory at once."""
         def finish(n_rows: int) -> None:
             report.batches += 1
             advance(n_rows)
 
         def todo():
-            for key, cypher, make_rows in jobs:
+            for key, cypher, n, make_rows in jobs:
                 if key in done:
                     report.skipped_batches += 1
-                    advance(make_rows(count_only=True))
+                    advance(n)
                     continue
-                yield key, cypher, make_rows(), make_rows(count_only=True)
+                yield key, cypher, make_rows(), n
 
         if not parallel or workers <= 1:
             for key, cypher, rows, n in todo():
@@ -275,22 +279,17 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings
                 raise
 
     def jobs_for(prefix: str, cypher: str, table, build):
-        for i, make_rows in slices(table, build):
-            yield f"{prefix}/{i}", cypher, make_rows
+        """One job per batch of ``table``: its checkpoint key, the query, its row count, and a call that
+        builds its payload (only for batches not done yet)."""
+        for b in range(0, table.num_rows, batch_size):
+            part = table.slice(b, batch_size)
+            yield f"{prefix}/{b // batch_size}", cypher, part.num_rows, lambda part=part: build(part.to_pylist())
 
     def run_phase(parallel_jobs: list, serial_jobs: list) -> None:
         """Fresh tables of a phase share one pool (no table waits for another's last batch); the
         MERGE tables follow one batch at a time."""
         run_all(chain.from_iterable(parallel_jobs), parallel=True)
         run_all(chain.from_iterable(serial_jobs), parallel=False)
-
-    def slices(table, build):
-        for b in range(0, table.num_rows, batch_size):
-            part = table.slice(b, batch_size)
-
-            def make_rows(count_only: bool = False, part=part):
-                return part.num_rows if count_only else build(part.to_pylist())
-            yield b // batch_size, make_rows
 
     parallel: list = []
     serial: list = []
@@ -300,10 +299,9 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings
         label = p.stem
         key = NODE_KEYS.get(label, "id")
         table = pq.read_table(p)
-        props = [c for c in table.column_names if c != key]
+        cols = [c for c in table.column_names if c != key]
         with_vectors = label == "Image" and bool(vectors)
-        if with_vectors:
-            props.append("embedding")
+        props = cols + ["embedding"] if with_vectors else cols
         fresh = f"node:{label}" in create_set and not _has_duplicates(table, [key])
         if fresh:  # properties inline in CREATE: about half the server time of a separate SET
             inline = "".join(f", {_prop(c)}: row[{i + 1}]" for i, c in enumerate(props))
@@ -312,11 +310,10 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings
             sets = ", ".join(f"n.{_prop(c)} = row[{i + 1}]" for i, c in enumerate(props))
             cypher = f"UNWIND $rows AS row MERGE (n:{_name(label)} {{{_prop(key)}: row[0]}})" + (f" SET {sets}" if sets else "")
 
-        def build(rows, key=key, cols=props, with_vectors=with_vectors):
-            plain = cols[:-1] if with_vectors else cols
+        def build(rows, key=key, cols=cols, with_vectors=with_vectors):
             if with_vectors:
-                return [[r[key], *[r[c] for c in plain], vectors.get(r[key])] for r in rows]
-            return [[r[key], *[r[c] for c in plain]] for r in rows]
+                return [[r[key], *[r[c] for c in cols], vectors.get(r[key])] for r in rows]
+            return [[r[key], *[r[c] for c in cols]] for r in rows]
 
         (parallel if fresh else serial).append(jobs_for(f"nodes/{label}", cypher, table, build))
         report.nodes[label] = table.num_rows

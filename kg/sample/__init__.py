@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from kg import __version__
+from kg.cache import cache_root
 
 SIZE = 320
 
@@ -29,8 +30,7 @@ def _package_dir() -> Path:
 
 
 def _cache_root() -> Path:
-    base = os.environ.get("MEDKG_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "medkg")
-    return Path(base) / f"sample-{__version__}"
+    return cache_root() / f"sample-{__version__}"
 
 
 def write_sample(dest: Path) -> Path:
