@@ -1,10 +1,13 @@
 """The graph in Neo4j over Bolt: batched, idempotent, resumable loading, read-only queries,
 vector search.
 
-Loading: uniqueness constraints on every label's key first, then indexes, then one
+Loading: uniqueness constraints on every label's key and lookup indexes, then one
 ``UNWIND $rows … MERGE`` per batch, per label and per relationship type (relationships MATCH
 both ends by label and key). Labels and types the database holds none of yet are written with
-``CREATE`` instead, by several sessions at once (nothing can exist to merge with). Every value travels as a query parameter; labels and types come
+``CREATE`` instead, by several sessions at once (nothing can exist to merge with); such a label's
+constraint and indexes are built once its nodes are in. Every node batch returns the ids of its
+nodes, so when every batch of a label was written by this load its relationships find their ends
+by id rather than by an index seek. Every value travels as a query parameter; labels and types come
 from the store's own table names and are checked before they are written into a query.
 Each batch commits together with its checkpoint (a ``MedkgLoad`` node keyed by the build's
 input checksum), so a load that is interrupted resumes after its last committed batch and
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -144,19 +148,37 @@ class LoadReport:
     created: list[str] = field(default_factory=list)  # "node:Label" / "rel:TYPE" written with CREATE
 
 
-def create_schema(g: Neo4jGraph, dim: int = 0) -> None:
-    """Uniqueness constraints on every key, lookup indexes, and the vector index when ``dim``."""
-    for label, key in NODE_KEYS.items():
-        g.run(f"CREATE CONSTRAINT medkg_{label.lower()}_key IF NOT EXISTS FOR (n:{_name(label)}) REQUIRE n.{key} IS UNIQUE")
+def _schema(label: str) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of medkg's uniqueness constraint and indexes on one label."""
+    out = []
+    if label in NODE_KEYS:
+        out.append((f"medkg_{label.lower()}_key", f"CREATE CONSTRAINT medkg_{label.lower()}_key IF NOT EXISTS "
+                    f"FOR (n:{_name(label)}) REQUIRE n.{NODE_KEYS[label]} IS UNIQUE"))
+    for prop in INDEXES.get(label, []):
+        out.append((f"medkg_{label.lower()}_{prop.lower()}", f"CREATE INDEX medkg_{label.lower()}_{prop.lower()} "
+                    f"IF NOT EXISTS FOR (n:{_name(label)}) ON (n.{prop})"))
+    return out
+
+
+def create_schema(g: Neo4jGraph, dim: int = 0, labels=None) -> None:
+    """Uniqueness constraints on every key, lookup indexes, and the vector index when ``dim``
+    (``labels``: only those labels' constraints and indexes)."""
     g.run(f"CREATE CONSTRAINT medkg_load_id IF NOT EXISTS FOR (n:{CHECKPOINT_LABEL}) REQUIRE n.id IS UNIQUE")
-    for label, props in INDEXES.items():
-        for prop in props:
-            g.run(f"CREATE INDEX medkg_{label.lower()}_{prop.lower()} IF NOT EXISTS FOR (n:{_name(label)}) ON (n.{prop})")
+    for label in (labels if labels is not None else sorted(set(NODE_KEYS) | set(INDEXES))):
+        for _, statement in _schema(label):
+            g.run(statement)
     if dim > 0:
         g.run(
             f"CREATE VECTOR INDEX {VECTOR_INDEX} IF NOT EXISTS FOR (n:Image) ON (n.embedding) OPTIONS "
             f"{{indexConfig: {{`vector.dimensions`: {int(dim)}, `vector.similarity_function`: 'cosine'}}}}"
         )
+
+
+def _drop_schema(g: Neo4jGraph, label: str) -> None:
+    """Drop medkg's constraint and indexes on a label that holds no nodes (they are built after its nodes)."""
+    constraints = {r["n"] for r in g.run("SHOW CONSTRAINTS YIELD name AS n RETURN n")}
+    for name, _ in _schema(label):
+        g.run(f"DROP {'CONSTRAINT' if name in constraints else 'INDEX'} {name} IF EXISTS")
 
 
 def _fresh(g: Neo4jGraph, out: Path) -> list[str]:
@@ -193,7 +215,7 @@ def _has_duplicates(table, columns: list[str]) -> bool:
     return bool(pc.any(same).as_py())
 
 
-def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings: bool = True,
+def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 5_000, embeddings: bool = True,
                schema_only: bool = False, workers: int = 2,
                advance: Callable[[int], None] = lambda n=1: None) -> LoadReport:
     """Load a built graph directory into Neo4j; see the module docstring.
@@ -211,7 +233,9 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings
     if schema_only:
         create_schema(g, dim)
         return report
-    create_schema(g, 0)  # the vector index comes last, once the embeddings are in
+    # the checkpoint's constraint first; the labels' constraints and indexes once it is known which
+    # labels this load creates (those get theirs after their nodes), the vector index last
+    create_schema(g, 0, labels=[])
     # a finished load of the same build is simply redone (MERGE makes that a no-op on an unchanged
     # graph and a repair on a changed one); an unfinished one resumes after its last committed batch
     state = g.run(f"MERGE (c:{CHECKPOINT_LABEL} {{id: $id}}) ON CREATE SET c.done = [], c.complete = false "
@@ -223,6 +247,7 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings
         done: set[str] = set()
     else:
         report.created, done = sorted(state["create"]), set(state["done"] or [])
+        create_schema(g, 0)  # a resumed load may need every key index to find what it wrote before
     create_set = set(report.created)
 
     vectors: dict[str, list[float]] = {}
@@ -231,59 +256,63 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings
         mat = np.load(out / "index" / "vectors.npy")
         vectors = {i: mat[n].tolist() for n, i in enumerate(ids)}
 
-    def write(key: str, cypher: str, rows: list[dict]) -> None:
+    def write(key: str, cypher: str, rows: list[list]):
+        """One batch and its checkpoint key in one transaction; returns the node ids a node batch
+        reports (``RETURN collect(id(n))``), None for a relationship batch."""
         def tx(t):
-            t.run(cypher, rows=rows).consume()
+            res = t.run(cypher, rows=rows)
+            got = res.single(strict=True)[0] if cypher.endswith("AS ids") else None
+            res.consume()
             # the right-hand side reads the property it sets, so Cypher write-locks the checkpoint
             # before reading it: concurrent batches cannot lose each other's keys
             t.run(f"MATCH (c:{CHECKPOINT_LABEL} {{id: $id}}) SET c.done = c.done + $key", id=checkpoint, key=key).consume()
+            return got
 
-        with g.session() as s:
-            s.execute_write(tx)
+        with g.session(notifications_disabled_classifications=["DEPRECATION"]) as s:
+            return s.execute_write(tx)
 
     def run_all(jobs, parallel: bool) -> None:
-        """jobs yields (key, cypher, n_rows, make_rows); at most 2 × workers batches are in memory at once."""
-        def finish(n_rows: int) -> None:
+        """jobs yields (key, cypher, n_rows, make_rows, on_ids); at most 2 × workers batches are in memory at once."""
+        def finish(n_rows: int, on_ids, got) -> None:
             report.batches += 1
+            on_ids(got)
             advance(n_rows)
 
         def todo():
-            for key, cypher, n, make_rows in jobs:
+            for key, cypher, n, make_rows, on_ids in jobs:
                 if key in done:
                     report.skipped_batches += 1
                     advance(n)
                     continue
-                yield key, cypher, make_rows(), n
+                yield key, cypher, make_rows(), n, on_ids
 
         if not parallel or workers <= 1:
-            for key, cypher, rows, n in todo():
-                write(key, cypher, rows)
-                finish(n)
+            for key, cypher, rows, n, on_ids in todo():
+                finish(n, on_ids, write(key, cypher, rows))
             return
         pending: dict = {}
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="medkg-load") as pool:
             try:
-                for key, cypher, rows, n in todo():
+                for key, cypher, rows, n, on_ids in todo():
                     if len(pending) >= 2 * workers:
                         finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                         for f in finished:
-                            f.result()
-                            finish(pending.pop(f))
-                    pending[pool.submit(write, key, cypher, rows)] = n
+                            finish(*pending.pop(f), f.result())
+                    pending[pool.submit(write, key, cypher, rows)] = (n, on_ids)
                 for f in as_completed(list(pending)):
-                    f.result()
-                    finish(pending.pop(f))
+                    finish(*pending.pop(f), f.result())
             except BaseException:
                 for f in pending:
                     f.cancel()
                 raise
 
-    def jobs_for(prefix: str, cypher: str, table, build):
-        """One job per batch of ``table``: its checkpoint key, the query, its row count, and a call that
-        builds its payload (only for batches not done yet)."""
+    def jobs_for(prefix: str, cypher: str, table, build, on_ids=lambda b, got: None):
+        """One job per batch of ``table``: its checkpoint key, the query, its row count, a call that
+        builds its payload (only for batches not done yet), and a call taking what the batch returned."""
         for b in range(0, table.num_rows, batch_size):
             part = table.slice(b, batch_size)
-            yield f"{prefix}/{b // batch_size}", cypher, part.num_rows, lambda part=part: build(part.to_pylist())
+            yield (f"{prefix}/{b // batch_size}", cypher, part.num_rows, lambda part=part: build(part),
+                   lambda got, b=b // batch_size: on_ids(b, got))
 
     def run_phase(parallel_jobs: list, serial_jobs: list) -> None:
         """Fresh tables of a phase share one pool (no table waits for another's last batch); the
@@ -291,10 +320,19 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings
         run_all(chain.from_iterable(parallel_jobs), parallel=True)
         run_all(chain.from_iterable(serial_jobs), parallel=False)
 
+    def columns(part, names: list[str]) -> list[list]:
+        return [part.column(c).to_pylist() for c in names]
+
     parallel: list = []
     serial: list = []
+    # node ids per label, per batch, as the batches that wrote them reported them; a label whose every
+    # batch was written by this load gets its relationships' ends looked up by id (no index seek, no
+    # index-entry lock) — after a resume the skipped batches' ids are unknown and the key is used
+    batch_ids: dict[str, dict[int, list[int]]] = {}
+    node_tables: dict[str, tuple] = {}
     # rows travel as lists in the table's column order (no per-row key strings to pack and unpack);
     # properties are set by name, and a null sets nothing / removes a stale value, as SET n += map did
+    created_labels: list[str] = []
     for p in sorted((out / "nodes").glob("*.parquet")):
         label = p.stem
         key = NODE_KEYS.get(label, "id")
@@ -303,50 +341,88 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings
         with_vectors = label == "Image" and bool(vectors)
         props = cols + ["embedding"] if with_vectors else cols
         fresh = f"node:{label}" in create_set and not _has_duplicates(table, [key])
+        if fresh:
+            created_labels.append(label)
         if fresh:  # properties inline in CREATE: about half the server time of a separate SET
             inline = "".join(f", {_prop(c)}: row[{i + 1}]" for i, c in enumerate(props))
             cypher = f"UNWIND $rows AS row CREATE (n:{_name(label)} {{{_prop(key)}: row[0]{inline}}})"
         else:
             sets = ", ".join(f"n.{_prop(c)} = row[{i + 1}]" for i, c in enumerate(props))
             cypher = f"UNWIND $rows AS row MERGE (n:{_name(label)} {{{_prop(key)}: row[0]}})" + (f" SET {sets}" if sets else "")
+        cypher += " RETURN collect(id(n)) AS ids"
 
-        def build(rows, key=key, cols=cols, with_vectors=with_vectors):
+        def build(part, key=key, cols=cols, with_vectors=with_vectors):
+            vals = columns(part, [key, *cols])
             if with_vectors:
-                return [[r[key], *[r[c] for c in cols], vectors.get(r[key])] for r in rows]
-            return [[r[key], *[r[c] for c in cols]] for r in rows]
+                vals.append([vectors.get(k) for k in vals[0]])
+            return [list(r) for r in zip(*vals)]
 
-        (parallel if fresh else serial).append(jobs_for(f"nodes/{label}", cypher, table, build))
+        batch_ids[label] = {}
+        node_tables[label] = (table.column(key), -(-table.num_rows // batch_size))
+        (parallel if fresh else serial).append(
+            jobs_for(f"nodes/{label}", cypher, table, build, lambda b, got, label=label: batch_ids[label].__setitem__(b, got)))
         report.nodes[label] = table.num_rows
+    if not done:
+        # a label this load creates from nothing gets its key constraint and indexes built once its
+        # nodes are in (one population instead of an index insert and an entry lock per node); every
+        # other label needs them now, to MERGE against
+        for label in created_labels:
+            _drop_schema(g, label)
+        create_schema(g, 0, labels=sorted((set(NODE_KEYS) | set(INDEXES)) - set(created_labels)))
     run_phase(parallel, serial)  # every node exists before the first relationship
+    create_schema(g, 0)  # relationships whose ends are not found by id use the key indexes
+
+    def node_ids(label: str, keys):
+        """The ids of the nodes with these keys, or None when some are unknown to this load."""
+        if label not in node_tables:
+            return None
+        known, n_batches = node_tables[label]
+        got = batch_ids[label]
+        if not n_batches or len(got) != n_batches or sum(map(len, got.values())) != len(known):
+            return None
+        at = pc.index_in(keys, value_set=known)
+        if at.null_count:
+            return None
+        return np.concatenate([np.asarray(got[b], dtype=np.int64) for b in range(n_batches)])[at.to_numpy()]
+
     parallel, serial = [], []
     for p in sorted((out / "edges").glob("*.parquet")):
         src, typ, dst = _edge_type(p)
         table = pq.read_table(p)
         props = [c for c in table.column_names if c not in ("_start", "_end")]
         fresh = f"rel:{typ}" in create_set and not _has_duplicates(table, ["_start", "_end"])
-        match_a = f"MATCH (a:{_name(src)} {{{_prop(NODE_KEYS.get(src, 'id'))}: row[0]}})"
+        ends = []
+        for col, var, label, at in (("_start", "a", src, "row[0]"), ("_end", "b", dst, "x[0]" if fresh else "row[1]")):
+            ids = node_ids(label, table.column(col))
+            if ids is None:
+                ends.append(f"MATCH ({var}:{_name(label)} {{{_prop(NODE_KEYS.get(label, 'id'))}: {at}}})")
+            else:
+                table = table.set_column(table.column_names.index(col), col, pa.array(ids))
+                ends.append(f"MATCH ({var}) WHERE id({var}) = {at}")
+        match_a, match_b = ends
         if fresh:
             # rows grouped by start node (tables are sorted by it): one lookup of `a` per group, and
             # the properties inline in CREATE
             inline = ", ".join(f"{_prop(c)}: x[{i + 1}]" for i, c in enumerate(props))
-            cypher = (f"UNWIND $rows AS row {match_a} UNWIND row[1] AS x "
-                      f"MATCH (b:{_name(dst)} {{{_prop(NODE_KEYS.get(dst, 'id'))}: x[0]}}) "
+            cypher = (f"UNWIND $rows AS row {match_a} UNWIND row[1] AS x {match_b} "
                       f"CREATE (a)-[r:{_name(typ)}" + (f" {{{inline}}}" if inline else "") + "]->(b)")
         else:
             sets = ", ".join(f"r.{_prop(c)} = row[{i + 2}]" for i, c in enumerate(props))
-            cypher = (f"UNWIND $rows AS row {match_a} MATCH (b:{_name(dst)} {{{_prop(NODE_KEYS.get(dst, 'id'))}: row[1]}}) "
+            cypher = (f"UNWIND $rows AS row {match_a} {match_b} "
                       f"MERGE (a)-[r:{_name(typ)}]->(b)" + (f" SET {sets}" if sets else ""))
 
-        def build(rows, cols=props, grouped=fresh):
+        def build(part, cols=props, grouped=fresh):
+            vals = columns(part, ["_start", "_end", *cols])
             if not grouped:
-                return [[r["_start"], r["_end"], *[r[c] for c in cols]] for r in rows]
+                return [list(r) for r in zip(*vals)]
             out: list[list] = []
-            for r in rows:
-                item = [r["_end"], *[r[c] for c in cols]]
-                if out and out[-1][0] == r["_start"]:
+            last = object()
+            for start, *item in zip(*vals):
+                if start == last:
                     out[-1][1].append(item)
                 else:
-                    out.append([r["_start"], [item]])
+                    out.append([start, [item]])
+                    last = start
             return out
 
         (parallel if fresh else serial).append(jobs_for(f"edges/{p.stem}", cypher, table, build))
@@ -354,6 +430,7 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 10_000, embeddings
     run_phase(parallel, serial)
     if vectors:
         create_schema(g, dim)
+    g.run("CALL db.awaitIndexes(600)")
     g.run(f"MATCH (c:{CHECKPOINT_LABEL} {{id: $id}}) SET c.complete = true, c.nodes = $n, c.relationships = $r",
           id=checkpoint, n=json.dumps(report.nodes, sort_keys=True), r=json.dumps(report.relationships, sort_keys=True))
     return report

@@ -471,7 +471,7 @@ def load(
     graph_dir: Path = typer.Argument(..., metavar="DIR"),
     uri: Optional[str] = NEO4J_OPTS["uri"],
     database: Optional[str] = NEO4J_OPTS["database"],
-    batch_size: int = typer.Option(10_000, "--batch-size", min=1, help="Rows per UNWIND transaction."),
+    batch_size: int = typer.Option(5_000, "--batch-size", min=1, help="Rows per UNWIND transaction."),
     workers: int = typer.Option(2, "--workers", min=1, help="Concurrent sessions for labels and relationship types "
                                 "the database holds none of yet (those are CREATEd; the rest is MERGEd one batch at a time)."),
     no_embeddings: bool = typer.Option(False, "--no-embeddings", help="Do not load Image.embedding and its vector index."),

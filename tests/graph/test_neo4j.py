@@ -198,6 +198,12 @@ def test_fresh_types_are_created_in_parallel_and_existing_ones_merged(neo4j_env,
     with Neo4jGraph(settings) as g:
         first = load_graph(sample_build, g, batch_size=7, workers=3)
         assert "rel:POSITIVE" in first.created and "node:Image" in first.created
+        # labels created from nothing get their constraints and indexes after their nodes: all there, online
+        names = {r["name"]: r["state"] for r in g.run("SHOW INDEXES YIELD name, state RETURN name, state")}
+        assert {"medkg_image_key", "medkg_concept_key", "medkg_image_studyid", "medkg_concept_name"} <= set(names)
+        assert set(names.values()) == {"ONLINE"}
+        constraints = {r["name"] for r in g.run("SHOW CONSTRAINTS YIELD name RETURN name")}
+        assert {"medkg_image_key", "medkg_concept_key", "medkg_patient_key"} <= constraints
         clean = graph_checksum(g)
         # another build of the same corpus (a new checkpoint): everything exists, so it MERGEs
         other = tmp_path / "other"
