@@ -168,10 +168,35 @@ def create_schema(g: Neo4jGraph, dim: int = 0, labels=None) -> None:
         for _, statement in _schema(label):
             g.run(statement)
     if dim > 0:
-        g.run(
-            f"CREATE VECTOR INDEX {VECTOR_INDEX} IF NOT EXISTS FOR (n:Image) ON (n.embedding) OPTIONS "
-            f"{{indexConfig: {{`vector.dimensions`: {int(dim)}, `vector.similarity_function`: 'cosine'}}}}"
-        )
+        create_vector_index(g, "Image", "embedding", dim)
+
+
+def vector_properties(out: Path) -> list[tuple[str, str, int]]:
+    """(label, property, dimension) of every node property of a built graph that holds float vectors
+    (a list-of-float column, e.g. ``Concept.gnnEmbedding`` written back by a GNN); each gets a cosine
+    vector index named ``medkg_<label>_<property>`` when loaded."""
+    found = []
+    for p in sorted((out / "nodes").glob("*.parquet")):
+        for f in pq.read_schema(p):
+            t = f.type
+            if not ((pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t))
+                    and pa.types.is_floating(t.value_type)):
+                continue
+            lengths = pc.unique(pc.drop_null(pc.list_value_length(pq.read_table(p, columns=[f.name]).column(f.name))))
+            dims = sorted(lengths.to_pylist())
+            if len(dims) > 1:
+                raise UsageError(f"nodes/{p.name} column {f.name!r} holds vectors of {len(dims)} lengths ({dims[:5]})",
+                                 fix="write one dimension per vector property")
+            if dims and dims[0] > 0:
+                found.append((p.stem, f.name, int(dims[0])))
+    return found
+
+
+def create_vector_index(g: Neo4jGraph, label: str, prop: str, dim: int) -> str:
+    name = f"medkg_{label.lower()}_{prop.lower()}"
+    g.run(f"CREATE VECTOR INDEX {name} IF NOT EXISTS FOR (n:{_name(label)}) ON (n.{_prop(prop)}) OPTIONS "
+          f"{{indexConfig: {{`vector.dimensions`: {int(dim)}, `vector.similarity_function`: 'cosine'}}}}")
+    return name
 
 
 def _drop_schema(g: Neo4jGraph, label: str) -> None:
@@ -230,8 +255,11 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 5_000, embeddings:
     checkpoint = manifest["input"]["checksum"] + "|" + json.dumps(manifest["settings"], sort_keys=True)
     report = LoadReport()
     dim = int(manifest.get("vectorIndex", {}).get("dim") or 0) if embeddings else 0
+    node_vectors = vector_properties(out)  # checked before anything is written
     if schema_only:
         create_schema(g, dim)
+        for label, prop, d in node_vectors:
+            create_vector_index(g, label, prop, d)
         return report
     # the checkpoint's constraint first; the labels' constraints and indexes once it is known which
     # labels this load creates (those get theirs after their nodes), the vector index last
@@ -430,6 +458,8 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 5_000, embeddings:
     run_phase(parallel, serial)
     if vectors:
         create_schema(g, dim)
+    for label, prop, d in node_vectors:
+        create_vector_index(g, label, prop, d)
     g.run("CALL db.awaitIndexes(600)")
     g.run(f"MATCH (c:{CHECKPOINT_LABEL} {{id: $id}}) SET c.complete = true, c.nodes = $n, c.relationships = $r",
           id=checkpoint, n=json.dumps(report.nodes, sort_keys=True), r=json.dumps(report.relationships, sort_keys=True))

@@ -225,3 +225,43 @@ def test_fresh_types_are_created_in_parallel_and_existing_ones_merged(neo4j_env,
         third = load_graph(other, g, batch_size=7, workers=3)
         assert "rel:POSITIVE" in third.created
         assert g.run("MATCH ()-[r:POSITIVE]->() RETURN count(r) AS n")[0]["n"] == t.num_rows
+
+
+def test_node_vector_columns_get_a_vector_index(neo4j_env, sample_build, tmp_path):
+    """A float-vector node property (as the GNN writes Concept.gnnEmbedding back) is loaded and indexed,
+    and answers a vector query; vectors of mixed lengths are refused before anything is written."""
+    import shutil
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from graph.neo4j import Neo4jGraph, load_graph
+    from kg.errors import UsageError
+
+    build = tmp_path / "gnn"
+    shutil.copytree(sample_build, build)
+    path = build / "nodes" / "Concept.parquet"
+    t = pq.read_table(path)
+    rng = np.random.default_rng(0)
+    vecs = rng.normal(size=(t.num_rows, 16)).astype(np.float32)
+    pq.write_table(t.append_column("gnnEmbedding", pa.array(vecs.tolist(), type=pa.list_(pa.float32()))), path)
+    settings, _ = neo4j_env
+    with Neo4jGraph(settings) as g:
+        load_graph(build, g, workers=2)
+        idx = {r["name"]: r for r in g.run("SHOW VECTOR INDEXES YIELD name, labelsOrTypes, properties, options, state "
+                                            "RETURN name, labelsOrTypes, properties, options, state")}
+        gnn = idx["medkg_concept_gnnembedding"]
+        assert gnn["labelsOrTypes"] == ["Concept"] and gnn["properties"] == ["gnnEmbedding"] and gnn["state"] == "ONLINE"
+        assert gnn["options"]["indexConfig"]["vector.dimensions"] == 16
+        cui = t.column("cui")[5].as_py()
+        hit = g.run("CALL db.index.vector.queryNodes('medkg_concept_gnnembedding', 1, $v) YIELD node RETURN node.cui AS cui",
+                    v=vecs[5].tolist())
+        assert hit == [{"cui": cui}]
+        before = g.run("MATCH (n) RETURN count(n) AS n")[0]["n"]
+        ragged = vecs.tolist()
+        ragged[0] = ragged[0][:8]
+        pq.write_table(t.append_column("gnnEmbedding", pa.array(ragged, type=pa.list_(pa.float32()))), path)
+        with pytest.raises(UsageError, match="gnnEmbedding.*2 lengths"):
+            load_graph(build, g)
+        assert g.run("MATCH (n) RETURN count(n) AS n")[0]["n"] == before
