@@ -281,6 +281,19 @@ class RulesExtractor:
             ev = events.get(i)
             if ev is None:
                 w = low[i]
+                if w == "or" and (scope is None or scope.kind == "unc") and clause:
+                    # "atelectasis or pneumonia", "collapse and/or consolidation": a differential, both
+                    # uncertain; under a negation ("no effusion or pneumothorax") the scope decides
+                    j = i - 1
+                    while j > clause[-1].u1 - 1 and low[j] in (",", "/", "and"):
+                        j -= 1
+                    if j == clause[-1].u1 - 1 and self._differential_follows(events, i + 1, n):
+                        e = clause[-1]
+                        if e.polarity == "positive":
+                            e.polarity, e.reason, e.weak = "uncertain", "unc_both:or", False
+                        scope = _Scope("unc", "or", last=i + 1)
+                    i += 1
+                    continue
                 if w in CLAUSE_PUNCT:
                     scope, clause, loose, anatomy = None, [], [], []
                 elif w in CLAUSE_VERBS or w == "with":
@@ -341,6 +354,19 @@ class RulesExtractor:
                     scope.last = end
             i = end
         return normals
+
+    @staticmethod
+    def _differential_follows(events, i: int, n: int) -> bool:
+        """An observation starts within the next three words (modifiers and anatomy may come first)."""
+        for j in range(i, min(n, i + 4)):
+            ev = events.get(j)
+            if ev is None:
+                continue
+            if ev[0] != "ent":
+                return False
+            if ev[1].kind == "obs":
+                return True
+        return False
 
     def _relations(self, low, ents: list[_Ent]) -> None:
         by_u0 = {e.u0: e for e in ents}

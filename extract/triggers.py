@@ -69,6 +69,15 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "presumably", "indeterminate", "potential",
         "potentially", "perhaps", "impossible to exclude",
         "would be difficult to exclude", "raising concern for", "raises concern for", "possibly representing", "may well represent", "likely representing", "maybe", "to exclude", "to rule out", "rule out", "r/o",
+        # a hedge before a causal link keeps its reach ("possibly due to atelectasis"): these outrank "due to" (term)
+        "possibly due to", "may be due to", "could be due to", "might be due to", "possibly secondary to",
+        "possibly related to", "may be related to", "could be related to",
+        "i suspect", "suspect", "unclear if", "cannot be certain",
+        # "hard to say whether there is edema": "whether" opens the scope and outranks "there is" (term)
+        "whether", "whether there is", "whether there are", "whether there has been",
+        "differential diagnosis would include", "differential would include",
+        # "minimal if any effusion": the hedge before the finding
+        "minimal if any", "small if any", "trace if any", "little if any", "mild if any",
     ),
     "unc_post": (
         "cannot be excluded", "can not be excluded", "can't be excluded", "cannot be ruled out",
@@ -79,6 +88,14 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "is considered", "if any", "if present", "if there is any", "is presumed", "are presumed",
         "is a possibility", "is also a possibility", "are a possibility", "is also possible", "is questionable",
         "is suggested", "are suggested", "is not entirely excluded",
+        "is less likely", "are less likely", "is felt less likely", "is thought less likely", "is thought likely",
+        "are thought likely", "should be considered", "should also be considered", "must be considered",
+        "must be excluded", "should be excluded", "needs to be excluded", "need to be excluded",
+        "is not completely excluded", "are not completely excluded", "not completely excluded",
+        "cannot be entirely excluded", "can not be entirely excluded", "cannot be completely excluded",
+        "could not be entirely excluded", "are not entirely excluded", "is not ruled out", "are not ruled out",
+        "may be present", "might be present", "could be present", "may also be present",
+        "is impossible to say", "impossible to say", "is uncertain", "are uncertain", "is equivocal", "is not certain",
     ),
     "unc_both": ("versus", "vs", "or less likely", "or more likely"),
     "term": (

@@ -129,6 +129,34 @@ def test_polarity_constructs_from_the_issue(text, name, expected):
     assert polarity(text).get(name) == expected, (text, polarity(text))
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # differentials: both alternatives are uncertain (RadGraph: OBS-U), unless a negation governs them
+        ("Basilar opacity, either atelectasis or pneumonia.", {"Atelectasis": "uncertain", "Pneumonia": "uncertain"}),
+        ("Left lower lobe collapse and/or consolidation.", {"Lung consolidation": "uncertain"}),
+        ("No pleural effusion or pneumothorax.", {"Pleural effusion": "negative", "Pneumothorax": "negative"}),
+        ("Small amount of pleural fluid or pleural thickening at the apex.", {"Pleural effusion": "uncertain", "Thickening of pleura": "uncertain"}),
+        # post-hedges that split a familiar phrase or state a low likelihood
+        ("Pneumonia cannot be entirely excluded.", {"Pneumonia": "uncertain"}),
+        ("Infection is less likely.", {"Infection": "uncertain"}),
+        ("Superimposed pneumonia should be considered.", {"Pneumonia": "uncertain"}),
+        ("A trace right pleural effusion may be present.", {"Pleural effusion": "uncertain"}),
+        ("Pneumonia is not completely excluded.", {"Pneumonia": "uncertain"}),
+        # a hedge before a causal link, "whether", "if any" before the finding
+        ("Right basilar opacity possibly due to atelectasis.", {"Atelectasis": "uncertain"}),
+        ("It is hard to say whether there is mild pulmonary edema.", {"Pulmonary edema": "uncertain"}),
+        ("Minimal if any pleural effusion.", {"Pleural effusion": "uncertain"}),
+        # and what must not change
+        ("Right basilar opacity due to atelectasis.", {"Atelectasis": "positive"}),
+        ("Sternotomy wires and a pacemaker are present.", {"Artificial cardiac pacemaker": "positive"}),
+    ],
+)
+def test_hedges_and_differentials(text, expected):
+    got = polarity(text)
+    assert {k: got.get(k) for k in expected} == expected, (text, got)
+
+
 def test_literal_variant_reports_only_named_findings():
     from extract.base import get_extractor
 
