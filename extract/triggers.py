@@ -32,6 +32,9 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "not entirely resolved", "not resolved", "has not resolved", "have not resolved", "resolving",
         "has largely resolved", "have largely resolved", "has nearly resolved", "has partially resolved",
         "should not be mistaken for",
+        # a tube "withdrawn by 2 cm" is still there; a finding "not well localized" is still seen
+        "has been withdrawn", "have been withdrawn", "was withdrawn", "not well localized", "not well defined",
+        "not well delineated", "not well characterized", "not well assessed",
     ),
     "neg": (
         "no", "not", "without", "free of", "negative for", "absence of", "absent", "no evidence of",
@@ -51,8 +54,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "were removed", "was removed", "removed", "no longer seen", "no longer visualized",
         "no longer present", "no longer visible", "is no longer", "are no longer", "not appreciated",
         "not evident", "not demonstrated", "not detected", "is gone", "has cleared", "have cleared",
-        "cleared", "not apparent", "is resolved", "are resolved", "has been withdrawn",
-        "have been withdrawn", "has resolved since", "not excluded by",
+        "cleared", "not apparent", "is resolved", "are resolved", "has resolved since", "not excluded by",
     ),
     "neg_weak": (
         "no new", "without new", "no newly", "no additional", "no new focal", "no new areas of",
@@ -65,9 +67,9 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "suspicious for", "suspicious of", "concerning for", "concern for", "worrisome for",
         "suggestive of", "suggesting", "suggests", "consider", "considered", "differential includes",
         "differential diagnosis includes", "cannot exclude", "can not exclude", "cannot rule out",
-        "can not rule out", "difficult to exclude", "not excluded", "equivocal", "borderline", "presumed",
+        "can not rule out", "difficult to exclude", "equivocal", "borderline", "presumed",
         "presumably", "indeterminate", "potential",
-        "potentially", "perhaps", "impossible to exclude",
+        "potentially", "perhaps", "impossible to exclude", "with or without",
         "would be difficult to exclude", "raising concern for", "raises concern for", "possibly representing", "may well represent", "likely representing", "maybe", "to exclude", "to rule out", "rule out", "r/o",
         # a hedge before a causal link keeps its reach ("possibly due to atelectasis"): these outrank "due to" (term)
         "possibly due to", "may be due to", "could be due to", "might be due to", "possibly secondary to",
@@ -146,7 +148,8 @@ SUGGESTIVE_PHRASES = (
 #: Verbs that close a forward scope once it has captured something ("no effusion is present and ...").
 CLAUSE_VERBS = frozenset(
     "is are was were has have had appears appear remains remain demonstrates shows show measures "
-    "measure extends extend terminates terminate ends end courses course projects lies".split()
+    "measure extends extend terminates terminate ends end courses course projects lies enters enter "
+    "traverses traverse passes pass crosses cross reaches reach descends descend".split()
 )
 
 #: A finding stated as "<anatomy> is <word>": anatomy CUI -> ((words, concept CUI), ...).

@@ -147,7 +147,15 @@ def test_polarity_constructs_from_the_issue(text, name, expected):
         ("Right basilar opacity possibly due to atelectasis.", {"Atelectasis": "uncertain"}),
         ("It is hard to say whether there is mild pulmonary edema.", {"Pulmonary edema": "uncertain"}),
         ("Minimal if any pleural effusion.", {"Pleural effusion": "uncertain"}),
+        ("Aspiration or infection not excluded.", {"Aspiration": "uncertain", "Infection": "uncertain"}),
+        ("Pulmonary fibrosis with or without superimposed interstitial edema.",
+         {"Pulmonary fibrosis": "positive", "Interstitial pulmonary edema": "uncertain"}),
+        # a repositioned tube is still there, and so is a tube whose tip is not seen
+        ("Right PICC has been withdrawn by 1 cm.", {"Central venous line": "positive"}),
+        ("A nasogastric tube enters the stomach, distal tip not visualized.", {"Nasogastric tube": "positive"}),
+        ("Opacity not well localized on the frontal view.", {"Pulmonary opacity": "positive"}),
         # and what must not change
+        ("Nasogastric tube is not visualized.", {"Nasogastric tube": "negative"}),
         ("Right basilar opacity due to atelectasis.", {"Atelectasis": "positive"}),
         ("Sternotomy wires and a pacemaker are present.", {"Artificial cardiac pacemaker": "positive"}),
     ],
