@@ -45,7 +45,7 @@ from extract.triggers import (
     TRIGGERS,
 )
 
-VERSION = "0.1"
+VERSION = "0.2"
 TOKEN_RE = re.compile(r"[A-Za-z0-9]+|[^\sA-Za-z0-9]")
 JOINERS = frozenset({"-", "/", "'", "’"})  # matched through: "right-sided", "pacemaker/ICD"
 CLAUSE_PUNCT = frozenset({";", ":", "(", ")", "[", "]"})
