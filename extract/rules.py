@@ -281,19 +281,6 @@ class RulesExtractor:
             ev = events.get(i)
             if ev is None:
                 w = low[i]
-                if w == "or" and (scope is None or scope.kind == "unc") and clause:
-                    # "atelectasis or pneumonia", "collapse and/or consolidation": a differential, both
-                    # uncertain; under a negation ("no effusion or pneumothorax") the scope decides
-                    j = i - 1
-                    while j > clause[-1].u1 - 1 and low[j] in (",", "/", "and"):
-                        j -= 1
-                    if j == clause[-1].u1 - 1 and self._differential_follows(events, i + 1, n):
-                        e = clause[-1]
-                        if e.polarity == "positive":
-                            e.polarity, e.reason, e.weak = "uncertain", "unc_both:or", False
-                        scope = _Scope("unc", "or", last=i + 1)
-                    i += 1
-                    continue
                 if w in CLAUSE_PUNCT:
                     scope, clause, loose, anatomy = None, [], [], []
                 elif w in CLAUSE_VERBS or w == "with":
@@ -320,6 +307,12 @@ class RulesExtractor:
                     if clause:
                         clause[-1].polarity, clause[-1].reason = "uncertain", f"unc:{phrase}"
                     scope = _Scope("unc", phrase, last=end)
+                elif kind == "unc_alt":
+                    if (scope is None or scope.kind == "unc") and clause and _joined(low, clause[-1], i) \
+                            and _observation_follows(events, end, n):
+                        if clause[-1].polarity == "positive":
+                            clause[-1].polarity, clause[-1].reason, clause[-1].weak = "uncertain", f"unc_alt:{phrase}", False
+                        scope = _Scope("unc", phrase, last=end)
                 elif kind in ("normal", "borderline"):
                     anat = [e for e in anatomy if e.rule_cui in NORMAL_OF]
                     if anat:  # "the heart is normal"
@@ -354,19 +347,6 @@ class RulesExtractor:
                     scope.last = end
             i = end
         return normals
-
-    @staticmethod
-    def _differential_follows(events, i: int, n: int) -> bool:
-        """An observation starts within the next three words (modifiers and anatomy may come first)."""
-        for j in range(i, min(n, i + 4)):
-            ev = events.get(j)
-            if ev is None:
-                continue
-            if ev[0] != "ent":
-                return False
-            if ev[1].kind == "obs":
-                return True
-        return False
 
     def _relations(self, low, ents: list[_Ent]) -> None:
         by_u0 = {e.u0: e for e in ents}
@@ -511,6 +491,24 @@ def _compose(word: str, at: int, anats: list[_Ent]) -> tuple[_Ent, str] | None:
                 if best is None or d < best[0]:
                     best = (d, a, cui)
     return None if best is None else (best[1], best[2])
+
+
+def _joined(low: list[str], e: _Ent, at: int) -> bool:
+    """``e`` ends right before word ``at``, or only ",", "/" and "and" lie between ("collapse and/or")."""
+    return all(w in (",", "/", "and") for w in low[e.u1 : at])
+
+
+def _observation_follows(events, i: int, n: int) -> bool:
+    """An observation starts within the next four words (modifiers and anatomy may come first)."""
+    for j in range(i, min(n, i + 4)):
+        ev = events.get(j)
+        if ev is None:
+            continue
+        if ev[0] != "ent":
+            return False
+        if ev[1].kind == "obs":
+            return True
+    return False
 
 
 def _bisect(starts: list[int], pos: int) -> int:

@@ -12,6 +12,9 @@ kinds are:
 * ``unc``       – makes what follows uncertain ("possible", "concerning for", "likely");
 * ``unc_post``  – makes what precedes uncertain ("cannot be excluded", "is suspected");
 * ``unc_both``  – the mention before and the ones after are uncertain ("atelectasis versus pneumonia");
+* ``unc_alt``   – like ``unc_both``, but only between two observations and never under a negation:
+  "atelectasis or pneumonia", "collapse and/or consolidation" are differentials, "no effusion or
+  pneumothorax" stays a negated list;
 * ``term``      – ends any open scope ("but", "however", "which").
 """
 
@@ -100,6 +103,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "is impossible to say", "impossible to say", "is uncertain", "are uncertain", "is equivocal", "is not certain",
     ),
     "unc_both": ("versus", "vs", "or less likely", "or more likely"),
+    "unc_alt": ("or",),
     "term": (
         "but", "however", "although", "though", "aside from", "apart from", "except", "except for",
         "with the exception of", "which", "whereas", "while", "otherwise", "there is", "there are",
