@@ -22,6 +22,7 @@ import os
 import re
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import chain
 from pathlib import Path
 from typing import Callable
@@ -330,12 +331,12 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 5_000, embeddings:
         mat = np.load(out / "index" / "vectors.npy")
         vectors = {i: mat[n].tolist() for n, i in enumerate(ids)}
 
-    def write(key: str, cypher: str, rows: list[list]):
+    def write(key: str, cypher: str, rows: list[list], returns_ids: bool):
         """One batch and its checkpoint key in one transaction; returns the node ids a node batch
         reports (``RETURN collect(id(n))``), None for a relationship batch."""
         def tx(t):
             res = t.run(cypher, rows=rows)
-            got = res.single(strict=True)[0] if cypher.endswith("AS ids") else None
+            got = res.single(strict=True)[0] if returns_ids else None
             res.consume()
             # the right-hand side reads the property it sets, so Cypher write-locks the checkpoint
             # before reading it: concurrent batches cannot lose each other's keys
@@ -346,10 +347,12 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 5_000, embeddings:
             return s.execute_write(tx)
 
     def run_all(jobs, parallel: bool) -> None:
-        """jobs yields (key, cypher, n_rows, make_rows, on_ids); at most 2 × workers batches are in memory at once."""
+        """jobs yields (key, cypher, n_rows, make_rows, on_ids); on_ids is None for batches that return
+        no ids. At most 2 × workers batches are in memory at once."""
         def finish(n_rows: int, on_ids, got) -> None:
             report.batches += 1
-            on_ids(got)
+            if on_ids is not None:
+                on_ids(got)
             advance(n_rows)
 
         def todo():
@@ -362,7 +365,7 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 5_000, embeddings:
 
         if not parallel or workers <= 1:
             for key, cypher, rows, n, on_ids in todo():
-                finish(n, on_ids, write(key, cypher, rows))
+                finish(n, on_ids, write(key, cypher, rows, on_ids is not None))
             return
         pending: dict = {}
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="medkg-load") as pool:
@@ -372,7 +375,7 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 5_000, embeddings:
                         finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                         for f in finished:
                             finish(*pending.pop(f), f.result())
-                    pending[pool.submit(write, key, cypher, rows)] = (n, on_ids)
+                    pending[pool.submit(write, key, cypher, rows, on_ids is not None)] = (n, on_ids)
                 for f in as_completed(list(pending)):
                     finish(*pending.pop(f), f.result())
             except BaseException:
@@ -380,13 +383,13 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 5_000, embeddings:
                     f.cancel()
                 raise
 
-    def jobs_for(prefix: str, cypher: str, table, build, on_ids=lambda b, got: None):
+    def jobs_for(prefix: str, cypher: str, table, build, on_ids=None):
         """One job per batch of ``table``: its checkpoint key, the query, its row count, a call that
-        builds its payload (only for batches not done yet), and a call taking what the batch returned."""
+        builds its payload (only for batches not done yet), and a call taking the ids it returned."""
         for b in range(0, table.num_rows, batch_size):
             part = table.slice(b, batch_size)
             yield (f"{prefix}/{b // batch_size}", cypher, part.num_rows, lambda part=part: build(part),
-                   lambda got, b=b // batch_size: on_ids(b, got))
+                   None if on_ids is None else lambda got, b=b // batch_size: on_ids(b, got))
 
     def run_phase(parallel_jobs: list, serial_jobs: list) -> None:
         """Fresh tables of a phase share one pool (no table waits for another's last batch); the
@@ -442,7 +445,7 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 5_000, embeddings:
             return None
         known, n_batches = node_tables[label]
         got = batch_ids[label]
-        if not n_batches or len(got) != n_batches or sum(map(len, got.values())) != len(known):
+        if not n_batches or len(got) != n_batches:  # a batch skipped on resume: its ids are unknown
             return None
         at = pc.index_in(keys, value_set=known)
         if at.null_count:
@@ -462,15 +465,12 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 5_000, embeddings:
                 table = table.set_column(table.column_names.index(col), col, pa.array(ids))
             by_id.append(ids is not None)
         cypher = _edge_cypher(src, typ, dst, props, fresh, (by_id[0], by_id[1]))
-
-        def build(part, props=props, grouped=fresh):
-            return _edge_rows(part, props, grouped)
-
+        build = partial(_edge_rows, props=props, grouped=fresh)
         (parallel if fresh else serial).append(jobs_for(f"edges/{p.stem}", cypher, table, build))
         report.relationships[typ] = report.relationships.get(typ, 0) + table.num_rows
     run_phase(parallel, serial)
-    if vectors:
-        create_schema(g, dim)
+    if vectors and dim > 0:
+        create_vector_index(g, "Image", "embedding", dim)
     for label, prop, d in node_vectors:
         create_vector_index(g, label, prop, d)
     g.run("CALL db.awaitIndexes(600)")
