@@ -22,6 +22,8 @@ if command -v npm >/dev/null 2>&1; then
 fi
 # Neo4j: the tests use NEO4J_URI when it is set, else they assemble (Maven) and start the project's own
 # server in .neo4j/ on free loopback ports, and stop it at the end.
+# The venv's bin first on PATH: any `kg` or `python` a test or tool starts is the one just installed.
+export PATH="$(cd "$VENV/bin" && pwd):$PATH"
 export MEDKG_NEO4J_HOME=${MEDKG_NEO4J_HOME:-$PWD/.neo4j}
 set +e
 "$VENV/bin/python" -m pytest "$@"

@@ -5,6 +5,7 @@ parameterised query and saves a screenshot that shows the result."""
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ def test_browser_shows_a_query_result(neo4j_env, sample_build, tmp_path):
         _need("node and tests/browser/node_modules (npm ci in tests/browser) are needed")
     if home is None:
         pytest.skip("needs the project's own server (its Browser port)")
-    p = subprocess.run(["python", "-m", "kg", "load", str(sample_build), "--quiet"], capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-m", "kg", "load", str(sample_build), "--quiet"], capture_output=True, text=True,
                        env=os.environ.copy())
     assert p.returncode == 0, p.stderr
     bolt, http = home.ports()
