@@ -134,9 +134,10 @@ def score_labels(
     s.unmapped = sorted({f for row in labels.values() for f in row} - set(fmap))
     for rid in sorted(labels):
         gold = labels[rid]
-        if rid not in predictions:
+        if rid not in predictions:  # not in the corpus: left out of the scores (the caller warns)
             s.missing_reports.append(rid)
-        pred = predictions.get(rid, {})
+            continue
+        pred = predictions[rid]
         s.reports += 1
         for finding in fmap:
             g, p = gold.get(finding), pred.get(finding)

@@ -63,7 +63,8 @@ class Neo4jSettings:
                  database: str | None = None) -> "Neo4jSettings":
         uri = uri or os.environ.get("NEO4J_URI")
         if not uri:
-            raise UsageError("no Neo4j URI given", fix="set NEO4J_URI (e.g. bolt://127.0.0.1:7687) or pass --neo4j URI")
+            raise UsageError("no Neo4j URI given", fix="set NEO4J_URI (e.g. bolt://127.0.0.1:7687), pass --neo4j URI, "
+                             "or start medkg's own server with `kg neo4j start`")
         return cls(
             uri=uri,
             user=user or os.environ.get("NEO4J_USERNAME") or "neo4j",

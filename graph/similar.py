@@ -11,8 +11,9 @@ from graph.store import read_manifest
 from kg.errors import UsageError
 
 
-def similar_images(out: Path, query: str, *, k: int = 10, exact: bool = False, use_neo4j: bool = False,
-                   neo4j_database: str | None = None) -> list[dict]:
+def similar_images(out: Path, query: str, *, k: int = 10, exact: bool = False, neo4j=None) -> list[dict]:
+    """The ``k`` images nearest ``query`` (an image id of the graph or an image file). With ``neo4j`` (a
+    ``Neo4jSettings``) the search runs in Neo4j's vector index instead of the build's index."""
     manifest = read_manifest(out)
     index = VectorIndex.load(out / "index")
     if query in index:
@@ -27,10 +28,10 @@ def similar_images(out: Path, query: str, *, k: int = 10, exact: bool = False, u
     else:
         raise UsageError(f"{query!r} is neither an image id of the graph nor an image file",
                          fix="pass an Image id (see nodes/Image.parquet) or a path to a JPEG/PNG")
-    if use_neo4j:
-        from graph.neo4j import Neo4jGraph, Neo4jSettings, similar_in_neo4j
+    if neo4j is not None:
+        from graph.neo4j import Neo4jGraph, similar_in_neo4j
 
-        with Neo4jGraph(Neo4jSettings.from_env(database=neo4j_database)) as g:
+        with Neo4jGraph(neo4j) as g:
             rows = similar_in_neo4j(g, [float(x) for x in vec], k + (1 if self_id else 0))
         hits = [(r["id"], float(r["score"])) for r in rows if r["id"] != self_id][:k]
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 
@@ -63,7 +62,7 @@ def concept_neighbors(out: Path, query: str, limit: int = 20) -> dict:
             n = sum(1 for r in t.rows if r["_end"] == cui)
             if n:
                 edges.append({"direction": "in", "type": t.type, "other": f"{n} {t.source_label} nodes",
-                              "properties": ""})
+                              "properties": {}})
             continue
         if t.source_label != "Concept" or t.target_label != "Concept":
             continue
@@ -80,7 +79,7 @@ def concept_neighbors(out: Path, query: str, limit: int = 20) -> dict:
                 "type": t.type,
                 "other": other,
                 "name": by_cui.get(other, {}).get("name", ""),
-                "properties": json.dumps(props, sort_keys=True),
+                "properties": dict(sorted(props.items())),
             })
             listed += 1
     return {"concept": c, "edges": edges}

@@ -41,11 +41,15 @@ def write_graph(g: Graph, out: Path) -> None:
         pq.write_table(_table(t.rows, ["_start", "_end"]), out / "edges" / f"{name}.parquet")
 
 
-def write_manifest(manifest: dict, out: Path) -> None:
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+def write_manifest(manifest: dict, out: Path, name: str = "manifest.json") -> None:
+    (out / name).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def read_manifest(out: Path) -> dict:
+    from graph.outdir import recover
+
+    if out.is_dir():
+        recover(out)  # finish (or drop) a build that was killed while it was being written
     p = out / "manifest.json"
     if not p.is_file():
         raise UsageError(f"{out} is not a medkg graph (no manifest.json)", fix="run `kg build ... --out DIR` first")

@@ -63,11 +63,16 @@ def build(
     one_image: bool = typer.Option(False, "--one-image-per-study", help="Keep one image per study (first of --views order)."),
     neo4j_uri: Optional[str] = typer.Option(None, "--neo4j", help="Also load the graph into Neo4j at this Bolt URI."),
     database: Optional[str] = NEO4J_OPTS["database"],
+    force: bool = typer.Option(False, "--force", help="Build into a non-empty folder that holds no medkg build "
+                               "(medkg still never replaces a file it did not write)."),
 ):
-    """Build the graph from SOURCE (or --sample) into the embedded store at --out."""
-    from rich.console import Console
+    """Build the graph from SOURCE (or --sample) into the embedded store at --out.
+
+    A rebuild replaces only medkg's own files, and only once the new build is complete."""
+    from pydantic import ValidationError
 
     from kg.pipeline import build as run_build
+    from kg.render import console as make_console, plural
     from kg.settings import BuildSettings
 
     if sample == (source is not None):
@@ -80,37 +85,31 @@ def build(
         settings = BuildSettings(
             source=source, out=out, format=format, images=images, limit=limit, workers=workers, strict=strict,
             quiet=quiet, extractor=extractor, radgraph=radgraph, umls=umls, umls_parents=umls_parents, encoder=encoder, naf=naf, views=views, keep_text=not no_text,
-            similar_k=similar_k, batch_size=batch_size, one_image_per_study=one_image,
+            similar_k=similar_k, batch_size=batch_size, one_image_per_study=one_image, force=force,
         )
-    except ValueError as exc:
-        raise _usage(str(exc).splitlines()[-1] if str(exc) else "bad option", "see `kg build --help`") from None
-    result = run_build(settings)
+    except ValidationError as exc:
+        raise _bad_option(exc) from None
+    result = run_build(settings, warn=_warn)
     m = result.manifest
-    console = Console()
+    console = make_console()
     r = m["records"]
     g = m["graph"]
     console.print(
-        f"[bold green]Built[/] {out}: {r['built']} studies, "
-        + ", ".join(f"{n} {k}" for k, n in g["nodes"].items())
-        + f"; {sum(g['relationships'].values())} relationships"
-    )
-    console.print(
-        f"NaF ({m['naf']['method']}): {m['naf']['before']['images']} -> {m['naf']['after']['images']} images, "
-        f"{m['naf']['after']['conceptsCovered']} concepts covered"
+        f"[bold green]Built[/] {out}: {plural(r['built'], 'study', 'studies')}, "
+        + ", ".join(f"{n:,} {k}" for k, n in g["nodes"].items())
+        + f"; {plural(sum(g['relationships'].values()), 'relationship')}; report: {out / 'report.html'}"
     )
     if result.quarantined:
         n_img = sum(1 for q in result.quarantined if q["stage"] == "image")
-        typer.secho(
-            f"warning: {r['quarantined']} record(s) and {n_img} image(s) quarantined; see {out / 'quarantine.jsonl'}",
-            fg="yellow", err=True,
-        )
+        _warn(f"{plural(r['quarantined'], 'record')} and {plural(n_img, 'image')} quarantined; "
+              f"see {out / 'quarantine.jsonl'}")
     if neo4j_uri:
-        from graph.neo4j import Neo4jGraph, Neo4jSettings, load_graph
+        from graph.neo4j import Neo4jGraph, load_graph
 
-        with Neo4jGraph(Neo4jSettings.from_env(neo4j_uri, database=database)) as g:
+        with Neo4jGraph(_neo4j_settings(neo4j_uri, database)) as g:
             rep = load_graph(out, g)
-        console.print(f"Loaded into Neo4j at {neo4j_uri}: {sum(rep.nodes.values())} nodes, "
-                      f"{sum(rep.relationships.values())} relationships")
+        console.print(f"Loaded into Neo4j at {neo4j_uri}: {plural(sum(rep.nodes.values()), 'node')}, "
+                      f"{plural(sum(rep.relationships.values()), 'relationship')}")
     if not quiet:
         _print_stats(console, out)
 
@@ -122,7 +121,7 @@ def stats(
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ):
     """Counts per label and type, polarity breakdown, NaF effect and top concepts."""
-    from rich.console import Console
+    from kg.render import console
 
     if json_out:
         import json
@@ -131,27 +130,17 @@ def stats(
 
         typer.echo(json.dumps(graph_stats(graph_dir, top=top), indent=2))
         return
-    _print_stats(Console(), graph_dir, top=top)
+    _print_stats(console(), graph_dir, top=top)
 
 
 def _print_stats(console, graph_dir: Path, top: int = 15) -> None:
-    from rich.table import Table
-
     from graph.stats import graph_stats
+    from kg.render import table
 
     s = graph_stats(graph_dir, top=top)
-    t = Table(title="Nodes")
-    t.add_column("label")
-    t.add_column("count", justify="right")
-    for k, v in s["nodes"].items():
-        t.add_row(k, str(v))
-    r = Table(title="Relationships")
-    r.add_column("type")
-    r.add_column("count", justify="right")
-    for k, v in s["relationships"].items():
-        r.add_row(k, str(v))
-    console.print(t)
-    console.print(r)
+    console.print(table("Nodes", ["label", "count"], [[k, f"{v:,}"] for k, v in s["nodes"].items()], right=("count",)))
+    console.print(table("Relationships", ["type", "count"], [[k, f"{v:,}"] for k, v in s["relationships"].items()],
+                        right=("count",)))
     p = s["polarity"]
     console.print(
         f"Polarity (cross-modal edges): POSITIVE {p['POSITIVE']}, NEGATIVE {p['NEGATIVE']}, UNCERTAIN {p['UNCERTAIN']}; "
@@ -165,12 +154,9 @@ def _print_stats(console, graph_dir: Path, top: int = 15) -> None:
     rec = s["records"]
     console.print(f"Records: read {rec['read']} = built {rec['built']} + quarantined {rec['quarantined']}; "
                   f"images quarantined {s['images']['quarantined']}")
-    c = Table(title=f"Top {top} concepts")
-    for col in ("cui", "name", "POSITIVE", "NEGATIVE", "UNCERTAIN"):
-        c.add_column(col, justify="right" if col.isupper() else "left")
-    for row in s["topConcepts"]:
-        c.add_row(row["cui"], row["name"], str(row["POSITIVE"]), str(row["NEGATIVE"]), str(row["UNCERTAIN"]))
-    console.print(c)
+    cols = ["cui", "name", "POSITIVE", "NEGATIVE", "UNCERTAIN"]
+    console.print(table(f"Top {top} concepts", cols, [[str(row[c]) for c in cols] for row in s["topConcepts"]],
+                        right=("POSITIVE", "NEGATIVE", "UNCERTAIN"), whole=("cui",)))
 
 
 @app.command()
@@ -178,23 +164,33 @@ def neighbors(
     graph_dir: Path = typer.Argument(..., metavar="DIR"),
     concept: str = typer.Argument(..., metavar="CUI_OR_NAME", help="A CUI (C0032227) or a concept name."),
     limit: int = typer.Option(20, "--limit", help="Most edges listed per relationship type."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON (the concept and its edges) instead of a table."),
 ):
     """A concept's edges: cross-modal polarity counts and its concept relations."""
-    from rich.console import Console
-    from rich.table import Table
-
     from graph.stats import concept_neighbors
+    from kg.render import console as make_console, table
 
     info = concept_neighbors(graph_dir, concept, limit=limit)
-    console = Console()
+    if json_out:
+        import json
+
+        typer.echo(json.dumps(info, indent=2, default=str))
+        return
+    console = make_console()
     c = info["concept"]
     console.print(f"[bold]{c['cui']}[/] {c['name']} ({c['group']}; {', '.join(c['semanticTypes'])})")
-    t = Table(title="Edges")
-    for col in ("direction", "type", "other", "name", "properties"):
-        t.add_column(col)
-    for e in info["edges"]:
-        t.add_row(e["direction"], e["type"], e["other"], e.get("name", ""), e.get("properties", ""))
-    console.print(t)
+    rows = [[e["direction"], e["type"], e["other"], e.get("name", ""), _props_text(e.get("properties") or {})]
+            for e in info["edges"]]
+    console.print(table("Edges", ["direction", "type", "other", "name", "properties"], rows, whole=("other",)))
+
+
+def _props_text(props: dict) -> str:
+    """Edge properties as `name=value` pairs (lists joined by commas), readable in a table cell."""
+    parts = []
+    for k, v in props.items():
+        v = ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v
+        parts.append(f"{k}={v}")
+    return "; ".join(parts)
 
 
 @app.command()
@@ -237,22 +233,18 @@ def similar(
     """The images most similar to an image of the graph or a new image file."""
     import json
 
-    from rich.console import Console
-    from rich.table import Table
-
     from graph.similar import similar_images
+    from kg.render import console, table
 
-    hits = similar_images(graph_dir, image, k=k, exact=exact, neo4j_database=database if neo4j else None,
-                          use_neo4j=neo4j)
+    hits = similar_images(graph_dir, image, k=k, exact=exact,
+                          neo4j=_neo4j_settings(None, database) if neo4j else None)
     if json_out:
         typer.echo(json.dumps(hits, indent=2))
         return
-    t = Table(title=f"Images similar to {image}")
-    for col in ("rank", "image", "score", "study", "kept", "positive concepts"):
-        t.add_column(col)
-    for n, h in enumerate(hits, 1):
-        t.add_row(str(n), h["id"], f"{h['score']:.4f}", h["studyId"] or "", str(h["kept"]), ", ".join(h["positive"][:6]))
-    Console().print(t)
+    rows = [[str(n), h["id"], f"{h['score']:.4f}", h["studyId"] or "", str(h["kept"]), ", ".join(h["positive"][:6])]
+            for n, h in enumerate(hits, 1)]
+    console().print(table(f"Images similar to {image}", ["rank", "image", "score", "study", "kept", "positive concepts"],
+                          rows, right=("rank", "score"), whole=("image", "study")))
 
 
 @app.command("extract")
@@ -303,6 +295,10 @@ def eval_extract(
         if source is None:
             raise _usage("--labels needs the SOURCE reports", "e.g. `kg eval extract reports/ --labels labels.json`")
         result = eval_labels(source, labels, finding_map, extractor=extractor, errors=errors)
+        missing = result["missingReports"]
+        if missing:
+            _warn(f"{len(missing):,} labelled report(s) are not in {source} and were left out of the scores "
+                  f"(first: {', '.join(missing[:3])}); check that SOURCE and --labels are the same corpus")
     else:
         result = eval_radgraph(radgraph_gold, labeler=labeler, extractor=extractor)
     if json_out:
@@ -312,10 +308,11 @@ def eval_extract(
 
 
 def _print_eval(result: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from kg.render import console as make_console
+
+    console = make_console()
     if "micro" in result:
         t = Table(title=f"Finding labels: {result['reports']} reports")
         for col in ("finding", "polarity", "P", "R", "F1", "support"):
@@ -479,13 +476,13 @@ def load(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Load a built graph into Neo4j (idempotent, resumable). Credentials: NEO4J_USERNAME / NEO4J_PASSWORD."""
-    from graph.neo4j import Neo4jGraph, Neo4jSettings, load_graph
+    from graph.neo4j import Neo4jGraph, load_graph
     from graph.store import read_manifest
     from kg.progress import progress
 
     m = read_manifest(graph_dir)
     total = sum(m["graph"]["nodes"].values()) + sum(m["graph"]["relationships"].values())
-    with Neo4jGraph(Neo4jSettings.from_env(uri, database=database)) as g, progress(quiet) as track:
+    with Neo4jGraph(_neo4j_settings(uri, database)) as g, progress(quiet) as track:
         r = load_graph(graph_dir, g, batch_size=batch_size, embeddings=not no_embeddings, schema_only=schema_only,
                        workers=workers, advance=track("Loading into Neo4j", total=0 if schema_only else total, unit="rows"))
     typer.echo(f"loaded {sum(r.nodes.values())} nodes and {sum(r.relationships.values())} relationships "
@@ -504,7 +501,7 @@ def query_cmd(
     """Run Cypher against Neo4j; read-only unless --write."""
     import json
 
-    from graph.neo4j import Neo4jGraph, Neo4jSettings, query
+    from graph.neo4j import Neo4jGraph, query
 
     params = {}
     for p in param:
@@ -515,21 +512,16 @@ def query_cmd(
             params[k] = json.loads(v)
         except json.JSONDecodeError:
             params[k] = v
-    with Neo4jGraph(Neo4jSettings.from_env(uri, database=database)) as g:
+    with Neo4jGraph(_neo4j_settings(uri, database)) as g:
         keys, rows = query(g, cypher, params, write=write)
     if json_out:
         typer.echo(json.dumps(rows, indent=2, default=str))
         return
-    from rich.console import Console
-    from rich.table import Table
+    from kg.render import console, plural, table
 
-    t = Table()
-    for k in keys:
-        t.add_column(k)
-    for r in rows:
-        t.add_row(*(json.dumps(r[k], default=str) if not isinstance(r[k], str) else r[k] for k in keys))
-    Console().print(t)
-    typer.echo(f"{len(rows)} row(s)")
+    cells = [[json.dumps(r[k], default=str) if not isinstance(r[k], str) else r[k] for k in keys] for r in rows]
+    console().print(table(None, list(keys), cells))
+    typer.echo(plural(len(rows), "row"))
 
 
 @app.command("sample")
@@ -541,10 +533,56 @@ def sample_cmd(dest: Path = typer.Argument(..., help="Folder to write the bundle
     typer.echo(f"wrote the sample corpus to {dest}")
 
 
+@app.command("report")
+def report_cmd(graph_dir: Path = typer.Argument(..., metavar="DIR", help="A folder written by `kg build`.")):
+    """Render DIR/report.html again from the stored build (counts, polarity, co-occurrence, quarantine, timings)."""
+    from kg.report import rerender
+
+    typer.echo(f"wrote {rerender(graph_dir)}")
+
+
 def _usage(what: str, fix: str):
     from kg.errors import UsageError
 
     return UsageError(what, fix=fix)
+
+
+def _warn(message: str) -> None:
+    """One line on stderr, never wrapped."""
+    typer.secho(f"warning: {message}", fg="yellow", err=True)
+
+
+# Options whose flag is not the field name with dashes.
+_FLAGS = {"keep_text": "--no-text", "one_image_per_study": "--one-image-per-study", "source": "SOURCE"}
+
+
+def _bad_option(exc) -> Exception:
+    """A pydantic ValidationError of the build settings as the option, the value and the allowed values."""
+    e = exc.errors()[0]
+    name = str(e["loc"][0]) if e.get("loc") else "option"
+    flag = _FLAGS.get(name, "--" + name.replace("_", "-"))
+    msg = str(e.get("msg", "")).removeprefix("Value error, ")
+    what, _, fix = msg.partition("; ")
+    return _usage(f"bad value for {flag}: {what}" if what else f"bad value for {flag}: {e.get('input')!r}",
+                  fix or f"see `kg build --help` for {flag}")
+
+
+def _neo4j_settings(uri: str | None, database: str | None):
+    """--neo4j URI, else $NEO4J_URI, else medkg's own local server when it runs (`kg neo4j start`)."""
+    import os
+
+    from graph.neo4j import Neo4jSettings
+
+    if uri or os.environ.get("NEO4J_URI"):
+        return Neo4jSettings.from_env(uri, database=database)
+    from kg.server import ServerHome, pid_of
+
+    home = ServerHome.resolve()
+    if home.installed and pid_of(home):
+        typer.secho(f"using medkg's local Neo4j at {home.uri()} ({home.path}); set NEO4J_URI to use another server",
+                    err=True)
+        return Neo4jSettings.from_env(home.uri(), password=home.password(), database=database)
+    return Neo4jSettings.from_env(None, database=database)
 
 
 def main() -> None:

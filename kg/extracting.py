@@ -58,6 +58,20 @@ def _work(rec):
     return extract_record(rec)
 
 
+def _unique(records):
+    """The second record with an id already read becomes a Rejected one (it is quarantined, never merged)."""
+    seen: dict[str, str] = {}
+    for rec in records:
+        if isinstance(rec, Study):
+            first = seen.get(rec.report_id)
+            if first is not None:
+                rec = Rejected(rec.id, rec.source, "read", f"duplicate record id {rec.report_id!r}: already read "
+                               f"from {first}", "give every record its own id (this one was left out)")
+            else:
+                seen[rec.report_id] = rec.source
+        yield rec
+
+
 @dataclass
 class ExtractCounts:
     read: int = 0
@@ -67,7 +81,7 @@ class ExtractCounts:
 
 def run_extract(source: Path, out: Path, *, fmt: str = "auto", limit: int | None = None, workers: int = 1,
                 extractor: str = "rules", advance=lambda n=1: None) -> ExtractCounts:
-    records = read_corpus(source, fmt=fmt, limit=limit)
+    records = _unique(read_corpus(source, fmt=fmt, limit=limit))
     counts = ExtractCounts()
     qpath = out.with_name(out.name + ".quarantine.jsonl") if out.suffix != ".jsonl" else out.with_suffix(".quarantine.jsonl")
     out.parent.mkdir(parents=True, exist_ok=True)

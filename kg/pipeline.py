@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import shutil
+import time
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -26,10 +26,11 @@ from extract.records import Extraction
 from extract.sections import split_sections, target_sections
 from graph.linking import ConceptRelation, ImageInput, StudyInput, link
 from graph.naf import apply_naf
+from graph.outdir import BuildOutput
 from graph.store import FORMAT_VERSION, write_graph, write_manifest
 from kg import __version__
 from kg.corpus import ImageRef, Rejected, Study, detect_format, read_corpus
-from kg.errors import InputError, UsageError
+from kg.errors import InputError, KGError, UsageError
 from kg.progress import progress
 from kg.settings import BuildSettings
 
@@ -142,16 +143,56 @@ def _checksum_update(h, study: Study) -> None:
     h.update(json.dumps([study.id, study.patient_id, study.text, [(i.id, i.path) for i in study.images]]).encode())
 
 
-def build(settings: BuildSettings) -> BuildResult:
+class _Stages:
+    """Wall time per build stage, for the manifest and the build report."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def done(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + now - self._t, 3)
+        self._t = now
+
+
+class _Ids:
+    """Record and image ids seen so far: the second record with an id is quarantined, never merged."""
+
+    def __init__(self):
+        self.studies: dict[str, str] = {}
+        self.images: dict[str, str] = {}
+
+    def study(self, s: Study) -> Rejected | None:
+        for rid in dict.fromkeys((s.id, s.report_id)):
+            first = self.studies.get(rid)
+            if first is not None:
+                return Rejected(s.id, s.source, "read", f"duplicate record id {rid!r}: already read from {first}",
+                                "give every record its own id (this one was left out; the first one was built)")
+        for rid in (s.id, s.report_id):
+            self.studies[rid] = s.source
+        return None
+
+    def image(self, r: ImageRef, study_id: str) -> Rejected | None:
+        first = self.images.get(r.id)
+        if first is not None:
+            return Rejected(r.id, r.path, "image", f"duplicate image id {r.id!r} (study {study_id}): already used "
+                            f"by {first}", "give every image file its own name; image ids are file names without suffix")
+        self.images[r.id] = f"{r.path} (study {study_id})"
+        return None
+
+
+def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
+    """Build the graph into ``settings.out``. The previous build there stays readable until the new one is
+    complete; files medkg did not write are never touched (graph.outdir). ``warn`` receives one-line warnings
+    about settings that had surprising effects (a ``--views`` that kept no image)."""
+    output = BuildOutput(settings.out, force=settings.force)
+    output.check()  # before any work: a file, an unwritable or a foreign folder fails now, not after the build
     fmt = settings.format if settings.format != "auto" else detect_format(settings.source)
     records = read_corpus(settings.source, fmt=fmt, images=settings.images, limit=settings.limit)
     index = load_concept_index(settings.umls)
     extractor = make_extractor(settings.extractor, settings.radgraph, index)
     encoder = get_encoder(settings.encoder)
-    out = settings.out
-    if out.exists() and any(out.iterdir()) and not (out / "manifest.json").is_file():
-        raise UsageError(f"output folder {out} is not empty and holds no medkg graph",
-                         fix="choose a new --out folder (medkg only overwrites its own builds)")
 
     quarantine: list[dict] = []
     read = built = 0
@@ -160,6 +201,8 @@ def build(settings: BuildSettings) -> BuildResult:
     vec_ids: list[str] = []
     vecs: list[np.ndarray] = []
     h = hashlib.sha256()
+    ids = _Ids()
+    stages = _Stages()
 
     def reject(r: Rejected) -> None:
         if settings.strict:
@@ -170,13 +213,16 @@ def build(settings: BuildSettings) -> BuildResult:
         nonlocal read
         for rec in records:
             read += 1
+            if isinstance(rec, Study):
+                dup = ids.study(rec)
+                rec = dup or rec
             if isinstance(rec, Rejected):
                 reject(rec)
                 continue
             _checksum_update(h, rec)
             yield rec
 
-    with progress(settings.quiet) as track:
+    with output as staging, progress(settings.quiet) as track:
         advance = track("Reading and extracting reports", unit="reports")
         args = (settings.extractor, settings.views, settings.radgraph, settings.one_image_per_study, settings.umls)
         if settings.workers > 1:
@@ -187,6 +233,7 @@ def build(settings: BuildSettings) -> BuildResult:
             _init_worker(*args)
             results = map(_process, studies())
         done: list[Processed] = []
+        views_seen: dict[str, int] = {}
         try:
             for p in results:
                 advance()
@@ -194,13 +241,33 @@ def build(settings: BuildSettings) -> BuildResult:
                     reject(p.rejected)
                     continue
                 images_skipped += p.skipped_views
+                for r in p.study.images:
+                    v = (r.view_position or "unknown").upper()
+                    views_seen[v] = views_seen.get(v, 0) + 1
                 done.append(p)
         finally:
             if pool is not None:
                 pool.terminate()
+        if read == 0:
+            raise UsageError(f"no record found in {settings.source} as format {fmt!r}",
+                             fix=_format_fix(settings.source, fmt))
+        stages.done("read and extract")
 
-        refs = [r for p in done for r in p.images]
+        refs: list[ImageRef] = []
+        accepted: set[tuple[str, str]] = set()  # (study, image)
+        for p in done:
+            for r in p.images:
+                dup = ids.image(r, p.study.id)
+                if dup is not None:
+                    reject(dup)
+                else:
+                    refs.append(r)
+                    accepted.add((p.study.id, r.id))
         images_seen = len(refs)
+        if images_skipped and not refs and settings.views:
+            seen = ", ".join(f"{v} {n}" for v, n in sorted(views_seen.items()))
+            warn(f"--views {','.join(settings.views)} kept no image: {images_skipped} image(s) left out by their "
+                 f"ViewPosition ({seen}); pass --views '' to keep all")
         advance_i = track("Embedding images", total=len(refs), unit="images")
         embedded = embed_images([(r.id, r.path) for r in refs], encoder, workers=settings.workers,
                                 batch_size=settings.batch_size, advance=advance_i)
@@ -214,64 +281,85 @@ def build(settings: BuildSettings) -> BuildResult:
                 vec_ids.append(r.id)
                 vecs.append(e.vector)
         for p in done:
-            imgs = sorted((ImageResult(r.id, r.path, r.view_position, status[(r.id, r.path)]) for r in p.images),
-                          key=lambda r: r.id)
+            imgs = sorted((ImageResult(r.id, r.path, r.view_position, status[(r.id, r.path)]) for r in p.images
+                           if (p.study.id, r.id) in accepted), key=lambda r: r.id)
             inputs.append(_study_input(p, imgs, extractor.id))
             built += 1
+        stages.done("images")
 
         advance_g = track("Linking graph", total=1)
         g, link_stats = link(inputs, index, keep_text=settings.keep_text, parents=settings.umls_parents)
+        stages.done("graph")
         naf_report = apply_naf(g, settings.naf)
         advance_g()
+        stages.done("naf")
 
-    quarantined_records = sum(1 for q in quarantine if q["stage"] != "image")
-    if read != built + quarantined_records:  # an internal invariant, never expected
-        raise AssertionError(f"read {read} != built {built} + quarantined {quarantined_records}")
+        quarantined_records = sum(1 for q in quarantine if q["stage"] != "image")
+        if read != built + quarantined_records:  # an internal invariant, never expected
+            raise KGError(f"internal: read {read} != built {built} + quarantined {quarantined_records}",
+                          fix="report this to the medkg developers")
 
-    order = sorted(range(len(vec_ids)), key=vec_ids.__getitem__)
-    dim = getattr(encoder, "dim", 0)
-    matrix = np.stack([vecs[i] for i in order]) if vecs else np.zeros((0, dim), dtype=np.float32)
-    vindex = VectorIndex([vec_ids[i] for i in order], matrix)
-    if settings.similar_k > 0:
-        g.add_edges("SIMILAR_TO", "Image", "Image", similar_edges(vindex, settings.similar_k))
-        g.sort()
+        order = sorted(range(len(vec_ids)), key=vec_ids.__getitem__)
+        dim = getattr(encoder, "dim", 0)
+        matrix = np.stack([vecs[i] for i in order]) if vecs else np.zeros((0, dim), dtype=np.float32)
+        vindex = VectorIndex([vec_ids[i] for i in order], matrix)
+        if settings.similar_k > 0:
+            g.add_edges("SIMILAR_TO", "Image", "Image", similar_edges(vindex, settings.similar_k))
+            g.sort()
+        stages.done("vector index")
 
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    write_graph(g, out)
-    vindex.save(out / "index")
-    with (out / "quarantine.jsonl").open("w", encoding="utf-8") as fh:
-        for q in quarantine:
-            fh.write(json.dumps(q, sort_keys=True) + "\n")
+        write_graph(g, staging)
+        vindex.save(staging / "index")
+        with (staging / "quarantine.jsonl").open("w", encoding="utf-8") as fh:
+            for q in quarantine:
+                fh.write(json.dumps(q, sort_keys=True) + "\n")
+        stages.done("write")
 
-    manifest = {
-        "medkg": __version__,
-        "format": FORMAT_VERSION,
-        "settings": settings.recorded() | {"format": fmt},
-        "input": {"checksum": "sha256:" + h.hexdigest()},
-        "records": {
-            "read": read,
-            "built": built,
-            "quarantined": quarantined_records,
-        },
-        "images": {
-            "seen": images_seen,
-            "embedded": len(vec_ids),
-            "quarantined": images_seen - len(vec_ids),
-            "skippedByView": images_skipped,  # includes those left out by one-image-per-study
-        },
-        "extractor": {"id": extractor.id, "mergeRule": MERGE_RULE, "polarityConflicts": link_stats.conflicts},
-        "conceptIndex": {"name": index.name, "version": index.version},
-        "encoder": {"id": encoder.id, "spec": settings.encoder, "dim": int(dim)},
-        "vectorIndex": vindex.describe() | {"path": "index/"},
-        "naf": naf_report,
-        "graph": g.counts(),
-        "studiesWithoutImages": link_stats.studies_without_images,
-        "versions": _versions(),
-    }
-    write_manifest(manifest, out)
-    return BuildResult(out, manifest, quarantine)
+        manifest = {
+            "medkg": __version__,
+            "format": FORMAT_VERSION,
+            "settings": settings.recorded() | {"format": fmt},
+            "input": {"checksum": "sha256:" + h.hexdigest()},
+            "records": {
+                "read": read,
+                "built": built,
+                "quarantined": quarantined_records,
+            },
+            "images": {
+                "seen": images_seen,
+                "embedded": len(vec_ids),
+                "quarantined": images_seen - len(vec_ids),
+                "skippedByView": images_skipped,  # includes those left out by one-image-per-study
+            },
+            "extractor": {"id": extractor.id, "mergeRule": MERGE_RULE, "polarityConflicts": link_stats.conflicts},
+            "conceptIndex": {"name": index.name, "version": index.version},
+            "encoder": {"id": encoder.id, "spec": settings.encoder, "dim": int(dim)},
+            "vectorIndex": vindex.describe() | {"path": "index/"},
+            "naf": naf_report,
+            "graph": g.counts(),
+            "studiesWithoutImages": link_stats.studies_without_images,
+            "timings": stages.seconds,
+            "versions": _versions(),
+        }
+        from kg.report import write_report
+
+        write_report(staging, manifest=manifest, graph=g, quarantine=quarantine, title=str(settings.out))
+        stages.done("report")
+        manifest["timings"] = stages.seconds
+        manifest["files"] = sorted([*output.files(), "manifest.json"])
+        write_manifest(manifest, staging)
+        output.commit()
+    return BuildResult(settings.out, manifest, quarantine)
+
+
+def _format_fix(source: Path, fmt: str) -> str:
+    try:
+        detected = detect_format(source)
+    except UsageError:
+        return f"check that {source} is a corpus medkg reads (--format mimic, iu-xml, jsonl, csv or text)"
+    if detected != fmt:
+        return f"--format auto detects {detected!r} for this source: pass --format {detected} (or leave --format out)"
+    return f"add reports to {source}, or check --limit and the layout for {fmt!r} in the README"
 
 
 def similar_edges(vindex: VectorIndex, k: int, batch: int = 1024) -> list[dict]:

@@ -29,12 +29,13 @@ class BuildSettings(BaseModel):
     one_image_per_study: bool = False
     batch_size: int = Field(default=64, ge=1)
     similar_k: int = Field(default=0, ge=0)  # SIMILAR_TO edges to each image's k nearest images
+    force: bool = False  # build into a non-empty folder that holds no medkg build (never replacing its files)
 
     @field_validator("naf")
     @classmethod
     def _naf(cls, v: str) -> str:
         if v not in NAF_METHODS:
-            raise ValueError(f"unknown NaF method {v!r}; use one of {', '.join(NAF_METHODS)}")
+            raise ValueError(f"{v!r} is not a NaF method; use one of: {', '.join(NAF_METHODS)}")
         return v
 
     @field_validator("views", mode="before")
@@ -46,5 +47,5 @@ class BuildSettings(BaseModel):
 
     def recorded(self) -> dict:
         """The settings as the manifest records them (paths as given, no machine state)."""
-        d = self.model_dump(mode="json", exclude={"quiet", "workers", "out"})
+        d = self.model_dump(mode="json", exclude={"quiet", "workers", "out", "force"})
         return d

@@ -104,7 +104,7 @@ def test_broken_records_are_quarantined_and_reconciled(tmp_path):
     root = _broken_corpus(tmp_path)
     out = tmp_path / "g"
     p = run("build", root, "--out", out, "--quiet")
-    assert "3 record(s) and 2 image(s) quarantined" in p.stderr
+    assert "3 records and 2 images quarantined" in p.stderr
     q = [json.loads(line) for line in (out / "quarantine.jsonl").read_text().splitlines()]
     reasons = {r["record"]: r for r in q}
     assert "UTF-8" in reasons["s59999991"]["reason"]

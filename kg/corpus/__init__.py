@@ -22,6 +22,7 @@ READERS: dict[str, Reader] = {
     "text": textdir.read,
 }
 FORMATS = ("auto", *READERS)
+FILE_FORMATS = ("jsonl", "csv")
 
 __all__ = ["FORMATS", "READERS", "ImageRef", "Rejected", "Study", "detect_format", "read_corpus"]
 
@@ -51,6 +52,13 @@ def detect_format(source: Path) -> str:
     )
 
 
+def _detected_fix(source: Path) -> str:
+    try:
+        return f"--format auto detects {detect_format(source)!r} here: leave --format out"
+    except UsageError:
+        return "pass the corpus file or folder that format expects (see the README's format table)"
+
+
 def read_corpus(
     source: Path, *, fmt: str = "auto", images: Path | None = None, limit: int | None = None
 ) -> Iterator[Study | Rejected]:
@@ -60,6 +68,10 @@ def read_corpus(
         raise UsageError(f"unknown corpus format {fmt!r}", fix="use one of: " + ", ".join(FORMATS))
     elif not source.exists():
         raise UsageError(f"corpus not found: {source}", fix="pass an existing file or folder as SOURCE")
+    elif fmt in FILE_FORMATS and not source.is_file():
+        raise UsageError(f"--format {fmt} reads one file, and {source} is a folder", fix=_detected_fix(source))
+    elif fmt == "mimic" and not source.is_dir():
+        raise UsageError(f"--format mimic reads a folder, and {source} is a file", fix=_detected_fix(source))
     if images is not None and not images.exists():
         raise UsageError(f"image folder not found: {images}", fix="pass an existing folder to --images")
     return READERS[fmt](source, images=images, limit=limit)
