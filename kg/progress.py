@@ -1,4 +1,5 @@
-"""Rich progress bars with counts and rate; silent under --quiet or when not a terminal."""
+"""Rich progress bars with counts and rate on stderr; silent under --quiet. When stderr is not a terminal, each
+bar is printed once, finished, as a summary line."""
 
 from __future__ import annotations
 

@@ -279,3 +279,26 @@ def test_relationship_batches_group_by_start_and_match_ends_by_id_or_key():
     assert "WHERE id(a) = row[0]" in both and "MATCH (b:`Concept` {`cui`: x[0]})" in both and "CREATE (a)-[r:`POSITIVE`" in both
     merge = _edge_cypher("Image", "POSITIVE", "Concept", [], False, (False, True))
     assert "MATCH (a:`Image` {`id`: row[0]})" in merge and "WHERE id(b) = row[1]" in merge and "MERGE (a)-[r:`POSITIVE`]->(b)" in merge
+
+
+def test_commands_use_the_local_server_when_no_uri_is_set(neo4j_env, sample_build):
+    """`kg neo4j start`, then `kg load` / `kg query` / `kg similar --neo4j` with no NEO4J_* set: they find medkg's
+    own server (its URI and stored password) and say so in one line."""
+    settings, home = neo4j_env
+    if home is None:
+        pytest.skip("NEO4J_URI points at a server these tests did not start")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")}
+    env["MEDKG_NEO4J_HOME"] = str(home.path)
+    p = kg("load", sample_build, "--quiet", env=env)
+    assert p.returncode == 0, p.stderr
+    (line,) = [x for x in p.stderr.splitlines() if "local Neo4j" in x]
+    assert home.uri() in line and settings.password not in p.stderr + p.stdout
+    p = kg("query", "MATCH (s:Study) RETURN count(s) AS n", "--json", env=env)
+    assert p.returncode == 0 and json.loads(p.stdout) == [{"n": 42}], p.stderr
+    image = (sample_build / "index" / "ids.txt").read_text().split()[0]
+    p = kg("similar", sample_build, image, "-k", "2", "--neo4j", "--json", env=env)
+    assert p.returncode == 0 and len(json.loads(p.stdout)) == 2, p.stderr
+    # with nothing running there, the error says how to get a server
+    env["MEDKG_NEO4J_HOME"] = str(home.path.parent / "no-server-here")
+    p = kg("load", sample_build, "--quiet", env=env)
+    assert p.returncode == 2 and "kg neo4j start" in p.stderr and "Traceback" not in p.stderr
