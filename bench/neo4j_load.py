@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine, peak_rss_mb  # noqa: E402
 
-
 # the evidence spans real image->concept edges carry (the report words the polarity was read from)
 EVIDENCE = ["small left pleural effusion", "no pneumothorax", "mild pulmonary edema", "possible retrocardiac opacity",
             "heart size is normal", "bibasilar atelectasis", "endotracheal tube terminates 4 cm above the carina",

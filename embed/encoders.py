@@ -18,7 +18,7 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 from PIL import Image
 
-from kg.errors import UsageError
+from kg.core.errors import InvalidInput
 
 
 class Encoder(Protocol):
@@ -46,7 +46,7 @@ class PixelsEncoder:
 
     def __init__(self, size: int = 32):
         if not 4 <= size <= 256:
-            raise UsageError(f"pixels encoder size {size} out of range", fix="use --encoder pixels:<4..256>")
+            raise InvalidInput(f"pixels encoder size {size} out of range", code="E134", fix="use --encoder pixels:<4..256>")
         self.size = size
         self.dim = size * size
 
@@ -86,8 +86,8 @@ def get_encoder(spec: str) -> Encoder:
     """``name`` or ``name:argument`` (``pixels:32``, ``open_clip:ViT-B-16@<weights>``, ``open_clip:hf-hub:org/repo``)."""
     name, _, arg = spec.partition(":")
     if name not in ENCODERS:
-        raise UsageError(f"unknown image encoder {name!r}", fix="use one of: " + ", ".join(sorted(ENCODERS)))
+        raise InvalidInput(f"unknown image encoder {name!r}", code="E133", fix="use one of: " + ", ".join(sorted(ENCODERS)))
     try:
         return ENCODERS[name](arg or None)
     except ValueError:
-        raise UsageError(f"bad encoder argument {arg!r} for {name}", fix="e.g. --encoder pixels:32") from None
+        raise InvalidInput(f"bad encoder argument {arg!r} for {name}", code="E135", fix="e.g. --encoder pixels:32") from None

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from kg.errors import InputError
+from kg.core.errors import InvalidInput
 
 
-class ImageError(InputError):
+class ImageError(InvalidInput):
     pass
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kg.errors import UsageError
+from kg.core.errors import NotFound, Unavailable
 
 HNSW_FROM = 250_000  # below this, exact BLAS search answers in milliseconds
 HNSW_M = 32
@@ -55,7 +55,7 @@ class VectorIndex:
     def _build_hnsw(self) -> None:
         faiss = _faiss()
         if faiss is None:
-            raise UsageError("an HNSW index needs faiss", fix="pip install 'medkg[faiss]'")
+            raise Unavailable("an HNSW index needs faiss", code="E418", fix="pip install 'medkg[faiss]'")
         idx = faiss.IndexHNSWFlat(self.dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         idx.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         idx.add(self.vectors)
@@ -76,7 +76,7 @@ class VectorIndex:
 
     def vector(self, id: str) -> np.ndarray:
         if id not in self._pos:
-            raise UsageError(f"no image with id {id!r} in the index", fix="see `kg stats` or nodes/Image.parquet for ids")
+            raise NotFound(f"no image with id {id!r} in the index", code="E207", fix="see `kg stats` or nodes/Image.parquet for ids")
         return self.vectors[self._pos[id]]
 
     def search(self, query: np.ndarray, k: int = 10, *, exact: bool = False) -> list[tuple[str, float]]:
@@ -115,7 +115,7 @@ class VectorIndex:
     def load(cls, folder: Path) -> "VectorIndex":
         vec = folder / "vectors.npy"
         if not vec.is_file():
-            raise UsageError(f"no vector index in {folder}", fix="build the graph first (kg build)")
+            raise NotFound(f"no vector index in {folder}", code="E208", fix="build the graph first (kg build)")
         ids = (folder / "ids.txt").read_text(encoding="utf-8").splitlines()
         meta = json.loads((folder / "index.json").read_text()) if (folder / "index.json").is_file() else {}
         kind = meta.get("kind", "flat-ip")

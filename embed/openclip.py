@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
-from kg.errors import MissingExtraError, UsageError
+from kg.core.errors import InvalidInput, MissingExtraError, NotFound
 
 FIX = ("--encoder open_clip:local-dir:<folder> (open_clip_config.json + weights), open_clip:hf-hub:<org/repo> "
        "already in the Hugging Face cache, or open_clip:<model>@<checkpoint file>")
@@ -54,8 +54,8 @@ def _cached_hub_dir(repo_id: str) -> str:
         raise MissingExtraError("the open_clip encoder", "images", "huggingface_hub") from None
     hit = try_to_load_from_cache(repo_id, "open_clip_config.json")
     if not isinstance(hit, str):
-        raise UsageError(
-            f"hf-hub:{repo_id} is not in the local Hugging Face cache",
+        raise NotFound(
+            f"hf-hub:{repo_id} is not in the local Hugging Face cache", code="E209",
             fix=f"download it first (huggingface-cli download {repo_id}), or pass its folder: open_clip:local-dir:<folder>",
         )
     return str(Path(hit).parent)
@@ -80,8 +80,8 @@ class OpenClipEncoder:
                     model_name, pretrained=pretrained, device=self.device
                 )
         except Exception as exc:  # open_clip raises RuntimeError/FileNotFoundError/ValueError/HF errors
-            raise UsageError(
-                f"open_clip model {label or model_name!r} could not be loaded offline: {str(exc).splitlines()[0]}",
+            raise InvalidInput(
+                f"open_clip model {label or model_name!r} could not be loaded offline: {str(exc).splitlines()[0]}", code="E138",
                 fix=f"download the weights first (e.g. huggingface-cli download <repo>), then use {FIX}",
             ) from None
         self.model = model.eval()
@@ -96,7 +96,7 @@ class OpenClipEncoder:
     @classmethod
     def from_spec(cls, spec: str | None) -> "OpenClipEncoder":
         if not spec:
-            raise UsageError("the open_clip encoder needs a model", fix=f"use {FIX}")
+            raise InvalidInput("the open_clip encoder needs a model", code="E136", fix=f"use {FIX}")
         if spec.startswith("hf-hub:"):
             return cls(f"local-dir:{_cached_hub_dir(spec[len('hf-hub:'):])}", None, label=spec)
         if spec.startswith("local-dir:"):
@@ -105,7 +105,7 @@ class OpenClipEncoder:
             return cls(f"local-dir:{spec}", None, label=f"local-dir:{Path(spec).name}")
         model, _, weights = spec.partition("@")
         if not weights:
-            raise UsageError(f"open_clip model {model!r} needs weights", fix=f"use {FIX}")
+            raise InvalidInput(f"open_clip model {model!r} needs weights", code="E137", fix=f"use {FIX}")
         if weights == "random":
             return cls(model, None, label=f"{model}@random")
         if not Path(weights).is_file():
@@ -113,10 +113,10 @@ class OpenClipEncoder:
 
             cfg = open_clip.get_pretrained_cfg(model, weights)
             if not cfg:
-                raise UsageError(f"{weights!r} is neither a checkpoint file nor a pretrained tag of {model}",
+                raise InvalidInput(f"{weights!r} is neither a checkpoint file nor a pretrained tag of {model}", code="E139",
                                  fix="see open_clip.list_pretrained() for tags, or give a checkpoint path")
             if not cfg.get("hf_hub"):
-                raise UsageError(f"the weights of {model}@{weights} are fetched by URL, which medkg never does",
+                raise InvalidInput(f"the weights of {model}@{weights} are fetched by URL, which medkg never does", code="E140",
                                  fix=f"download {cfg.get('url')} yourself and pass its path: open_clip:{model}@<file>")
         return cls(model, weights, label=f"{model}@{Path(weights).name if Path(weights).is_file() else weights}")
 

@@ -6,7 +6,7 @@ from typing import Callable, Protocol
 
 from extract.lexicon import ConceptIndex
 from extract.records import Extraction, Section
-from kg.errors import UsageError
+from kg.core.errors import InvalidInput
 
 
 class Extractor(Protocol):
@@ -23,7 +23,7 @@ def _rules(index: ConceptIndex, arg: str | None = None) -> Extractor:
     from extract.rules import RulesExtractor
 
     if arg not in (None, "literal"):
-        raise UsageError(f"unknown rules variant {arg!r}", fix="use rules or rules:literal")
+        raise InvalidInput(f"unknown rules variant {arg!r}", code="E112", fix="use rules or rules:literal")
     return RulesExtractor(index, implied_absence=arg != "literal")
 
 
@@ -51,5 +51,5 @@ def get_extractor(spec: str, index: ConceptIndex) -> Extractor:
     clear"), ``transformers:<model folder>``, ``radgraph[:model type]``."""
     name, _, arg = spec.partition(":")
     if name not in EXTRACTORS:
-        raise UsageError(f"unknown extractor {name!r}", fix="use one of: " + ", ".join(sorted(EXTRACTORS)))
+        raise InvalidInput(f"unknown extractor {name!r}", code="E113", fix="use one of: " + ", ".join(sorted(EXTRACTORS)))
     return EXTRACTORS[name](index, arg or None)

@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 from extract.records import StudyConcept
-from kg.errors import InputError
+from kg.core.errors import InvalidInput
 
 POLARITY_OF_LABEL = {
     "definitely present": "positive",
@@ -47,7 +47,7 @@ def load_finding_map(path: Path | None = None) -> dict[str, tuple[str, ...]]:
             continue
         cols = line.split("\t")
         if len(cols) != 2:
-            raise InputError("finding map rows need 2 tab-separated columns", where=f"{where}:{n}",
+            raise InvalidInput("finding map rows need 2 tab-separated columns", code="E114", where=f"{where}:{n}",
                              fix="write: finding<TAB>CUI|CUI")
         out[cols[0].strip()] = tuple(c.strip() for c in cols[1].split("|") if c.strip())
     return out
@@ -57,14 +57,14 @@ def load_labels(path: Path) -> dict[str, dict[str, str]]:
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read labels: {exc}", where=str(path), fix="pass a JSON object {report: {finding: label}}") from None
+        raise InvalidInput(f"cannot read labels: {exc}", code="E115", where=str(path), fix="pass a JSON object {report: {finding: label}}") from None
     out: dict[str, dict[str, str]] = {}
     for rid, findings in raw.items():
         row = {}
         for f, lab in findings.items():
             pol = POLARITY_OF_LABEL.get(str(lab).strip().lower())
             if pol is None:
-                raise InputError(f"unknown label {lab!r} for {f}", where=f"{path} report {rid}",
+                raise InvalidInput(f"unknown label {lab!r} for {f}", code="E116", where=f"{path} report {rid}",
                                  fix="use definitely present / definitely absent / uncertain")
             row[f] = pol
         out[rid] = row

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterable, Protocol
 
-from kg.errors import InputError
+from kg.core.errors import InvalidInput
 
 GROUPS = ("ANATOMY", "OBSERVATION", "DEVICE")
 
@@ -123,15 +123,15 @@ class Lexicon:
                     continue
                 cols = line.rstrip("\n").split("\t")
                 if len(cols) != 6:
-                    raise InputError(
-                        f"lexicon row has {len(cols)} columns, expected 6",
+                    raise InvalidInput(
+                        f"lexicon row has {len(cols)} columns, expected 6", code="E118",
                         where=f"{path}:{lineno}",
                         fix="use tab-separated cui, name, group, semantic_types, synonyms, parents",
                     )
                 cui, name, group, stys, syns, parents = cols
                 if not re.fullmatch(r"C\d{7}", cui) or group not in GROUPS:
-                    raise InputError(
-                        f"bad CUI {cui!r} or group {group!r}",
+                    raise InvalidInput(
+                        f"bad CUI {cui!r} or group {group!r}", code="E119",
                         where=f"{path}:{lineno}",
                         fix=f"CUIs look like C0032227; groups are {', '.join(GROUPS)}",
                     )
@@ -195,13 +195,13 @@ def _default_lexicon() -> Lexicon:
 
 def _indexed_release(meta: Path):
     """A release folder passed where an index is expected: indexed once with the default filters into
-    the user cache (:func:`kg.cache.cache_root`), keyed by the folder and its files' sizes and times, and
+    the user cache (:func:`kg.core.cache.cache_root`), keyed by the folder and its files' sizes and times, and
     reused after that."""
     import hashlib
-    import sys
+    import logging
 
     from extract.umls import UmlsIndex, build_index
-    from kg.cache import cache_root
+    from kg.core.cache import cache_root
 
     key = hashlib.sha256(str(meta.resolve()).encode())
     for f in sorted(meta.glob("MR*.RRF")):
@@ -209,8 +209,8 @@ def _indexed_release(meta: Path):
         key.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
     cache = cache_root() / "umls" / key.hexdigest()[:16]
     if not (cache / "index.json").is_file():
-        print(f"indexing the UMLS release {meta} once into {cache} (kg umls index does this with options)",
-              file=sys.stderr)
+        logging.getLogger("medkg").info(
+            "indexing the UMLS release %s once into %s (kg umls index does this with options)", meta, cache)
         build_index(meta, cache)
     return UmlsIndex(cache)
 
@@ -226,9 +226,9 @@ def load_concept_index(path: str | Path | None):
         return UmlsIndex(p)
     if p.is_file() and p.suffix == ".tsv":
         return Lexicon.from_tsv(p)
-    from kg.errors import UsageError
+    from kg.core.errors import InvalidInput
 
     if p.is_dir() and (p / "MRCONSO.RRF").is_file():
         return _indexed_release(p)
-    raise UsageError(f"{p} is neither a medkg UMLS index nor a lexicon .tsv",
+    raise InvalidInput(f"{p} is neither a medkg UMLS index nor a lexicon .tsv", code="E117",
                      fix="build an index with `kg umls index META_DIR --out INDEX`")

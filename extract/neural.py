@@ -20,7 +20,7 @@ from pathlib import Path
 from extract.lexicon import ConceptIndex, Lexicon
 from extract.records import POLARITY_FOR_LABEL, Extraction, Section
 from extract.rules import RulesExtractor, _Ent
-from kg.errors import MissingExtraError, UsageError
+from kg.core.errors import InvalidInput, MissingExtraError
 
 BIO_LABELS = ("O", "B-ANAT-DP", "I-ANAT-DP", "B-OBS-DP", "I-OBS-DP", "B-OBS-U", "I-OBS-U", "B-OBS-DA", "I-OBS-DA")
 MODEL_ENV = "MEDKG_EXTRACT_MODEL"
@@ -35,8 +35,8 @@ class TransformersExtractor(RulesExtractor):
         super().__init__(index or Lexicon.default())
         model = model or os.environ.get(MODEL_ENV)
         if not model:
-            raise UsageError(
-                "the transformers extractor needs a model",
+            raise InvalidInput(
+                "the transformers extractor needs a model", code="E120",
                 fix=f"pass --extractor transformers:<model folder> or set {MODEL_ENV}",
             )
         try:
@@ -49,16 +49,16 @@ class TransformersExtractor(RulesExtractor):
             self.tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=True)
             self.model = AutoModelForTokenClassification.from_pretrained(model, local_files_only=True)
         except (OSError, ValueError) as exc:
-            raise UsageError(
-                f"cannot load the token-classification model {model!r}: {str(exc).splitlines()[0]}",
+            raise InvalidInput(
+                f"cannot load the token-classification model {model!r}: {str(exc).splitlines()[0]}", code="E122",
                 fix=f"point --extractor transformers:<folder> (or {MODEL_ENV}) at a saved model folder; "
                 "medkg never downloads models: fetch it yourself first (e.g. huggingface-cli download)",
             ) from None
         id2label = {int(k): v for k, v in self.model.config.id2label.items()}
         unknown = sorted(set(id2label.values()) - set(BIO_LABELS))
         if unknown:
-            raise UsageError(
-                f"model labels {unknown} are not RadGraph BIO tags",
+            raise InvalidInput(
+                f"model labels {unknown} are not RadGraph BIO tags", code="E121",
                 fix="train the model with labels " + ", ".join(BIO_LABELS),
             )
         self.id2label = id2label

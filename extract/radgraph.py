@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from extract.records import Extraction
-from kg.errors import InputError
+from kg.core.errors import InvalidInput
 
 LABELS = ("ANAT-DP", "OBS-DP", "OBS-U", "OBS-DA")
 RELATIONS = ("modify", "located_at", "suggestive_of")
@@ -93,13 +93,13 @@ def extraction_doc(report_id: str, x: Extraction, text: str) -> RGDoc:
 
 def _parse_doc(doc_id: str, d: dict, where: str, labeler: str | None = None) -> RGDoc:
     if not isinstance(d, dict) or "text" not in d:
-        raise InputError(f"document {doc_id!r} has no 'text'", where=where, fix="use the RadGraph JSON layout")
+        raise InvalidInput(f"document {doc_id!r} has no 'text'", code="E123", where=where, fix="use the RadGraph JSON layout")
     body = d
     if "entities" not in d:
         keys = [k for k in d if k.startswith("labeler_")]
         pick = labeler or (sorted(keys)[0] if keys else None)
         if pick is None or pick not in d:
-            raise InputError(f"document {doc_id!r} has no 'entities' (nor {labeler or 'labeler_N'})", where=where,
+            raise InvalidInput(f"document {doc_id!r} has no 'entities' (nor {labeler or 'labeler_N'})", code="E125", where=where,
                              fix="pass a RadGraph file, or --labeler labeler_1|labeler_2")
         body = d[pick]
     n_tokens = len(d["text"].split(" "))
@@ -109,14 +109,14 @@ def _parse_doc(doc_id: str, d: dict, where: str, labeler: str | None = None) -> 
             label, s, t = normalise_label(e["label"]) or e["label"], int(e["start_ix"]), int(e["end_ix"])
             relations = tuple((str(r[0]), str(r[1])) for r in e.get("relations", []))
         except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise InputError(f"entity {eid} of {doc_id!r} is malformed ({exc})", where=where,
+            raise InvalidInput(f"entity {eid} of {doc_id!r} is malformed ({exc})", code="E129", where=where,
                              fix="each entity needs tokens, label, start_ix, end_ix, relations") from None
         bad_rel = [r for r, _ in relations if r not in RELATIONS]
         if bad_rel:
-            raise InputError(f"entity {eid} of {doc_id!r} has relation type {bad_rel[0]!r}", where=where,
+            raise InvalidInput(f"entity {eid} of {doc_id!r} has relation type {bad_rel[0]!r}", code="E126", where=where,
                              fix=f"relation types are {', '.join(RELATIONS)}")
         if label not in LABELS or not 0 <= s <= t < n_tokens:
-            raise InputError(f"entity {eid} of {doc_id!r} has label {label!r} or span {s}..{t} out of range",
+            raise InvalidInput(f"entity {eid} of {doc_id!r} has label {label!r} or span {s}..{t} out of range", code="E127",
                              where=where, fix=f"labels are {', '.join(LABELS)}; indices are inclusive token indices")
         ents.append(RGEntity(str(eid), str(e.get("tokens", "")), label, s, t, relations))
     return RGDoc(doc_id, d["text"], tuple(ents))
@@ -126,9 +126,9 @@ def read_radgraph(path: Path, labeler: str | None = None) -> list[RGDoc]:
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read RadGraph JSON: {exc}", where=str(path), fix="pass a RadGraph .json file") from None
+        raise InvalidInput(f"cannot read RadGraph JSON: {exc}", code="E128", where=str(path), fix="pass a RadGraph .json file") from None
     if not isinstance(raw, dict):
-        raise InputError("RadGraph JSON must be an object {doc_id: {...}}", where=str(path), fix="check the file")
+        raise InvalidInput("RadGraph JSON must be an object {doc_id: {...}}", code="E124", where=str(path), fix="check the file")
     return [_parse_doc(str(k), v, str(path), labeler) for k, v in raw.items()]
 
 

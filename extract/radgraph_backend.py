@@ -13,7 +13,7 @@ from extract.linker import concept_for_span
 from extract.radgraph import normalise_label
 from extract.records import POLARITY_FOR_LABEL, Extraction, Section
 from extract.rules import RulesExtractor, _Ent
-from kg.errors import UsageError
+from kg.core.errors import Unavailable
 
 DEFAULT_MODEL = "modern-radgraph-xl"
 
@@ -27,8 +27,8 @@ class RadGraphExtractor(RulesExtractor):
         try:
             from radgraph import RadGraph
         except ImportError:
-            raise UsageError(
-                "the radgraph extractor needs the 'radgraph' package",
+            raise Unavailable(
+                "the radgraph extractor needs the 'radgraph' package", code="E416",
                 fix="pip install radgraph, and place its model weights in its cache before use "
                 "(medkg does not download them); or use --extractor rules",
             ) from None
@@ -39,8 +39,8 @@ class RadGraphExtractor(RulesExtractor):
             except TypeError:
                 self._rg = RadGraph(model_type=self.model_type)
         except Exception as exc:  # the package raises various errors when weights are absent
-            raise UsageError(
-                f"the radgraph model {self.model_type!r} could not be loaded: {exc}",
+            raise Unavailable(
+                f"the radgraph model {self.model_type!r} could not be loaded: {exc}", code="E417",
                 fix="download the RadGraph weights into the radgraph package cache first, or use --extractor rules",
             ) from None
 

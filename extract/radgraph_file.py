@@ -4,7 +4,7 @@
 or its last path component: ``p10/p10000032/s50414267.txt`` matches report ``s50414267``).
 Annotation tokens are aligned to the report's characters in order, so evidence spans index
 the original report; concepts and the study merge come from medkg. A report with no
-annotation raises :class:`~kg.errors.InputError` (the build quarantines it).
+annotation raises :class:`~kg.core.errors.InvalidInput` (the build quarantines it).
 """
 
 from __future__ import annotations
@@ -16,10 +16,17 @@ from extract.lexicon import ConceptIndex, Lexicon
 from extract.linker import concept_for_span
 from extract.merge import merge_mentions
 from extract.radgraph import RGDoc, read_radgraph
-from extract.records import POLARITY_FOR_LABEL, ConceptMention, Entity, Extraction, Relation, Section
+from extract.records import (
+    POLARITY_FOR_LABEL,
+    ConceptMention,
+    Entity,
+    Extraction,
+    Relation,
+    Section,
+)
 from extract.rules import tokenize
 from extract.sections import split_sections
-from kg.errors import InputError
+from kg.core.errors import InvalidInput
 
 ALIGN_WINDOW = 400  # characters searched ahead for the next annotation token
 
@@ -49,7 +56,7 @@ class RadGraphFileExtractor:
     def extract(self, report_id: str, text: str, sections: tuple[Section, ...] | None = None) -> Extraction:
         doc = next((self.docs[k] for k in _keys(report_id) if k in self.docs), None)
         if doc is None:
-            raise InputError(f"no RadGraph annotation for report {report_id}", where=str(self.path),
+            raise InvalidInput(f"no RadGraph annotation for report {report_id}", code="E130", where=str(self.path),
                              fix="annotate it, or build without --radgraph")
         if sections is None:
             sections = split_sections(text)

@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from extract.lexicon import Concept, Match, longest_matches, normalise_phrase
-from kg.errors import InputError, UsageError
+from kg.core.errors import InvalidInput, NotFound
 
 MRCONSO_COLS = 18
 MRSTY_COLS = 6
@@ -104,7 +104,7 @@ class RrfProblems:
 
     def add(self, file: str, lineno: int, reason: str, strict: bool) -> None:
         if strict:
-            raise InputError(f"malformed row: {reason}", where=f"{file}:{lineno}",
+            raise InvalidInput(f"malformed row: {reason}", code="E131", where=f"{file}:{lineno}",
                              fix="repair the release file, or index without --strict to skip such rows")
         self.counts[file] = self.counts.get(file, 0) + 1
         if len(self.examples) < 50:
@@ -131,14 +131,14 @@ def iter_rrf(path: Path, ncols: int, problems: RrfProblems, strict: bool = False
 
 def _release_files(meta: Path) -> dict[str, Path]:
     if not meta.is_dir():
-        raise UsageError(f"UMLS folder not found: {meta}",
+        raise NotFound(f"UMLS folder not found: {meta}", code="E205",
                          fix="pass the META folder of a UMLS release (it holds MRCONSO.RRF, MRSTY.RRF, MRREL.RRF)")
     files = {}
     for name in ("MRCONSO", "MRSTY", "MRREL", "MRDEF"):
         p = meta / f"{name}.RRF"
         if not p.is_file() and name != "MRDEF":
-            raise UsageError(
-                f"{p.name} is missing from {meta}",
+            raise NotFound(
+                f"{p.name} is missing from {meta}", code="E206",
                 fix="a release folder (…/META) holds MRCONSO.RRF, MRSTY.RRF and MRREL.RRF (MRDEF.RRF optional); "
                 "MetamorphoSys writes them, or unzip the full release",
             )
@@ -254,7 +254,7 @@ class UmlsIndex:
     def __init__(self, folder: Path):
         folder = Path(folder)
         if not (folder / "index.json").is_file():
-            raise UsageError(f"{folder} is not a medkg UMLS index", fix="build one with `kg umls index META_DIR --out INDEX`")
+            raise InvalidInput(f"{folder} is not a medkg UMLS index", code="E132", fix="build one with `kg umls index META_DIR --out INDEX`")
         self.folder = folder
         self.meta = json.loads((folder / "index.json").read_text())
         self.name = f"umls:{self.meta.get('release', folder.name)}"

@@ -38,7 +38,8 @@ def write_graphml(g: Graph, path: Path) -> None:
 
 
 def write_turtle(g: Graph, path: Path) -> None:
-    from rdflib import RDF, RDFS, Graph as RDFGraph, Literal, Namespace, URIRef
+    from rdflib import RDF, RDFS, Literal, Namespace, URIRef
+    from rdflib import Graph as RDFGraph
 
     MK = Namespace("urn:medkg:")
     REL = Namespace("urn:medkg:rel/")

@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 from graph.model import NODE_KEYS
 from graph.store import read_manifest
-from kg.errors import MissingExtraError, UsageError
+from kg.core.errors import InvalidInput, MissingExtraError, NotFound, Unavailable
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 VECTOR_INDEX = "medkg_image_embedding"
@@ -63,7 +63,7 @@ class Neo4jSettings:
                  database: str | None = None) -> "Neo4jSettings":
         uri = uri or os.environ.get("NEO4J_URI")
         if not uri:
-            raise UsageError("no Neo4j URI given", fix="set NEO4J_URI (e.g. bolt://127.0.0.1:7687), pass --neo4j URI, "
+            raise InvalidInput("no Neo4j URI given", code="E144", fix="set NEO4J_URI (e.g. bolt://127.0.0.1:7687), pass --neo4j URI, "
                              "or start medkg's own server with `kg neo4j start`")
         return cls(
             uri=uri,
@@ -83,7 +83,7 @@ class Neo4jGraph:
             self.driver = neo4j.GraphDatabase.driver(settings.uri, auth=(settings.user, settings.password),
                                                      connection_timeout=10, max_transaction_retry_time=30)
         except ValueError as exc:
-            raise UsageError(f"bad Neo4j URI {settings.uri!r}: {exc}", fix="use bolt://host:port or neo4j://host:port") from None
+            raise InvalidInput(f"bad Neo4j URI {settings.uri!r}: {exc}", code="E148", fix="use bolt://host:port or neo4j://host:port") from None
         self._check()
 
     def _check(self) -> None:
@@ -96,18 +96,18 @@ class Neo4jGraph:
                 session.run("RETURN 1").consume()
         except AuthError:
             self.close()
-            raise UsageError(f"Neo4j at {s.uri} rejected the credentials of user {s.user!r}",
+            raise InvalidInput(f"Neo4j at {s.uri} rejected the credentials of user {s.user!r}", code="E149",
                              fix="check NEO4J_USERNAME and NEO4J_PASSWORD") from None
         except ServiceUnavailable:
             self.close()
-            raise UsageError(f"cannot reach Neo4j at {s.uri}",
+            raise Unavailable(f"cannot reach Neo4j at {s.uri}", code="E419",
                              fix="start it (`kg neo4j start` or docker compose) or correct NEO4J_URI") from None
         except ClientError as exc:
             self.close()
             if "DatabaseNotFound" in (exc.code or "") or "database does not exist" in str(exc.message).lower():
-                raise UsageError(f"Neo4j at {s.uri} has no database {s.database!r}",
+                raise NotFound(f"Neo4j at {s.uri} has no database {s.database!r}", code="E210",
                                  fix="create it, or use --database neo4j (Community Edition has one user database)") from None
-            raise UsageError(f"Neo4j refused the connection: {exc.message}", fix="check the server log") from None
+            raise Unavailable(f"Neo4j refused the connection: {exc.message}", code="E420", fix="check the server log") from None
 
     def close(self) -> None:
         self.driver.close()
@@ -128,7 +128,7 @@ class Neo4jGraph:
 
 def _name(n: str) -> str:
     if not NAME_RE.match(n):
-        raise UsageError(f"{n!r} is not a valid label or relationship type", fix="table names must be CamelCase/UPPER_SNAKE")
+        raise InvalidInput(f"{n!r} is not a valid label or relationship type", code="E141", fix="table names must be CamelCase/UPPER_SNAKE")
     return f"`{n}`"
 
 
@@ -137,7 +137,7 @@ PROP_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def _prop(n: str) -> str:
     if not PROP_RE.match(n):
-        raise UsageError(f"{n!r} is not a valid property name", fix="the store's columns are camelCase identifiers")
+        raise InvalidInput(f"{n!r} is not a valid property name", code="E142", fix="the store's columns are camelCase identifiers")
     return f"`{n}`"
 
 
@@ -187,7 +187,7 @@ def vector_properties(out: Path) -> list[tuple[str, str, int]]:
             lengths = pc.unique(pc.drop_null(pc.list_value_length(pq.read_table(p, columns=[f.name]).column(f.name))))
             dims = sorted(lengths.to_pylist())
             if len(dims) > 1:
-                raise UsageError(f"nodes/{p.name} column {f.name!r} holds vectors of {len(dims)} lengths ({dims[:5]})",
+                raise InvalidInput(f"nodes/{p.name} column {f.name!r} holds vectors of {len(dims)} lengths ({dims[:5]})", code="E150",
                                  fix="write one dimension per vector property")
             if dims and dims[0] > 0:
                 found.append((p.stem, f.name, int(dims[0])))
@@ -492,12 +492,12 @@ def query(g: Neo4jGraph, cypher: str, params: dict, *, write: bool = False) -> t
             summary = s.run("EXPLAIN " + cypher, params).consume()
         qtype = summary.query_type
     except CypherSyntaxError as exc:
-        raise UsageError(f"Cypher syntax error: {exc.message}", fix="check the query") from None
+        raise InvalidInput(f"Cypher syntax error: {exc.message}", code="E145", fix="check the query") from None
     except ClientError as exc:
-        raise UsageError(f"Neo4j refused the query: {exc.message}", fix="check the query and its parameters") from None
+        raise InvalidInput(f"Neo4j refused the query: {exc.message}", code="E146", fix="check the query and its parameters") from None
     if qtype in WRITE_TYPES and not write:
-        raise UsageError("this query writes to the graph (Neo4j classifies it as "
-                         f"{'schema' if qtype == 's' else 'write'}); kg query is read-only by default",
+        raise InvalidInput("this query writes to the graph (Neo4j classifies it as "
+                         f"{'schema' if qtype == 's' else 'write'}); kg query is read-only by default", code="E143",
                          fix="add --write if you mean to change the graph")
 
     def work(tx):
@@ -508,7 +508,7 @@ def query(g: Neo4jGraph, cypher: str, params: dict, *, write: bool = False) -> t
         with g.session() as s:
             keys, rows = (s.execute_write if write else s.execute_read)(work)
     except ClientError as exc:
-        raise UsageError(f"Neo4j refused the query: {exc.message}", fix="check the query and its parameters") from None
+        raise InvalidInput(f"Neo4j refused the query: {exc.message}", code="E147", fix="check the query and its parameters") from None
     return list(keys), rows
 
 

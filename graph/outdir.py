@@ -24,7 +24,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from kg.errors import KGError, UsageError
+from kg.core.errors import Conflict, InvalidInput, KGError
 
 # The parts of a build, in swap order: the manifest last, so a folder whose manifest is new is complete.
 PARTS = ("nodes", "edges", "index", "quarantine.jsonl", "report.html", "manifest.json")
@@ -38,7 +38,7 @@ DISPLACED = "medkg-displaced"
 HIDDEN = (STAGING, PREVIOUS, LOCK)
 
 
-class OutputConflict(UsageError):
+class OutputConflict(Conflict):
     """The output folder holds something medkg will not replace."""
 
 
@@ -84,7 +84,7 @@ def _locked(out: Path, *, wait_s: float = 0.0):
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise UsageError(f"another medkg command is writing to {out}",
+                    raise Conflict(f"another medkg command is writing to {out}", code="E305",
                                      fix="wait for it to finish, or choose another --out") from None
                 time.sleep(0.05)
         yield
@@ -155,13 +155,13 @@ def recover(out: Path) -> None:
                     shutil.rmtree(staging)
                 if previous.exists():  # only left when a finished swap was killed while clearing up
                     shutil.rmtree(previous)
-    except UsageError:
+    except Conflict:
         if complete:
             raise
     except OSError as exc:
         if complete:
             raise KGError(f"{out} holds a build that was interrupted while being swapped in, and it cannot be "
-                          f"finished: {exc}", fix=f"make {out} writable and run any kg command on it") from None
+                          f"finished: {exc}", code="E503", fix=f"make {out} writable and run any kg command on it") from None
 
 
 class BuildOutput:
@@ -177,29 +177,29 @@ class BuildOutput:
         """Everything that can be known before any work: a folder, writable, medkg's or empty (or ``force``)."""
         out = self.out
         if out.exists() and not out.is_dir():
-            raise UsageError(f"--out {out} is a file, not a folder", fix="pass a folder path to --out")
+            raise InvalidInput(f"--out {out} is a file, not a folder", code="E151", fix="pass a folder path to --out")
         if not out.exists():
             parent = next((p for p in out.absolute().parents if p.exists()), None)
             if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-                raise UsageError(f"cannot create the output folder {out}: {parent} is not writable",
+                raise InvalidInput(f"cannot create the output folder {out}: {parent} is not writable", code="E153",
                                  fix="choose an --out folder you can write to")
             return
         if not os.access(out, os.W_OK | os.X_OK):
-            raise UsageError(f"cannot write to the output folder {out}", fix="choose an --out folder you can write to")
+            raise InvalidInput(f"cannot write to the output folder {out}", code="E152", fix="choose an --out folder you can write to")
         recover(out)
         manifest = _is_build(out)
         foreign = sorted(p.name for p in out.iterdir() if p.name not in HIDDEN)
         if manifest is None and foreign and not self.force:
-            raise UsageError(
+            raise Conflict(
                 f"output folder {out} is not empty and holds no medkg build ({len(foreign)} "
-                f"{'entry' if len(foreign) == 1 else 'entries'}, e.g. {', '.join(foreign[:3])})",
+                f"{'entry' if len(foreign) == 1 else 'entries'}, e.g. {', '.join(foreign[:3])})", code="E303",
                 fix="choose a new --out folder, or pass --force to add the build beside what is there "
                     "(medkg never replaces files it did not write)")
         owned = owned_files(out, manifest)
         clashes = [p for p in PARTS if (out / p).exists() and p not in {_top(f) for f in owned}]
         if clashes:
             raise OutputConflict(
-                f"{out} holds {', '.join(clashes)}, which medkg did not write and a build would replace",
+                f"{out} holds {', '.join(clashes)}, which medkg did not write and a build would replace", code="E304",
                 fix="move that away or choose another --out folder")
 
     def __enter__(self) -> Path:
@@ -224,7 +224,7 @@ class BuildOutput:
         parts = [p for p in PARTS if (staging / p).exists()]
         extra = sorted({_top(f) for f in self.files()} - set(parts))
         if extra:
-            raise KGError(f"internal: the build staged unknown parts {extra}", fix="report this to the medkg developers")
+            raise KGError(f"internal: the build staged unknown parts {extra}", code="E502", fix="report this to the medkg developers")
         old = owned_files(self.out, _is_build(self.out))
         plan = {"parts": parts, "previousFiles": sorted(old)}
         tmp = staging / (COMPLETE + ".tmp")

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 
 from embed.index import VectorIndex
 from graph.store import read_manifest
-from kg.errors import UsageError
+from kg.core.errors import NotFound
 
 
 def similar_images(out: Path, query: str, *, k: int = 10, exact: bool = False, neo4j=None) -> list[dict]:
@@ -26,7 +26,7 @@ def similar_images(out: Path, query: str, *, k: int = 10, exact: bool = False, n
         enc = get_encoder(spec)
         vec, self_id = enc.encode([load_image(query)])[0], None
     else:
-        raise UsageError(f"{query!r} is neither an image id of the graph nor an image file",
+        raise NotFound(f"{query!r} is neither an image id of the graph nor an image file", code="E211",
                          fix="pass an Image id (see nodes/Image.parquet) or a path to a JPEG/PNG")
     if neo4j is not None:
         from graph.neo4j import Neo4jGraph, similar_in_neo4j

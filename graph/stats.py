@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 from graph.model import POLARITY_TYPES
 from graph.store import read_graph, read_manifest
-from kg.errors import UsageError
+from kg.core.errors import NotFound
 
 POLARITIES = tuple(POLARITY_TYPES.values())
 
@@ -50,8 +49,8 @@ def concept_neighbors(out: Path, query: str, limit: int = 20) -> dict:
         hits = exact or part
         if len(hits) != 1:
             sugg = ", ".join(f"{r['cui']} {r['name']}" for r in hits[:8])
-            raise UsageError(
-                f"no concept named {q!r} in the graph" if not hits else f"{q!r} matches {len(hits)} concepts: {sugg}",
+            raise NotFound(
+                f"no concept named {q!r} in the graph" if not hits else f"{q!r} matches {len(hits)} concepts: {sugg}", code="E212",
                 fix="pass a CUI or a more precise name (see `kg stats`)",
             )
         c = hits[0]

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from graph.model import NODE_KEYS, EdgeTable, Graph, NodeTable
-from kg.errors import UsageError
+from kg.core.errors import NotFound
 
 FORMAT_VERSION = 1
 
@@ -52,7 +52,7 @@ def read_manifest(out: Path) -> dict:
         recover(out)  # finish (or drop) a build that was killed while it was being written
     p = out / "manifest.json"
     if not p.is_file():
-        raise UsageError(f"{out} is not a medkg graph (no manifest.json)", fix="run `kg build ... --out DIR` first")
+        raise NotFound(f"{out} is not a medkg graph (no manifest.json)", code="E213", fix="run `kg build ... --out DIR` first")
     return json.loads(p.read_text(encoding="utf-8"))
 
 

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from kg import __version__
-from kg.errors import KGError
+from kg.core.errors import InvalidInput, KGError
 
 app = typer.Typer(
     name="kg",
@@ -72,11 +72,12 @@ def build(
     from pydantic import ValidationError
 
     from kg.pipeline import build as run_build
-    from kg.render import console as make_console, plural
+    from kg.render import console as make_console
+    from kg.render import plural
     from kg.settings import BuildSettings
 
     if sample == (source is not None):
-        raise _usage("give either SOURCE or --sample", "e.g. `kg build --sample --out graph/`")
+        raise InvalidInput("give either SOURCE or --sample", fix="e.g. `kg build --sample --out graph/`", code="E160")
     if sample:
         from kg.sample import sample_corpus
 
@@ -168,7 +169,8 @@ def neighbors(
 ):
     """A concept's edges: cross-modal polarity counts and its concept relations."""
     from graph.stats import concept_neighbors
-    from kg.render import console as make_console, table
+    from kg.render import console as make_console
+    from kg.render import table
 
     info = concept_neighbors(graph_dir, concept, limit=limit)
     if json_out:
@@ -213,7 +215,7 @@ def export(
         typer.echo(f"then start Neo4j and add constraints, indexes and the vector index:\n\n  kg load {graph_dir} --schema-only\n")
         return
     if format not in FORMATS:
-        raise _usage(f"unknown export format {format!r}", "use one of: " + ", ".join((*FORMATS, "neo4j-admin")))
+        raise InvalidInput(f"unknown export format {format!r}", fix="use one of: " + ", ".join((*FORMATS, "neo4j-admin")), code="E161")
     g = read_graph(graph_dir)
     target = out or graph_dir / ("graph.graphml" if format == "graphml" else "graph.ttl")
     (write_graphml if format == "graphml" else write_turtle)(g, target)
@@ -258,8 +260,8 @@ def extract_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Extract sections, RadGraph entities/relations and concepts with polarity, per report."""
+    from kg.core.progress import progress
     from kg.extracting import run_extract
-    from kg.progress import progress
 
     with progress(quiet) as track:
         c = run_extract(source, out, fmt=format, limit=limit, workers=workers, extractor=extractor,
@@ -290,10 +292,10 @@ def eval_extract(
     from kg.evaluating import eval_labels, eval_radgraph
 
     if (labels is None) == (radgraph_gold is None):
-        raise _usage("give either SOURCE --labels FILE, or --radgraph GOLD", "see `kg eval extract --help`")
+        raise InvalidInput("give either SOURCE --labels FILE, or --radgraph GOLD", fix="see `kg eval extract --help`", code="E162")
     if labels is not None:
         if source is None:
-            raise _usage("--labels needs the SOURCE reports", "e.g. `kg eval extract reports/ --labels labels.json`")
+            raise InvalidInput("--labels needs the SOURCE reports", fix="e.g. `kg eval extract reports/ --labels labels.json`", code="E163")
         result = eval_labels(source, labels, finding_map, extractor=extractor, errors=errors)
         missing = result["missingReports"]
         if missing:
@@ -348,7 +350,7 @@ def umls_index(
 ):
     """Index a UMLS release once: concepts, names, semantic types, relations (dropping non-clinical types)."""
     from extract.umls import DROP_TUIS, build_index
-    from kg.progress import progress
+    from kg.core.progress import progress
 
     drop = [t for t in DROP_TUIS if t not in set(keep_tui)]
     with progress(quiet) as track:
@@ -379,14 +381,13 @@ def umls_link(
 
     from extract.lexicon import load_concept_index
     from extract.linker import linker_for
-    from kg.errors import UsageError
 
     items = list(phrases or [])
     if file is not None:
         text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
         items += [line.strip() for line in text.splitlines() if line.strip()]
     if not items:
-        raise UsageError("no phrases given", fix='pass phrases as arguments or --file FILE, e.g. kg umls link "small left effusion"')
+        raise InvalidInput("no phrases given", code="E105", fix='pass phrases as arguments or --file FILE, e.g. kg umls link "small left effusion"')
     linker = linker_for(load_concept_index(umls))
     for phrase in items:
         cands = linker.link(phrase, label, frozenset())[:top]
@@ -478,7 +479,7 @@ def load(
     """Load a built graph into Neo4j (idempotent, resumable). Credentials: NEO4J_USERNAME / NEO4J_PASSWORD."""
     from graph.neo4j import Neo4jGraph, load_graph
     from graph.store import read_manifest
-    from kg.progress import progress
+    from kg.core.progress import progress
 
     m = read_manifest(graph_dir)
     total = sum(m["graph"]["nodes"].values()) + sum(m["graph"]["relationships"].values())
@@ -507,7 +508,7 @@ def query_cmd(
     for p in param:
         k, eq, v = p.partition("=")
         if not eq or not k:
-            raise _usage(f"bad --param {p!r}", "write --param name=value")
+            raise InvalidInput(f"bad --param {p!r}", fix="write --param name=value", code="E164")
         try:
             params[k] = json.loads(v)
         except json.JSONDecodeError:
@@ -541,12 +542,6 @@ def report_cmd(graph_dir: Path = typer.Argument(..., metavar="DIR", help="A fold
     typer.echo(f"wrote {rerender(graph_dir)}")
 
 
-def _usage(what: str, fix: str):
-    from kg.errors import UsageError
-
-    return UsageError(what, fix=fix)
-
-
 def _warn(message: str) -> None:
     """One line on stderr, never wrapped."""
     typer.secho(f"warning: {message}", fg="yellow", err=True)
@@ -563,8 +558,8 @@ def _bad_option(exc) -> Exception:
     flag = _FLAGS.get(name, "--" + name.replace("_", "-"))
     msg = str(e.get("msg", "")).removeprefix("Value error, ")
     what, _, fix = msg.partition("; ")
-    return _usage(f"bad value for {flag}: {what}" if what else f"bad value for {flag}: {e.get('input')!r}",
-                  fix or f"see `kg build --help` for {flag}")
+    return InvalidInput(f"bad value for {flag}: {what}" if what else f"bad value for {flag}: {e.get('input')!r}",
+                        fix=fix or f"see `kg build --help` for {flag}", code="E165")
 
 
 def _neo4j_settings(uri: str | None, database: str | None):
@@ -586,6 +581,14 @@ def _neo4j_settings(uri: str | None, database: str | None):
 
 
 def main() -> None:
+    import logging
+
+    # library code reports through the "medkg" logger; the command line shows its messages on stderr
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log = logging.getLogger("medkg")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
     try:
         app()
     except KGError as exc:

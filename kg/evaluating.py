@@ -6,7 +6,12 @@ import json
 from pathlib import Path
 
 from extract.base import get_extractor
-from extract.evaluate import load_finding_map, load_labels, predict_findings, score_labels
+from extract.evaluate import (
+    load_finding_map,
+    load_labels,
+    predict_findings,
+    score_labels,
+)
 from extract.lexicon import Lexicon
 from extract.radgraph import align_to_gold, read_radgraph, score_radgraph
 from extract.sections import split_sections, target_sections

@@ -29,9 +29,9 @@ from graph.naf import apply_naf
 from graph.outdir import BuildOutput
 from graph.store import FORMAT_VERSION, write_graph, write_manifest
 from kg import __version__
+from kg.core.errors import InvalidInput, KGError
+from kg.core.progress import progress
 from kg.corpus import ImageRef, Rejected, Study, detect_format, read_corpus
-from kg.errors import InputError, KGError, UsageError
-from kg.progress import progress
 from kg.settings import BuildSettings
 
 
@@ -100,7 +100,7 @@ def _process(study: Study) -> Processed:
         ))
     try:
         extraction = _STATE["extractor"].extract(study.report_id, study.text, sections)
-    except InputError as exc:
+    except InvalidInput as exc:
         return Processed(study, None, (), 0, Rejected(study.id, study.source, "extract", exc.what, exc.fix or ""))
     views = _STATE["views"]
     kept = tuple(r for r in study.images if not (views and r.view_position and r.view_position.upper() not in views))
@@ -206,7 +206,7 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
 
     def reject(r: Rejected) -> None:
         if settings.strict:
-            raise InputError(f"{r.reason} (record {r.record_id})", where=r.source, fix=r.fix or "fix the record")
+            raise InvalidInput(f"{r.reason} (record {r.record_id})", code="E110", where=r.source, fix=r.fix or "fix the record")
         quarantine.append(r.as_dict())
 
     def studies():
@@ -249,7 +249,7 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
             if pool is not None:
                 pool.terminate()
         if read == 0:
-            raise UsageError(f"no record found in {settings.source} as format {fmt!r}",
+            raise InvalidInput(f"no record found in {settings.source} as format {fmt!r}", code="E111",
                              fix=_format_fix(settings.source, fmt))
         stages.done("read and extract")
 
@@ -296,7 +296,7 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
 
         quarantined_records = sum(1 for q in quarantine if q["stage"] != "image")
         if read != built + quarantined_records:  # an internal invariant, never expected
-            raise KGError(f"internal: read {read} != built {built} + quarantined {quarantined_records}",
+            raise KGError(f"internal: read {read} != built {built} + quarantined {quarantined_records}", code="E501",
                           fix="report this to the medkg developers")
 
         order = sorted(range(len(vec_ids)), key=vec_ids.__getitem__)
@@ -355,7 +355,7 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
 def _format_fix(source: Path, fmt: str) -> str:
     try:
         detected = detect_format(source)
-    except UsageError:
+    except KGError:
         return f"check that {source} is a corpus medkg reads (--format mimic, iu-xml, jsonl, csv or text)"
     if detected != fmt:
         return f"--format auto detects {detected!r} for this source: pass --format {detected} (or leave --format out)"

@@ -262,7 +262,7 @@ def rerender(out: Path) -> Path:
     m = read_manifest(out)
     owned = owned_files(out, m)
     if (out / "report.html").exists() and "report.html" not in owned:
-        raise OutputConflict(f"{out / 'report.html'} was not written by medkg", fix="move it away, then run kg report again")
+        raise OutputConflict(f"{out / 'report.html'} was not written by medkg", code="E301", fix="move it away, then run kg report again")
     qpath = out / "quarantine.jsonl"
     quarantine = [json.loads(line) for line in qpath.read_text(encoding="utf-8").splitlines() if line.strip()] \
         if qpath.is_file() else []

@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterator
 
+from kg.core.errors import InvalidInput, KGError, NotFound
 from kg.corpus import iuxray, mimic, tabular, textdir
 from kg.corpus.records import ImageRef, Rejected, Study
-from kg.errors import UsageError
 
 Reader = Callable[..., Iterator[Study | Rejected]]
 
@@ -29,7 +29,7 @@ __all__ = ["FORMATS", "READERS", "ImageRef", "Rejected", "Study", "detect_format
 
 def detect_format(source: Path) -> str:
     if not source.exists():
-        raise UsageError(f"corpus not found: {source}", fix="pass an existing file or folder as SOURCE")
+        raise NotFound(f"corpus not found: {source}", code="E201", fix="pass an existing file or folder as SOURCE")
     if source.is_file():
         suffixes = [s.lower() for s in source.suffixes]
         if suffixes[-1:] in ([".jsonl"], [".ndjson"]):
@@ -46,8 +46,8 @@ def detect_format(source: Path) -> str:
         return "iu-xml"
     elif textdir.looks_like(source):
         return "text"
-    raise UsageError(
-        f"cannot tell the corpus format of {source}",
+    raise InvalidInput(
+        f"cannot tell the corpus format of {source}", code="E106",
         fix="pass --format with one of: " + ", ".join(READERS),
     )
 
@@ -55,7 +55,7 @@ def detect_format(source: Path) -> str:
 def _detected_fix(source: Path) -> str:
     try:
         return f"--format auto detects {detect_format(source)!r} here: leave --format out"
-    except UsageError:
+    except KGError:
         return "pass the corpus file or folder that format expects (see the README's format table)"
 
 
@@ -65,13 +65,13 @@ def read_corpus(
     if fmt == "auto":
         fmt = detect_format(source)
     elif fmt not in READERS:
-        raise UsageError(f"unknown corpus format {fmt!r}", fix="use one of: " + ", ".join(FORMATS))
+        raise InvalidInput(f"unknown corpus format {fmt!r}", code="E107", fix="use one of: " + ", ".join(FORMATS))
     elif not source.exists():
-        raise UsageError(f"corpus not found: {source}", fix="pass an existing file or folder as SOURCE")
+        raise NotFound(f"corpus not found: {source}", code="E203", fix="pass an existing file or folder as SOURCE")
     elif fmt in FILE_FORMATS and not source.is_file():
-        raise UsageError(f"--format {fmt} reads one file, and {source} is a folder", fix=_detected_fix(source))
+        raise InvalidInput(f"--format {fmt} reads one file, and {source} is a folder", code="E108", fix=_detected_fix(source))
     elif fmt == "mimic" and not source.is_dir():
-        raise UsageError(f"--format mimic reads a folder, and {source} is a file", fix=_detected_fix(source))
+        raise InvalidInput(f"--format mimic reads a folder, and {source} is a file", code="E109", fix=_detected_fix(source))
     if images is not None and not images.exists():
-        raise UsageError(f"image folder not found: {images}", fix="pass an existing folder to --images")
+        raise NotFound(f"image folder not found: {images}", code="E202", fix="pass an existing folder to --images")
     return READERS[fmt](source, images=images, limit=limit)

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from kg import __version__
-from kg.cache import cache_root
+from kg.core.cache import cache_root
 
 SIZE = 320
 

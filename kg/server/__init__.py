@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from kg.errors import KGError, UsageError
+from kg.core.errors import Conflict, NotFound, Unavailable
 
 JVM_OPTS = [
     "-XX:+UseG1GC",
@@ -35,9 +35,6 @@ JVM_OPTS = [
     "-Dlog4j2.disable.jmx=true",
 ]
 
-
-class ServerError(KGError):
-    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -80,7 +77,7 @@ class ServerHome:
 
     def password(self) -> str:
         if not self.password_file.is_file():
-            raise UsageError(f"no password stored in {self.password_file}", fix="start the server once with `kg neo4j start`")
+            raise NotFound(f"no password stored in {self.password_file}", code="E204", fix="start the server once with `kg neo4j start`")
         return self.password_file.read_text().strip()
 
     def ports(self) -> tuple[int, int]:
@@ -96,7 +93,7 @@ class ServerHome:
 def install(home: ServerHome, *, quiet: bool = False) -> None:
     """Assemble the server with Maven (downloads jars from Maven Central into ~/.m2 once)."""
     if shutil.which("mvn") is None or shutil.which("java") is None:
-        raise UsageError("installing the local Neo4j needs Maven and a Java 17+ runtime",
+        raise Unavailable("installing the local Neo4j needs Maven and a Java 17+ runtime", code="E411",
                          fix="install them (e.g. apt-get install maven openjdk-17-jre-headless), or use docker/compose.yaml")
     recipe = home.path / "recipe"
     recipe.mkdir(parents=True, exist_ok=True)
@@ -106,7 +103,7 @@ def install(home: ServerHome, *, quiet: bool = False) -> None:
     p = subprocess.run(cmd, capture_output=quiet, text=True)
     if p.returncode != 0:
         tail = (p.stdout or "")[-2000:] + (p.stderr or "")[-2000:] if quiet else ""
-        raise ServerError(f"Maven could not assemble Neo4j (exit {p.returncode}) {tail}",
+        raise Unavailable(f"Maven could not assemble Neo4j (exit {p.returncode}) {tail}", code="E412",
                           fix="check network access to Maven Central and rerun `kg neo4j install`")
     home.plugins.mkdir(parents=True, exist_ok=True)
     for jar in (recipe / "target" / "neo4j" / "plugins").glob("*.jar"):
@@ -184,14 +181,14 @@ def start(home: ServerHome, *, bolt: int = 7687, http: int = 7474, heap: str = "
         install(home, quiet=True)
     for port in (bolt, http):
         if not _port_free(port):
-            raise UsageError(f"port {port} on 127.0.0.1 is in use", fix="pass --bolt-port/--http-port with free ports")
+            raise Conflict(f"port {port} on 127.0.0.1 is in use", code="E302", fix="pass --bolt-port/--http-port with free ports")
     _write_conf(home, bolt, http)
     first = not (home.path / "data" / "dbms" / "auth.ini").exists()
     if first:
         pw = os.environ.get("NEO4J_PASSWORD") or secrets.token_urlsafe(18)
         p = admin(home, ["dbms", "set-initial-password", pw])
         if p.returncode != 0:
-            raise ServerError("could not set the initial password: " + (p.stderr or p.stdout)[-500:],
+            raise Unavailable("could not set the initial password: " + (p.stderr or p.stdout)[-500:], code="E413",
                               fix=f"check the Java runtime and {home.path}")
         home.password_file.write_text(pw + "\n")
         home.password_file.chmod(0o600)
@@ -215,7 +212,7 @@ def _wait_for_bolt(home: ServerHome, proc: subprocess.Popen, wait_s: float) -> N
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise ServerError(f"Neo4j exited with code {proc.returncode} while starting",
+            raise Unavailable(f"Neo4j exited with code {proc.returncode} while starting", code="E414",
                               fix=f"read {home.path / 'logs' / 'console.log'} and {home.path / 'logs' / 'neo4j.log'}")
         try:
             with GraphDatabase.driver(home.uri(), auth=("neo4j", home.password())) as d:
@@ -224,9 +221,9 @@ def _wait_for_bolt(home: ServerHome, proc: subprocess.Popen, wait_s: float) -> N
         except (ServiceUnavailable, OSError):
             time.sleep(0.5)
         except AuthError:
-            raise ServerError("the stored password was rejected", fix=f"remove {home.path / 'data'} to reset the server") from None
+            raise Unavailable("the stored password was rejected", code="E415", fix=f"remove {home.path / 'data'} to reset the server") from None
     stop(home)
-    raise ServerError(f"Neo4j did not answer on Bolt within {wait_s:.0f} s", fix=f"read {home.path / 'logs' / 'neo4j.log'}")
+    raise Unavailable(f"Neo4j did not answer on Bolt within {wait_s:.0f} s", code="E410", fix=f"read {home.path / 'logs' / 'neo4j.log'}")
 
 
 def stop(home: ServerHome, *, timeout_s: float = 60.0) -> bool:

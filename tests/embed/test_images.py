@@ -5,7 +5,7 @@ from PIL import Image
 from embed.encoders import PixelsEncoder, get_encoder
 from embed.images import ImageError, load_image
 from embed.index import VectorIndex
-from kg.errors import UsageError
+from kg.core.errors import InvalidInput
 
 
 def test_real_pngs_decode_and_encode(shared_data):
@@ -54,7 +54,7 @@ def test_vector_index_roundtrip_and_search(tmp_path):
 
 
 def test_unknown_encoder_is_a_usage_error():
-    with pytest.raises(UsageError, match="unknown image encoder"):
+    with pytest.raises(InvalidInput, match="unknown image encoder"):
         get_encoder("biomedclip")
 
 

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 from embed.encoders import get_encoder  # noqa: E402
 from embed.images import load_image  # noqa: E402
-from kg.errors import UsageError  # noqa: E402
+from kg.core.errors import InvalidInput, NotFound
 
 TINY = {
     "embed_dim": 32,
@@ -52,11 +52,11 @@ def test_a_path_to_the_folder_works_too(tiny_dir):
 
 
 def test_missing_weights_are_an_error_never_a_fallback(tmp_path):
-    with pytest.raises(UsageError, match="could not be loaded offline"):
+    with pytest.raises(InvalidInput, match="could not be loaded offline"):
         get_encoder(f"open_clip:local-dir:{tmp_path}")
-    with pytest.raises(UsageError, match="not in the local Hugging Face cache"):
+    with pytest.raises(NotFound, match="not in the local Hugging Face cache"):
         get_encoder("open_clip:hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224")
-    with pytest.raises(UsageError, match="needs weights"):
+    with pytest.raises(InvalidInput, match="needs weights"):
         get_encoder("open_clip:ViT-B-16")
 
 

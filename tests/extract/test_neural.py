@@ -6,7 +6,7 @@ torch = pytest.importorskip("torch", reason="the nlp extra (torch, transformers)
 transformers = pytest.importorskip("transformers")
 
 from extract.neural import BIO_LABELS, TransformersExtractor  # noqa: E402
-from kg.errors import UsageError  # noqa: E402
+from kg.core.errors import InvalidInput, Unavailable
 
 WORDS = ("no pleural effusion pneumothorax left basilar atelectasis opacity in the lower lobe likely "
          "pneumonia heart is mildly enlarged et tube , . findings impression : small right").split()
@@ -82,9 +82,9 @@ def test_batched_equals_single_and_is_deterministic(tiny_model):
 
 def test_missing_model_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.delenv("MEDKG_EXTRACT_MODEL", raising=False)
-    with pytest.raises(UsageError, match="needs a model"):
+    with pytest.raises(InvalidInput, match="needs a model"):
         TransformersExtractor()
-    with pytest.raises(UsageError, match="cannot load"):
+    with pytest.raises(InvalidInput, match="cannot load"):
         TransformersExtractor(model=str(tmp_path / "nope"))
 
 
@@ -97,5 +97,5 @@ def test_radgraph_backend_without_package_says_what_to_install():
         pytest.skip("radgraph is installed here")
     except ImportError:
         pass
-    with pytest.raises(UsageError, match="pip install radgraph"):
+    with pytest.raises(Unavailable, match="pip install radgraph"):
         get_extractor("radgraph", Lexicon.default())

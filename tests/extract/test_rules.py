@@ -1,5 +1,6 @@
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from extract.lexicon import Lexicon, normalise_phrase
 from extract.rules import RulesExtractor

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from extract.umls import UmlsIndex, build_index
-from kg.errors import InputError, UsageError
+from kg.core.errors import InvalidInput, NotFound
 
 META = __import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures" / "umls" / "META"
 
@@ -72,10 +72,10 @@ def test_reindexing_is_byte_identical(tmp_path):
 
 
 def test_strict_and_missing_files(tmp_path):
-    with pytest.raises(InputError, match="MRCONSO.RRF:13"):
+    with pytest.raises(InvalidInput, match="MRCONSO.RRF:13"):
         build_index(META, tmp_path / "s", strict=True)
     (tmp_path / "META").mkdir()
-    with pytest.raises(UsageError, match="MRCONSO.RRF is missing"):
+    with pytest.raises(NotFound, match="MRCONSO.RRF is missing"):
         build_index(tmp_path / "META", tmp_path / "x")
 
 

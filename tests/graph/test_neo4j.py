@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from kg.core.errors import InvalidInput
+
 pytestmark = pytest.mark.neo4j
 
 KG = [sys.executable, "-m", "kg"]
@@ -237,7 +239,6 @@ def test_node_vector_columns_get_a_vector_index(neo4j_env, sample_build, tmp_pat
     import pyarrow.parquet as pq
 
     from graph.neo4j import Neo4jGraph, load_graph
-    from kg.errors import UsageError
 
     build = tmp_path / "gnn"
     shutil.copytree(sample_build, build)
@@ -262,7 +263,7 @@ def test_node_vector_columns_get_a_vector_index(neo4j_env, sample_build, tmp_pat
         ragged = vecs.tolist()
         ragged[0] = ragged[0][:8]
         pq.write_table(t.append_column("gnnEmbedding", pa.array(ragged, type=pa.list_(pa.float32()))), path)
-        with pytest.raises(UsageError, match="gnnEmbedding.*2 lengths"):
+        with pytest.raises(InvalidInput, match="gnnEmbedding.*2 lengths"):
             load_graph(build, g)
         assert g.run("MATCH (n) RETURN count(n) AS n")[0]["n"] == before
 

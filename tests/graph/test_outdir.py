@@ -9,7 +9,7 @@ import pytest
 import graph.outdir as outdir
 from graph.outdir import BuildOutput, OutputConflict, recover
 from graph.store import read_manifest
-from kg.errors import UsageError
+from kg.core.errors import Conflict, InvalidInput
 
 
 def build(out, tag: str, *, extra=None, fail=False):
@@ -106,7 +106,7 @@ def test_a_folder_that_is_not_a_build_is_refused_unless_forced(tmp_path):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "thesis.tex").write_text("x")
-    with pytest.raises(UsageError, match="holds no medkg build"):
+    with pytest.raises(Conflict, match="holds no medkg build"):
         BuildOutput(out).check()
     BuildOutput(out, force=True).check()
     build_forced = BuildOutput(out, force=True)
@@ -131,9 +131,9 @@ def test_force_never_replaces_a_path_medkg_did_not_write(tmp_path):
 def test_out_that_is_a_file_or_cannot_be_created(tmp_path):
     f = tmp_path / "f"
     f.write_text("x")
-    with pytest.raises(UsageError, match="is a file"):
+    with pytest.raises(InvalidInput, match="is a file"):
         BuildOutput(f).check()
-    with pytest.raises(UsageError, match="cannot create"):
+    with pytest.raises(InvalidInput, match="cannot create"):
         BuildOutput(f / "sub").check()
 
 

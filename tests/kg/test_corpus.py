@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from kg.core.errors import InvalidInput, NotFound
 from kg.corpus import Rejected, Study, detect_format, read_corpus
-from kg.errors import UsageError
 
 IU = """<?xml version="1.0" encoding="utf-8"?>
 <eCitation>
@@ -102,10 +102,10 @@ def test_text_folder_and_non_utf8(tmp_path):
 
 
 def test_unknown_and_missing_sources(tmp_path):
-    with pytest.raises(UsageError):
+    with pytest.raises(NotFound):
         list(read_corpus(tmp_path / "nope"))
-    with pytest.raises(UsageError):
+    with pytest.raises(InvalidInput):
         list(read_corpus(tmp_path, fmt="dicomweb"))
     (tmp_path / "x.bin").write_bytes(b"\x00")
-    with pytest.raises(UsageError):
+    with pytest.raises(InvalidInput):
         detect_format(tmp_path / "x.bin")

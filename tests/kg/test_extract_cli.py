@@ -2,9 +2,15 @@ import json
 import subprocess
 import sys
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from extract.radgraph import extraction_doc, read_radgraph, score_radgraph, write_radgraph
+from extract.radgraph import (
+    extraction_doc,
+    read_radgraph,
+    score_radgraph,
+    write_radgraph,
+)
 from extract.rules import RulesExtractor
 from kg.corpus.records import Study
 from kg.extracting import _init, extract_record

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from kg.core.settings import medkg_env
+
 
 def cache_root() -> Path:
-    if os.environ.get("MEDKG_CACHE"):
-        return Path(os.environ["MEDKG_CACHE"])
+    env = medkg_env()
+    if env.cache:
+        return env.cache
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "medkg"

@@ -1,0 +1,39 @@
+"""Every environment variable medkg reads, in one place (pydantic-settings).
+
+``MEDKG_CACHE`` (cache folder), ``MEDKG_NEO4J_HOME`` (medkg's own Neo4j server folder), ``MEDKG_EXTRACT_MODEL``
+(the transformers extractor's model folder), and Neo4j's standard ``NEO4J_URI``, ``NEO4J_USERNAME``,
+``NEO4J_PASSWORD``, ``NEO4J_DATABASE``. Read on each call, so a changed environment is seen; secrets are never
+part of a repr.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MedkgEnv(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEDKG_", extra="ignore", env_ignore_empty=True)
+
+    cache: Path | None = None
+    neo4j_home: Path | None = None
+    extract_model: Path | None = None
+
+
+class Neo4jEnv(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEO4J_", extra="ignore", env_ignore_empty=True)
+
+    uri: str | None = None
+    username: str = "neo4j"
+    password: SecretStr = Field(default=SecretStr(""), repr=False)
+    database: str = "neo4j"
+
+
+def medkg_env() -> MedkgEnv:
+    return MedkgEnv()
+
+
+def neo4j_env() -> Neo4jEnv:
+    return Neo4jEnv()
