@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from kg.core.errors import InvalidInput
+from kg.core.registry import Registry
 
 
 class Encoder(Protocol):
@@ -76,18 +77,16 @@ def _open_clip(arg: str | None) -> Encoder:
     return OpenClipEncoder.from_spec(arg)
 
 
-ENCODERS: dict[str, Callable[[str | None], Encoder]] = {
-    "pixels": lambda arg: PixelsEncoder(int(arg) if arg else 32),
-    "open_clip": _open_clip,
-}
+ENCODERS: Registry[Encoder] = Registry("image encoder", option="--encoder")
+ENCODERS.add("pixels", lambda arg: PixelsEncoder(int(arg) if arg else 32))
+ENCODERS.add("open_clip", _open_clip)
 
 
 def get_encoder(spec: str) -> Encoder:
     """``name`` or ``name:argument`` (``pixels:32``, ``open_clip:ViT-B-16@<weights>``, ``open_clip:hf-hub:org/repo``)."""
-    name, _, arg = spec.partition(":")
-    if name not in ENCODERS:
-        raise InvalidInput(f"unknown image encoder {name!r}", code="E133", fix="use one of: " + ", ".join(sorted(ENCODERS)))
+    factory, s = ENCODERS.get(spec)
+    name, arg = s.name, s.arg
     try:
-        return ENCODERS[name](arg or None)
+        return factory(arg)
     except ValueError:
         raise InvalidInput(f"bad encoder argument {arg!r} for {name}", code="E135", fix="e.g. --encoder pixels:32") from None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Protocol
 
 from extract.lexicon import ConceptIndex
 from extract.records import Extraction, Section
 from kg.core.errors import InvalidInput
+from kg.core.registry import Registry
 
 
 class Extractor(Protocol):
@@ -19,6 +20,10 @@ class Extractor(Protocol):
     def extract(self, report_id: str, text: str, sections: tuple[Section, ...] | None = None) -> Extraction: ...
 
 
+EXTRACTORS: Registry[Extractor] = Registry("extractor", option="--extractor")
+
+
+@EXTRACTORS.register("rules")
 def _rules(index: ConceptIndex, arg: str | None = None) -> Extractor:
     from extract.rules import RulesExtractor
 
@@ -27,29 +32,32 @@ def _rules(index: ConceptIndex, arg: str | None = None) -> Extractor:
     return RulesExtractor(index, implied_absence=arg != "literal")
 
 
+@EXTRACTORS.register("transformers")
 def _transformers(index: ConceptIndex, arg: str | None) -> Extractor:
     from extract.neural import TransformersExtractor
 
     return TransformersExtractor(index, arg)
 
 
+@EXTRACTORS.register("radgraph")
 def _radgraph(index: ConceptIndex, arg: str | None) -> Extractor:
     from extract.radgraph_backend import RadGraphExtractor
 
     return RadGraphExtractor(index, arg)
 
 
-EXTRACTORS: dict[str, Callable[[ConceptIndex, str | None], Extractor]] = {
-    "rules": _rules,
-    "transformers": _transformers,
-    "radgraph": _radgraph,
-}
+@EXTRACTORS.register("radgraph-file")
+def _radgraph_file(index: ConceptIndex, arg: str | None) -> Extractor:
+    """Annotations you already have (``kg build --radgraph FILE`` is ``--extractor radgraph-file:FILE``)."""
+    from extract.radgraph_file import RadGraphFileExtractor
+
+    if not arg:
+        raise InvalidInput("the radgraph-file extractor needs a file", code="E113",
+                           fix="use --extractor radgraph-file:<RadGraph JSON> or --radgraph FILE")
+    return RadGraphFileExtractor(arg, index)
 
 
 def get_extractor(spec: str, index: ConceptIndex) -> Extractor:
     """``name`` or ``name:argument``: ``rules`` (``rules:literal``: no absence implied by "lungs are
-    clear"), ``transformers:<model folder>``, ``radgraph[:model type]``."""
-    name, _, arg = spec.partition(":")
-    if name not in EXTRACTORS:
-        raise InvalidInput(f"unknown extractor {name!r}", code="E113", fix="use one of: " + ", ".join(sorted(EXTRACTORS)))
-    return EXTRACTORS[name](index, arg or None)
+    clear"), ``transformers:<model folder>``, ``radgraph[:model type]``, ``radgraph-file:<RadGraph JSON>``."""
+    return EXTRACTORS.create(spec, index)

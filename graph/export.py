@@ -14,9 +14,10 @@ from pathlib import Path
 
 from graph.model import NODE_KEYS, Graph
 from graph.store import to_networkx
+from kg.core.registry import Registry
 
 UMLS_IRI = "http://linkedlifedata.com/resource/umls/id/"
-FORMATS = ("graphml", "rdf")
+FORMATS: Registry = Registry("export format", option="--format")  # filled below
 
 
 def _scalar(v):
@@ -69,3 +70,8 @@ def write_turtle(g: Graph, path: Path) -> None:
         for r in t.rows:
             rdf.add((iri(t.source_label, r["_start"]), REL[t.type], iri(t.target_label, r["_end"])))
     rdf.serialize(destination=str(path), format="turtle")
+
+
+FORMATS.add("graphml", write_graphml)
+FORMATS.add("rdf", write_turtle)
+SUFFIX = {"graphml": "graphml", "rdf": "ttl"}

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-METHODS = ("none", "medmkg", "greedy")
+from kg.core.registry import Registry
+
+METHODS: Registry = Registry("NaF method", option="--naf")  # (image_ids, score, edge_image, edge_concept, w) -> kept
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,7 @@ def naf(
     edge_concept: np.ndarray,
     method: str = "medmkg",
 ) -> NafResult:
-    if method not in METHODS:
-        raise ValueError(f"unknown NaF method {method!r}; use one of {METHODS}")
+    select, _ = METHODS.get(method)
     n = len(image_ids)
     edge_image = np.asarray(edge_image, dtype=np.int64)
     edge_rel = np.asarray(edge_rel, dtype=np.int64)
@@ -62,9 +63,12 @@ def naf(
         return NafResult(np.ones(n, dtype=bool), score, method)
     if len(edge_image) == 0:  # nothing to cover: no image is needed
         return NafResult(np.zeros(n, dtype=bool), score, method)
-    if method == "medmkg":
-        return NafResult(_medmkg(image_ids, score, edge_image, edge_concept), score, method)
-    return NafResult(_greedy(image_ids, edge_image, edge_concept, w), score, method)
+    return NafResult(select(image_ids, score, edge_image, edge_concept, w), score, method)
+
+
+@METHODS.register("none")
+def _none(image_ids, score, edge_image, edge_concept, w) -> np.ndarray:
+    return np.ones(len(image_ids), dtype=bool)
 
 
 def _id_rank(image_ids: list[str]) -> np.ndarray:
@@ -74,7 +78,8 @@ def _id_rank(image_ids: list[str]) -> np.ndarray:
     return rank
 
 
-def _medmkg(image_ids, score, edge_image, edge_concept) -> np.ndarray:
+@METHODS.register("medmkg")
+def _medmkg(image_ids, score, edge_image, edge_concept, w=None) -> np.ndarray:
     n = len(image_ids)
     kept = np.zeros(n, dtype=bool)
     order = np.lexsort((_id_rank(image_ids), -score))  # score desc, then id asc
@@ -88,7 +93,8 @@ def _medmkg(image_ids, score, edge_image, edge_concept) -> np.ndarray:
     return kept
 
 
-def _greedy(image_ids, edge_image, edge_concept, w) -> np.ndarray:
+@METHODS.register("greedy")
+def _greedy(image_ids, score, edge_image, edge_concept, w) -> np.ndarray:
     n = len(image_ids)
     kept = np.zeros(n, dtype=bool)
     n_concepts = int(edge_concept.max()) + 1
@@ -124,10 +130,12 @@ def _greedy(image_ids, edge_image, edge_concept, w) -> np.ndarray:
     return kept
 
 
-def apply_naf(g, method: str) -> dict:
-    """Filter ``g`` in place: cross-modal edges of images NaF drops are removed and every
-    ``Image`` row gets ``kept`` (bool). Returns the before/after report for the manifest."""
-    from graph.model import POLARITY_TYPES
+def apply_naf(g, method: str):
+    """NaF over a graph: returns ``(filtered, report)``, a new graph and the before/after report for the
+    manifest; ``g`` is left as it was (as PyTorch Geometric's transforms copy before they change anything).
+    In the new graph the cross-modal edges of images NaF drops are left out and every ``Image`` row has
+    ``kept`` (bool) and ``nafScore``."""
+    from graph.model import POLARITY_TYPES, EdgeTable, Graph, NodeTable
 
     types = list(POLARITY_TYPES.values())
     tables = [t for t in g.edges.values() if t.source_label == "Image" and t.type in types]
@@ -155,12 +163,15 @@ def apply_naf(g, method: str) -> dict:
             covered.update(r["_end"] for r in rows)
         return {"images": int(kept_mask.sum()), "edges": dict(sorted(edges.items())), "conceptsCovered": len(covered)}
 
-    before = summary(np.ones(len(image_ids), dtype=bool))
-    after = summary(res.kept)
-    for t in tables:
-        t.rows = [r for r in t.rows if res.kept[pos[r["_start"]]]]
+    report = {"method": method, "before": summary(np.ones(len(image_ids), dtype=bool)), "after": summary(res.kept)}
+    out = Graph(nodes=dict(g.nodes), edges=dict(g.edges))
+    filtered = {id(t) for t in tables}
+    for name, t in g.edges.items():
+        if id(t) in filtered:
+            out.edges[name] = EdgeTable(t.type, t.source_label, t.target_label,
+                                        [r for r in t.rows if res.kept[pos[r["_start"]]]])
     if images:
-        for n, r in enumerate(images.rows):
-            r["kept"] = bool(res.kept[n])
-            r["nafScore"] = round(float(res.score[n]), 6)
-    return {"method": method, "before": before, "after": after}
+        out.nodes["Image"] = NodeTable("Image", [
+            {**r, "kept": bool(res.kept[n]), "nafScore": round(float(res.score[n]), 6)}
+            for n, r in enumerate(images.rows)])
+    return out, report

@@ -203,7 +203,7 @@ def export(
     database: str = typer.Option("neo4j", "--database", help="neo4j-admin: the database to import into."),
 ):
     """Export the graph as GraphML, RDF Turtle, or CSV files for neo4j-admin import."""
-    from graph.export import FORMATS, write_graphml, write_turtle
+    from graph.export import FORMATS, SUFFIX
     from graph.store import read_graph
 
     if format == "neo4j-admin":
@@ -215,10 +215,12 @@ def export(
         typer.echo(f"then start Neo4j and add constraints, indexes and the vector index:\n\n  kg load {graph_dir} --schema-only\n")
         return
     if format not in FORMATS:
-        raise InvalidInput(f"unknown export format {format!r}", fix="use one of: " + ", ".join((*FORMATS, "neo4j-admin")), code="E161")
+        raise InvalidInput(f"unknown export format {format!r}", code="E161",
+                           fix="use one of: " + ", ".join((*FORMATS.names(), "neo4j-admin")))
+    writer, _ = FORMATS.get(format)
     g = read_graph(graph_dir)
-    target = out or graph_dir / ("graph.graphml" if format == "graphml" else "graph.ttl")
-    (write_graphml if format == "graphml" else write_turtle)(g, target)
+    target = out or graph_dir / f"graph.{SUFFIX[format]}"
+    writer(g, target)
     typer.echo(f"wrote {target}")
 
 

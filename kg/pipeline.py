@@ -64,11 +64,8 @@ _STATE: dict = {}
 
 
 def make_extractor(spec: str, radgraph: Path | None, index):
-    if radgraph is not None:
-        from extract.radgraph_file import RadGraphFileExtractor
-
-        return RadGraphFileExtractor(radgraph, index)
-    return get_extractor(spec, index)
+    """``--radgraph FILE`` is the registered ``radgraph-file:FILE`` extractor."""
+    return get_extractor(f"radgraph-file:{radgraph}" if radgraph is not None else spec, index)
 
 
 def _init_worker(extractor: str, views: tuple[str, ...], radgraph: Path | None = None,
@@ -290,7 +287,7 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
         advance_g = track("Linking graph", total=1)
         g, link_stats = link(inputs, index, keep_text=settings.keep_text, parents=settings.umls_parents)
         stages.done("graph")
-        naf_report = apply_naf(g, settings.naf)
+        g, naf_report = apply_naf(g, settings.naf)
         advance_g()
         stages.done("naf")
 

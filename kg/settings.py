@@ -35,7 +35,7 @@ class BuildSettings(BaseModel):
     @classmethod
     def _naf(cls, v: str) -> str:
         if v not in NAF_METHODS:
-            raise ValueError(f"{v!r} is not a NaF method; use one of: {', '.join(NAF_METHODS)}")
+            raise ValueError(f"{v!r} is not a NaF method; use one of: {', '.join(NAF_METHODS.names())}")
         return v
 
     @field_validator("views", mode="before")

@@ -9,19 +9,19 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from kg.core.errors import InvalidInput, KGError, NotFound
+from kg.core.registry import Registry
 from kg.corpus import iuxray, mimic, tabular, textdir
 from kg.corpus.records import ImageRef, Rejected, Study
 
 Reader = Callable[..., Iterator[Study | Rejected]]
 
-READERS: dict[str, Reader] = {
-    "mimic": mimic.read,
-    "iu-xml": iuxray.read,
-    "jsonl": tabular.read_jsonl,
-    "csv": tabular.read_csv,
-    "text": textdir.read,
-}
-FORMATS = ("auto", *READERS)
+READERS: Registry[Reader] = Registry("corpus format", option="--format")
+READERS.add("mimic", mimic.read)
+READERS.add("iu-xml", iuxray.read)
+READERS.add("jsonl", tabular.read_jsonl)
+READERS.add("csv", tabular.read_csv)
+READERS.add("text", textdir.read)
+FORMATS = ("auto", "mimic", "iu-xml", "jsonl", "csv", "text")
 FILE_FORMATS = ("jsonl", "csv")
 
 __all__ = ["FORMATS", "READERS", "ImageRef", "Rejected", "Study", "detect_format", "read_corpus"]
@@ -48,7 +48,7 @@ def detect_format(source: Path) -> str:
         return "text"
     raise InvalidInput(
         f"cannot tell the corpus format of {source}", code="E106",
-        fix="pass --format with one of: " + ", ".join(READERS),
+        fix="pass --format with one of: " + ", ".join(FORMATS[1:]),
     )
 
 
@@ -66,7 +66,7 @@ def read_corpus(
         fmt = detect_format(source)
     elif fmt not in READERS:
         raise InvalidInput(f"unknown corpus format {fmt!r}", code="E107", fix="use one of: " + ", ".join(FORMATS))
-    elif not source.exists():
+    if not source.exists():
         raise NotFound(f"corpus not found: {source}", code="E203", fix="pass an existing file or folder as SOURCE")
     elif fmt in FILE_FORMATS and not source.is_file():
         raise InvalidInput(f"--format {fmt} reads one file, and {source} is a folder", code="E108", fix=_detected_fix(source))
@@ -74,4 +74,5 @@ def read_corpus(
         raise InvalidInput(f"--format mimic reads a folder, and {source} is a file", code="E109", fix=_detected_fix(source))
     if images is not None and not images.exists():
         raise NotFound(f"image folder not found: {images}", code="E202", fix="pass an existing folder to --images")
-    return READERS[fmt](source, images=images, limit=limit)
+    reader, _ = READERS.get(fmt)
+    return reader(source, images=images, limit=limit)

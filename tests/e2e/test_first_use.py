@@ -140,7 +140,7 @@ def test_duplicate_image_file_names_are_quarantined(tmp_path):
 
 
 @pytest.mark.parametrize("args,expect", [
-    (["--naf", "foo"], ["--naf", "'foo'", "none, medmkg, greedy"]),
+    (["--naf", "foo"], ["--naf", "'foo'", "greedy, medmkg, none"]),
     (["--format", "iu-xml"], ["no record found", "detects 'mimic'"]),
     (["--format", "jsonl"], ["--format jsonl reads one file", "detects 'mimic'"]),
 ])

@@ -51,3 +51,23 @@ def test_naf_keeps_coverage_subset_and_is_deterministic(g, method):
     if method == "greedy" and len(edges):
         # minimality: every kept image covers at least one concept no earlier pick covered
         assert res.kept.sum() <= len(before)
+
+
+def test_apply_naf_returns_a_new_graph_and_leaves_its_input():
+    import copy
+
+    from graph.model import Graph, NodeTable
+    from graph.naf import apply_naf
+
+    g = Graph()
+    g.nodes["Image"] = NodeTable("Image", [{"id": i} for i in ("a", "b", "c")])
+    g.nodes["Concept"] = NodeTable("Concept", [{"cui": c} for c in ("C1", "C2")])
+    g.add_edges("POSITIVE", "Image", "Concept", [{"_start": "a", "_end": "C1"}, {"_start": "b", "_end": "C1"},
+                                                  {"_start": "b", "_end": "C2"}, {"_start": "c", "_end": "C1"}])
+    before = copy.deepcopy(g)
+    out, report = apply_naf(g, "medmkg")
+    assert g == before  # untouched
+    assert [r["kept"] for r in out.nodes["Image"].rows] == [False, True, False]
+    assert [(r["_start"], r["_end"]) for r in out.edges["Image_POSITIVE_Concept"].rows] == [("b", "C1"), ("b", "C2")]
+    assert report["before"]["images"] == 3 and report["after"] == {"images": 1, "edges": {"POSITIVE": 2},
+                                                                    "conceptsCovered": 2}
