@@ -86,8 +86,8 @@ def main() -> None:
     args = ap.parse_args()
     import os
 
-    from graph.neo4j import Neo4jGraph, Neo4jSettings, clear, load_graph
-    from kg.server import ServerHome, _write_conf, admin, start, stop
+    from graph.neo4j import Neo4jClient, Neo4jSettings, clear, load_graph
+    from kg.neo4j_local import ServerHome, _write_conf, admin, start, stop
 
     tmp = Path(tempfile.mkdtemp(prefix="medkg-bench-"))
     t = time.perf_counter()
@@ -104,7 +104,7 @@ def main() -> None:
         own = ServerHome(tmp / "server")
         own.path.mkdir()
         if not base.installed:
-            from kg.server import install
+            from kg.neo4j_local import install
 
             install(base, quiet=True)
         (own.path / "recipe").symlink_to(base.path / "recipe")
@@ -112,7 +112,7 @@ def main() -> None:
         uri = start(own, bolt=17687, http=17474, heap="2g")
         settings = Neo4jSettings(uri, "neo4j", own.password(), "neo4j")
     try:
-        with Neo4jGraph(settings) as g:
+        with Neo4jClient(settings) as g:
             rates = []
             runs = ["fresh server (cold JVM)"] + [f"same server emptied, load {i + 2} (warm JVM)" for i in range(args.repeats)]
             for run in runs:

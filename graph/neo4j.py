@@ -73,7 +73,7 @@ class Neo4jSettings:
         )
 
 
-class Neo4jGraph:
+class Neo4jClient:
     """An open connection to one database; use as a context manager."""
 
     def __init__(self, settings: Neo4jSettings):
@@ -112,7 +112,7 @@ class Neo4jGraph:
     def close(self) -> None:
         self.driver.close()
 
-    def __enter__(self) -> "Neo4jGraph":
+    def __enter__(self) -> "Neo4jClient":
         return self
 
     def __exit__(self, *exc) -> None:
@@ -162,7 +162,7 @@ def _schema(label: str) -> list[tuple[str, str]]:
     return out
 
 
-def create_schema(g: Neo4jGraph, dim: int = 0, labels=None) -> None:
+def create_schema(g: Neo4jClient, dim: int = 0, labels=None) -> None:
     """Uniqueness constraints on every key, lookup indexes, and the vector index when ``dim``
     (``labels``: only those labels' constraints and indexes)."""
     g.run(f"CREATE CONSTRAINT medkg_load_id IF NOT EXISTS FOR (n:{CHECKPOINT_LABEL}) REQUIRE n.id IS UNIQUE")
@@ -194,21 +194,21 @@ def vector_properties(out: Path) -> list[tuple[str, str, int]]:
     return found
 
 
-def create_vector_index(g: Neo4jGraph, label: str, prop: str, dim: int) -> str:
+def create_vector_index(g: Neo4jClient, label: str, prop: str, dim: int) -> str:
     name = f"medkg_{label.lower()}_{prop.lower()}"
     g.run(f"CREATE VECTOR INDEX {name} IF NOT EXISTS FOR (n:{_name(label)}) ON (n.{_prop(prop)}) OPTIONS "
           f"{{indexConfig: {{`vector.dimensions`: {int(dim)}, `vector.similarity_function`: 'cosine'}}}}")
     return name
 
 
-def _drop_schema(g: Neo4jGraph, label: str) -> None:
+def _drop_schema(g: Neo4jClient, label: str) -> None:
     """Drop medkg's constraint and indexes on a label that holds no nodes (they are built after its nodes)."""
     constraints = {r["n"] for r in g.run("SHOW CONSTRAINTS YIELD name AS n RETURN n")}
     for name, _ in _schema(label):
         g.run(f"DROP {'CONSTRAINT' if name in constraints else 'INDEX'} {name} IF EXISTS")
 
 
-def _fresh(g: Neo4jGraph, out: Path) -> list[str]:
+def _fresh(g: Neo4jClient, out: Path) -> list[str]:
     """Labels and relationship types the database holds none of yet (count store lookups)."""
     # only names the database knows are counted (counting an unknown one draws a warning)
     labels = {r["l"] for r in g.run("CALL db.labels() YIELD label RETURN label AS l")}
@@ -288,7 +288,7 @@ def _edge_rows(part, props: list[str], grouped: bool) -> list[list]:
     return out
 
 
-def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 5_000, embeddings: bool = True,
+def load_graph(out: Path, g: Neo4jClient, *, batch_size: int = 5_000, embeddings: bool = True,
                schema_only: bool = False, workers: int = 2,
                advance: Callable[[int], None] = lambda n=1: None) -> LoadReport:
     """Load a built graph directory into Neo4j; see the module docstring.
@@ -483,7 +483,7 @@ def load_graph(out: Path, g: Neo4jGraph, *, batch_size: int = 5_000, embeddings:
 WRITE_TYPES = {"w", "rw", "s"}
 
 
-def query(g: Neo4jGraph, cypher: str, params: dict, *, write: bool = False) -> tuple[list[str], list[dict]]:
+def query(g: Neo4jClient, cypher: str, params: dict, *, write: bool = False) -> tuple[list[str], list[dict]]:
     """Run a query; unless ``write``, refuse any query that Neo4j's planner says writes (EXPLAIN)."""
     from neo4j.exceptions import ClientError, CypherSyntaxError
 
@@ -512,7 +512,7 @@ def query(g: Neo4jGraph, cypher: str, params: dict, *, write: bool = False) -> t
     return list(keys), rows
 
 
-def similar_in_neo4j(g: Neo4jGraph, vector: list[float], k: int) -> list[dict]:
+def similar_in_neo4j(g: Neo4jClient, vector: list[float], k: int) -> list[dict]:
     return g.run(
         f"CALL db.index.vector.queryNodes('{VECTOR_INDEX}', $k, $v) YIELD node, score "
         "RETURN node.id AS id, score, node.studyId AS studyId, node.kept AS kept ORDER BY score DESC, id",
@@ -520,14 +520,14 @@ def similar_in_neo4j(g: Neo4jGraph, vector: list[float], k: int) -> list[dict]:
     )
 
 
-def clear(g: Neo4jGraph) -> None:
+def clear(g: Neo4jClient) -> None:
     """Delete everything, relationships first: detaching a node with a million relationships in
     one transaction would exceed the server's transaction memory."""
     g.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 20000 ROWS")
     g.run("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 20000 ROWS")
 
 
-def graph_checksum(g: Neo4jGraph) -> tuple[dict, str]:
+def graph_checksum(g: Neo4jClient) -> tuple[dict, str]:
     """(counts, sha256) over every medkg node and relationship, ids and properties sorted."""
     import hashlib
 

@@ -29,9 +29,9 @@ def similar_images(out: Path, query: str, *, k: int = 10, exact: bool = False, n
         raise NotFound(f"{query!r} is neither an image id of the graph nor an image file", code="E211",
                          fix="pass an Image id (see nodes/Image.parquet) or a path to a JPEG/PNG")
     if neo4j is not None:
-        from graph.neo4j import Neo4jGraph, similar_in_neo4j
+        from graph.neo4j import Neo4jClient, similar_in_neo4j
 
-        with Neo4jGraph(neo4j) as g:
+        with Neo4jClient(neo4j) as g:
             rows = similar_in_neo4j(g, [float(x) for x in vec], k + (1 if self_id else 0))
         hits = [(r["id"], float(r["score"])) for r in rows if r["id"] != self_id][:k]
     else:

@@ -24,7 +24,7 @@ from extract.lexicon import load_concept_index
 from extract.merge import MERGE_RULE
 from extract.records import Extraction
 from extract.sections import split_sections, target_sections
-from graph.linking import ConceptRelation, ImageInput, StudyInput, link
+from graph.assemble import ConceptRelation, ImageInput, StudyInput, assemble
 from graph.naf import apply_naf
 from graph.outdir import BuildOutput
 from graph.store import FORMAT_VERSION, write_graph, write_manifest
@@ -285,7 +285,7 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
         stages.done("images")
 
         advance_g = track("Linking graph", total=1)
-        g, link_stats = link(inputs, index, keep_text=settings.keep_text, parents=settings.umls_parents)
+        g, link_stats = assemble(inputs, index, keep_text=settings.keep_text, parents=settings.umls_parents)
         stages.done("graph")
         g, naf_report = apply_naf(g, settings.naf)
         advance_g()

@@ -74,7 +74,7 @@ def neo4j_server():
         return
     if shutil.which("java") is None or shutil.which("mvn") is None:
         _need("java and mvn are needed to assemble the local Neo4j")
-    from kg.server import ServerHome, start, stop
+    from kg.neo4j_local import ServerHome, start, stop
 
     home = ServerHome.resolve(os.environ.get("MEDKG_NEO4J_HOME") or REPO / ".neo4j")
     stop(home)
@@ -87,10 +87,10 @@ def neo4j_server():
 @pytest.fixture()
 def neo4j_env(neo4j_server, monkeypatch):
     """A clean database and NEO4J_* variables for subprocesses; yields (settings, home)."""
-    from graph.neo4j import Neo4jGraph, clear
+    from graph.neo4j import Neo4jClient, clear
 
     settings, home = neo4j_server
-    with Neo4jGraph(settings) as g:
+    with Neo4jClient(settings) as g:
         clear(g)
         for row in g.run("SHOW INDEXES YIELD name, type WHERE type = 'VECTOR' RETURN name"):
             g.run(f"DROP INDEX `{row['name']}` IF EXISTS")

@@ -22,7 +22,7 @@ def _need(reason):
 
 
 def test_browser_shows_a_query_result(neo4j_env, sample_build, tmp_path):
-    from kg.server import guide_dir, serve_guide
+    from kg.neo4j_local import guide_dir, serve_guide
     from tests.conftest import _free_port
 
     settings, home = neo4j_env

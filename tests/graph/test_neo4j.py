@@ -20,13 +20,13 @@ def kg(*args, env=None):
 
 
 def test_load_counts_match_the_store_and_twice_is_identical(neo4j_env, sample_build):
-    from graph.neo4j import Neo4jGraph, graph_checksum
+    from graph.neo4j import Neo4jClient, graph_checksum
 
     settings, _ = neo4j_env
     p = kg("load", sample_build, "--quiet")
     assert p.returncode == 0, p.stderr
     m = json.loads((sample_build / "manifest.json").read_text())
-    with Neo4jGraph(settings) as g:
+    with Neo4jClient(settings) as g:
         counts, first = graph_checksum(g)
         for label, n in m["graph"]["nodes"].items():
             assert counts[label] == n, label
@@ -39,19 +39,19 @@ def test_load_counts_match_the_store_and_twice_is_identical(neo4j_env, sample_bu
         constraints = g.run("SHOW CONSTRAINTS YIELD labelsOrTypes RETURN collect(labelsOrTypes[0]) AS l")[0]["l"]
         assert {"Patient", "Study", "Report", "Image", "Concept"} <= set(constraints)
     assert kg("load", sample_build, "--quiet").returncode == 0
-    with Neo4jGraph(settings) as g:
+    with Neo4jClient(settings) as g:
         assert graph_checksum(g)[1] == first
 
 
 def test_killed_server_mid_load_resumes_to_an_identical_graph(neo4j_env, sample_build):
-    from graph.neo4j import CHECKPOINT_LABEL, Neo4jGraph, graph_checksum
-    from kg.server import kill, start
+    from graph.neo4j import CHECKPOINT_LABEL, Neo4jClient, graph_checksum
+    from kg.neo4j_local import kill, start
 
     settings, home = neo4j_env
     if home is None:
         pytest.skip("NEO4J_URI points at a server these tests did not start; they cannot kill it")
     assert kg("load", sample_build, "--quiet").returncode == 0
-    with Neo4jGraph(settings) as g:
+    with Neo4jClient(settings) as g:
         clean = graph_checksum(g)
         g.run("MATCH (n) DETACH DELETE n")
     proc = subprocess.Popen([*KG, "load", str(sample_build), "--quiet", "--batch-size", "5"],
@@ -61,7 +61,7 @@ def test_killed_server_mid_load_resumes_to_an_identical_graph(neo4j_env, sample_
     while time.monotonic() < deadline and done < 10:
         time.sleep(0.05)
         try:
-            with Neo4jGraph(settings) as g:
+            with Neo4jClient(settings) as g:
                 rows = g.run(f"MATCH (c:{CHECKPOINT_LABEL}) RETURN size(c.done) AS n")
             done = rows[0]["n"] if rows else 0
         except Exception:
@@ -71,13 +71,13 @@ def test_killed_server_mid_load_resumes_to_an_identical_graph(neo4j_env, sample_
     assert proc.returncode != 0  # the interrupted load says it failed
     bolt, http = home.ports()
     start(home, bolt=bolt, http=http)
-    with Neo4jGraph(settings) as g:
+    with Neo4jClient(settings) as g:
         partial = g.run(f"MATCH (c:{CHECKPOINT_LABEL}) RETURN size(c.done) AS n, c.complete AS complete")[0]
     assert partial["n"] >= 10 and not partial["complete"]
     p = kg("load", sample_build, "--batch-size", "5")
     assert p.returncode == 0, p.stderr
     assert "already done" in p.stdout and " 0 already done" not in p.stdout
-    with Neo4jGraph(settings) as g:
+    with Neo4jClient(settings) as g:
         assert graph_checksum(g) == clean
 
 
@@ -135,15 +135,15 @@ def test_neo4j_admin_import_matches_the_bolt_load(neo4j_env, sample_build, tmp_p
     database and compare it with the Bolt load."""
     import shlex
 
-    from graph.neo4j import Neo4jGraph, Neo4jSettings, graph_checksum
-    from kg.server import ServerHome, _write_conf, admin, start, stop
+    from graph.neo4j import Neo4jClient, Neo4jSettings, graph_checksum
+    from kg.neo4j_local import ServerHome, _write_conf, admin, start, stop
     from tests.conftest import _free_port
 
     settings, home = neo4j_env
     if home is None:
         pytest.skip("needs the project's own server installation (its neo4j-admin)")
     assert kg("load", sample_build, "--quiet").returncode == 0
-    with Neo4jGraph(settings) as g:
+    with Neo4jClient(settings) as g:
         bolt_counts, _ = graph_checksum(g)
     p = kg("export", sample_build, "--format", "neo4j-admin", "--out", tmp_path / "csv")
     assert p.returncode == 0, p.stderr
@@ -160,7 +160,7 @@ def test_neo4j_admin_import_matches_the_bolt_load(neo4j_env, sample_build, tmp_p
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     try:
         uri = start(h2, bolt=bolt, http=http)
-        with Neo4jGraph(Neo4jSettings(uri, "neo4j", h2.password(), "neo4j")) as g2:
+        with Neo4jClient(Neo4jSettings(uri, "neo4j", h2.password(), "neo4j")) as g2:
             counts, _ = graph_checksum(g2)
             emb = g2.run("MATCH (i:Image) WHERE i.embedding IS NOT NULL RETURN count(i) AS n")[0]["n"]
         bolt_counts.pop("MedkgLoad", None)
@@ -194,10 +194,10 @@ def test_fresh_types_are_created_in_parallel_and_existing_ones_merged(neo4j_env,
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from graph.neo4j import Neo4jGraph, graph_checksum, load_graph
+    from graph.neo4j import Neo4jClient, graph_checksum, load_graph
 
     settings, _ = neo4j_env
-    with Neo4jGraph(settings) as g:
+    with Neo4jClient(settings) as g:
         first = load_graph(sample_build, g, batch_size=7, workers=3)
         assert "rel:POSITIVE" in first.created and "node:Image" in first.created
         # labels created from nothing get their constraints and indexes after their nodes: all there, online
@@ -238,7 +238,7 @@ def test_node_vector_columns_get_a_vector_index(neo4j_env, sample_build, tmp_pat
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from graph.neo4j import Neo4jGraph, load_graph
+    from graph.neo4j import Neo4jClient, load_graph
 
     build = tmp_path / "gnn"
     shutil.copytree(sample_build, build)
@@ -248,7 +248,7 @@ def test_node_vector_columns_get_a_vector_index(neo4j_env, sample_build, tmp_pat
     vecs = rng.normal(size=(t.num_rows, 16)).astype(np.float32)
     pq.write_table(t.append_column("gnnEmbedding", pa.array(vecs.tolist(), type=pa.list_(pa.float32()))), path)
     settings, _ = neo4j_env
-    with Neo4jGraph(settings) as g:
+    with Neo4jClient(settings) as g:
         load_graph(build, g, workers=2)
         idx = {r["name"]: r for r in g.run("SHOW VECTOR INDEXES YIELD name, labelsOrTypes, properties, options, state "
                                             "RETURN name, labelsOrTypes, properties, options, state")}

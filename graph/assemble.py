@@ -83,7 +83,7 @@ def _rel_type(rel: str, rela: str) -> str:
     return t if t and t[0].isalpha() else f"REL_{t}"
 
 
-def link(studies: list[StudyInput], index: ConceptIndex, *, keep_text: bool = True,
+def assemble(studies: list[StudyInput], index: ConceptIndex, *, keep_text: bool = True,
          parents: int = 0) -> tuple[Graph, LinkStats]:
     g = Graph()
     stats = LinkStats()

@@ -97,7 +97,7 @@ def install(home: ServerHome, *, quiet: bool = False) -> None:
                          fix="install them (e.g. apt-get install maven openjdk-17-jre-headless), or use docker/compose.yaml")
     recipe = home.path / "recipe"
     recipe.mkdir(parents=True, exist_ok=True)
-    src = resources.files("kg.server") / "pom.xml"
+    src = resources.files("kg.neo4j_local") / "pom.xml"
     (recipe / "pom.xml").write_bytes(src.read_bytes())
     cmd = ["mvn", "-B", "-q" if quiet else "-ntp", "-f", str(recipe / "pom.xml"), "package"]
     p = subprocess.run(cmd, capture_output=quiet, text=True)
@@ -271,7 +271,7 @@ def kill(home: ServerHome) -> None:
 
 
 def guide_dir() -> Path:
-    return Path(str(resources.files("kg.server") / "guide"))
+    return Path(str(resources.files("kg.neo4j_local") / "guide"))
 
 
 def serve_guide(port: int = 8089, *, block: bool = True, host: str = "127.0.0.1"):

@@ -1,0 +1,37 @@
+"""The ``kg`` command: a package of thin commands, one module per group; printing lives in ``render``.
+
+Heavy libraries (torch, transformers, open_clip, faiss, torch_geometric, pyarrow) are imported inside the commands
+that use them, so ``kg --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+# imported in the order `kg --help` lists their commands
+from kg.cli import build, browse, extraction, umls, neo4j  # noqa: F401, I001
+from kg.cli.app import app
+from kg.core.errors import KGError
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    import logging
+
+    # library code reports through the "medkg" logger; the command line shows its messages on stderr
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log = logging.getLogger("medkg")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        app()
+    except KGError as exc:
+        typer.secho(f"error: {exc.message}", fg="red", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.secho("interrupted", fg="red", err=True)
+        sys.exit(130)

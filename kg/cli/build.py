@@ -1,0 +1,122 @@
+"""`kg build`, `kg sample`, `kg report`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from kg.cli.app import NEO4J_OPTS, app
+from kg.cli.connect import neo4j_settings
+from kg.cli.render import print_stats, warn
+from kg.core.errors import InvalidInput
+
+
+@app.command()
+def build(
+    source: Optional[Path] = typer.Argument(None, help="Corpus: MIMIC-CXR root, IU X-ray XML folder, JSONL/CSV file or .txt folder."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder for the embedded graph."),
+    sample: bool = typer.Option(False, "--sample", help="Build the bundled sample corpus instead of SOURCE."),
+    format: str = typer.Option("auto", "--format", "-f", help="auto, mimic, iu-xml, jsonl, csv or text."),
+    images: Optional[Path] = typer.Option(None, "--images", help="Image root when images live apart from the reports."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Read at most this many records."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes for extraction and image encoding."),
+    strict: bool = typer.Option(False, "--strict", help="Stop at the first bad record (exit 2) instead of quarantining it."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    extractor: str = typer.Option("rules", "--extractor", help="rules, transformers:<model folder> or radgraph[:model]."),
+    radgraph: Optional[Path] = typer.Option(None, "--radgraph", help="Use these RadGraph annotations (JSON) instead of an extractor."),
+    umls: Optional[Path] = typer.Option(None, "--umls", help="A UMLS index folder (kg umls index), or a release META folder (indexed once into the cache), instead of the bundled lexicon."),
+    umls_parents: int = typer.Option(0, "--umls-parents", min=0, help="Add isa ancestors up to N levels, so sibling findings connect."),
+    encoder: str = typer.Option("pixels", "--encoder", help="Image encoder: pixels[:SIZE] (offline default)."),
+    naf: str = typer.Option("medmkg", "--naf", help="Neighbor-aware filtering: none, medmkg or greedy."),
+    similar_k: int = typer.Option(0, "--similar-k", min=0, help="Add SIMILAR_TO edges to each image's K nearest images."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Images per encoder batch."),
+    views: str = typer.Option("PA,AP", "--views", help="ViewPositions to keep when the metadata gives them; '' keeps all."),
+    no_text: bool = typer.Option(False, "--no-text", help="Do not store report text on Report nodes."),
+    one_image: bool = typer.Option(False, "--one-image-per-study", help="Keep one image per study (first of --views order)."),
+    neo4j_uri: Optional[str] = typer.Option(None, "--neo4j", help="Also load the graph into Neo4j at this Bolt URI."),
+    database: Optional[str] = NEO4J_OPTS["database"],
+    force: bool = typer.Option(False, "--force", help="Build into a non-empty folder that holds no medkg build "
+                               "(medkg still never replaces a file it did not write)."),
+):
+    """Build the graph from SOURCE (or --sample) into the embedded store at --out.
+
+    A rebuild replaces only medkg's own files, and only once the new build is complete."""
+    from pydantic import ValidationError
+
+    from kg.pipeline import build as run_build
+    from kg.cli.render import console as make_console
+    from kg.cli.render import plural
+    from kg.settings import BuildSettings
+
+    if sample == (source is not None):
+        raise InvalidInput("give either SOURCE or --sample", fix="e.g. `kg build --sample --out graph/`", code="E160")
+    if sample:
+        from kg.sample import sample_corpus
+
+        source, format = sample_corpus(), "mimic"
+    try:
+        settings = BuildSettings(
+            source=source, out=out, format=format, images=images, limit=limit, workers=workers, strict=strict,
+            quiet=quiet, extractor=extractor, radgraph=radgraph, umls=umls, umls_parents=umls_parents, encoder=encoder, naf=naf, views=views, keep_text=not no_text,
+            similar_k=similar_k, batch_size=batch_size, one_image_per_study=one_image, force=force,
+        )
+    except ValidationError as exc:
+        raise bad_option(exc) from None
+    result = run_build(settings, warn=warn)
+    m = result.manifest
+    console = make_console()
+    r = m["records"]
+    g = m["graph"]
+    console.print(
+        f"[bold green]Built[/] {out}: {plural(r['built'], 'study', 'studies')}, "
+        + ", ".join(f"{n:,} {k}" for k, n in g["nodes"].items())
+        + f"; {plural(sum(g['relationships'].values()), 'relationship')}; report: {out / 'report.html'}"
+    )
+    if result.quarantined:
+        n_img = sum(1 for q in result.quarantined if q["stage"] == "image")
+        warn(f"{plural(r['quarantined'], 'record')} and {plural(n_img, 'image')} quarantined; "
+              f"see {out / 'quarantine.jsonl'}")
+    if neo4j_uri:
+        from graph.neo4j import Neo4jClient, load_graph
+
+        with Neo4jClient(neo4j_settings(neo4j_uri, database)) as g:
+            rep = load_graph(out, g)
+        console.print(f"Loaded into Neo4j at {neo4j_uri}: {plural(sum(rep.nodes.values()), 'node')}, "
+                      f"{plural(sum(rep.relationships.values()), 'relationship')}")
+    if not quiet:
+        print_stats(console, out)
+
+
+
+@app.command("sample")
+def sample_cmd(dest: Path = typer.Argument(..., help="Folder to write the bundled sample corpus to (MIMIC layout).")):
+    """Write the bundled sample corpus (reports, metadata, split, rendered images) to DEST."""
+    from kg.sample import write_sample
+
+    write_sample(dest)
+    typer.echo(f"wrote the sample corpus to {dest}")
+
+
+@app.command("report")
+def report_cmd(graph_dir: Path = typer.Argument(..., metavar="DIR", help="A folder written by `kg build`.")):
+    """Render DIR/report.html again from the stored build (counts, polarity, co-occurrence, quarantine, timings)."""
+    from kg.report import rerender
+
+    typer.echo(f"wrote {rerender(graph_dir)}")
+
+
+# Options whose flag is not the field name with dashes.
+_FLAGS = {"keep_text": "--no-text", "one_image_per_study": "--one-image-per-study", "source": "SOURCE"}
+
+
+def bad_option(exc) -> Exception:
+    """A pydantic ValidationError of the build settings as the option, the value and the allowed values."""
+    e = exc.errors()[0]
+    name = str(e["loc"][0]) if e.get("loc") else "option"
+    flag = _FLAGS.get(name, "--" + name.replace("_", "-"))
+    msg = str(e.get("msg", "")).removeprefix("Value error, ")
+    what, _, fix = msg.partition("; ")
+    return InvalidInput(f"bad value for {flag}: {what}" if what else f"bad value for {flag}: {e.get('input')!r}",
+                        fix=fix or f"see `kg build --help` for {flag}", code="E165")

@@ -1,0 +1,106 @@
+"""How the ``kg`` commands print: one place for consoles and tables.
+
+On a terminal, output fits its width. Piped or redirected, nothing is wrapped or cut: lines stay whole and
+table cells keep every character, so ids can be pasted back into the next command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+PIPE_WIDTH = 100_000  # effectively unbounded; tables still take only the width their content needs
+
+
+def console(stderr: bool = False) -> Console:
+    c = Console(stderr=stderr, soft_wrap=True)
+    if not c.is_terminal:
+        c = Console(stderr=stderr, soft_wrap=True, width=PIPE_WIDTH)
+    return c
+
+
+def table(title: str | None, columns: list[str], rows: list[list[str]], *, right: tuple[str, ...] = (),
+          whole: tuple[str, ...] = ()) -> Table:
+    """A table; columns in ``right`` are right-aligned, columns in ``whole`` (ids) are never wrapped or cut."""
+    t = Table(title=title)
+    for col in columns:
+        t.add_column(col, justify="right" if col in right else "left", no_wrap=col in whole,
+                     overflow="fold" if col not in whole else "ignore",
+                     min_width=max((len(r[columns.index(col)]) for r in rows), default=0) if col in whole else None)
+    for r in rows:
+        t.add_row(*r)
+    return t
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+
+def warn(message: str) -> None:
+    """One line on stderr, never wrapped."""
+    typer.secho(f"warning: {message}", fg="yellow", err=True)
+
+
+def print_stats(console, graph_dir: Path, top: int = 15) -> None:
+    from graph.stats import graph_stats
+    from kg.cli.render import table
+
+    s = graph_stats(graph_dir, top=top)
+    console.print(table("Nodes", ["label", "count"], [[k, f"{v:,}"] for k, v in s["nodes"].items()], right=("count",)))
+    console.print(table("Relationships", ["type", "count"], [[k, f"{v:,}"] for k, v in s["relationships"].items()],
+                        right=("count",)))
+    p = s["polarity"]
+    console.print(
+        f"Polarity (cross-modal edges): POSITIVE {p['POSITIVE']}, NEGATIVE {p['NEGATIVE']}, UNCERTAIN {p['UNCERTAIN']}; "
+        f"merge conflicts {s['polarityConflicts']}"
+    )
+    n = s["naf"]
+    console.print(
+        f"NaF {n['method']}: images {n['before']['images']} -> {n['after']['images']}, "
+        f"concepts covered {n['before']['conceptsCovered']} -> {n['after']['conceptsCovered']}"
+    )
+    rec = s["records"]
+    console.print(f"Records: read {rec['read']} = built {rec['built']} + quarantined {rec['quarantined']}; "
+                  f"images quarantined {s['images']['quarantined']}")
+    cols = ["cui", "name", "POSITIVE", "NEGATIVE", "UNCERTAIN"]
+    console.print(table(f"Top {top} concepts", cols, [[str(row[c]) for c in cols] for row in s["topConcepts"]],
+                        right=("POSITIVE", "NEGATIVE", "UNCERTAIN"), whole=("cui",)))
+
+
+
+def props_text(props: dict) -> str:
+    """Edge properties as `name=value` pairs (lists joined by commas), readable in a table cell."""
+    parts = []
+    for k, v in props.items():
+        v = ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v
+        parts.append(f"{k}={v}")
+    return "; ".join(parts)
+
+
+
+def print_eval(result: dict) -> None:
+    from rich.table import Table
+
+    from kg.cli.render import console as make_console
+
+    console = make_console()
+    if "micro" in result:
+        t = Table(title=f"Finding labels: {result['reports']} reports")
+        for col in ("finding", "polarity", "P", "R", "F1", "support"):
+            t.add_column(col, justify="left" if col in ("finding", "polarity") else "right")
+        for pol, s in result["micro"].items():
+            t.add_row("[bold]micro[/]", pol, f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1']:.3f}", str(s["tp"] + s["fn"]))
+        for f, d in result["perFinding"].items():
+            s = d["positive"]
+            t.add_row(f, "positive", f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1']:.3f}", str(s["tp"] + s["fn"]))
+        console.print(t)
+        if result["unmappedFindings"]:
+            console.print("not mapped (not scored): " + ", ".join(result["unmappedFindings"]))
+    else:
+        for k in ("entity", "relation"):
+            s = result[k]
+            console.print(f"{k} F1 {s['f1']:.3f} (P {s['precision']:.3f}, R {s['recall']:.3f}) over {result['documents']} documents")
