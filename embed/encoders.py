@@ -13,7 +13,7 @@ offline; it captures global appearance only. Real use wants a learned encoder
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 from PIL import Image

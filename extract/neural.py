@@ -14,13 +14,13 @@ the entity label; concepts come from the concept index on each entity's words.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from extract.lexicon import ConceptIndex, Lexicon
 from extract.records import POLARITY_FOR_LABEL, Extraction, Section
 from extract.rules import RulesExtractor, _Ent
 from kg.core.errors import InvalidInput, MissingExtraError
+from kg.core.settings import medkg_env
 
 BIO_LABELS = ("O", "B-ANAT-DP", "I-ANAT-DP", "B-OBS-DP", "I-OBS-DP", "B-OBS-U", "I-OBS-U", "B-OBS-DA", "I-OBS-DA")
 MODEL_ENV = "MEDKG_EXTRACT_MODEL"
@@ -33,7 +33,8 @@ class TransformersExtractor(RulesExtractor):
     def __init__(self, index: ConceptIndex | None = None, model: str | None = None, *, device: str | None = None,
                  batch_size: int = 32, max_length: int = 256):
         super().__init__(index or Lexicon.default())
-        model = model or os.environ.get(MODEL_ENV)
+        env_model = medkg_env().extract_model
+        model = model or (str(env_model) if env_model else None)
         if not model:
             raise InvalidInput(
                 "the transformers extractor needs a model", code="E120",

@@ -11,7 +11,7 @@ import sys
 import typer
 
 # imported in the order `kg --help` lists their commands
-from kg.cli import build, browse, extraction, umls, neo4j  # noqa: F401, I001
+from kg.cli import browse, build, extraction, neo4j, umls  # noqa: F401, I001
 from kg.cli.app import app
 from kg.core.errors import KGError
 

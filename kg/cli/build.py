@@ -45,9 +45,9 @@ def build(
     A rebuild replaces only medkg's own files, and only once the new build is complete."""
     from pydantic import ValidationError
 
-    from kg.pipeline import build as run_build
     from kg.cli.render import console as make_console
     from kg.cli.render import plural
+    from kg.pipeline import build as run_build
     from kg.settings import BuildSettings
 
     if sample == (source is not None):

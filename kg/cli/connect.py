@@ -7,11 +7,11 @@ import typer
 
 def neo4j_settings(uri: str | None, database: str | None):
     """--neo4j URI, else $NEO4J_URI, else medkg's own local server when it runs (`kg neo4j start`)."""
-    import os
 
     from graph.neo4j import Neo4jSettings
+    from kg.core.settings import neo4j_env
 
-    if uri or os.environ.get("NEO4J_URI"):
+    if uri or neo4j_env().uri:
         return Neo4jSettings.from_env(uri, database=database)
     from kg.neo4j_local import ServerHome, pid_of
 

@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from kg.core.errors import Conflict, NotFound, Unavailable
+from kg.core.settings import medkg_env, neo4j_env
 
 JVM_OPTS = [
     "-XX:+UseG1GC",
@@ -44,7 +45,7 @@ class ServerHome:
     @classmethod
     def resolve(cls, home: Path | str | None = None) -> "ServerHome":
         if home is None:
-            home = os.environ.get("MEDKG_NEO4J_HOME") or Path.home() / ".local" / "share" / "medkg" / "neo4j"
+            home = medkg_env().neo4j_home or Path.home() / ".local" / "share" / "medkg" / "neo4j"
         return cls(Path(home).expanduser().resolve())
 
     @property
@@ -185,7 +186,7 @@ def start(home: ServerHome, *, bolt: int = 7687, http: int = 7474, heap: str = "
     _write_conf(home, bolt, http)
     first = not (home.path / "data" / "dbms" / "auth.ini").exists()
     if first:
-        pw = os.environ.get("NEO4J_PASSWORD") or secrets.token_urlsafe(18)
+        pw = neo4j_env().password.get_secret_value() or secrets.token_urlsafe(18)
         p = admin(home, ["dbms", "set-initial-password", pw])
         if p.returncode != 0:
             raise Unavailable("could not set the initial password: " + (p.stderr or p.stdout)[-500:], code="E413",

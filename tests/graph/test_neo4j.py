@@ -271,14 +271,14 @@ def test_node_vector_columns_get_a_vector_index(neo4j_env, sample_build, tmp_pat
 def test_relationship_batches_group_by_start_and_match_ends_by_id_or_key():
     import pyarrow as pa
 
-    from graph.neo4j import _edge_cypher, _edge_rows
+    from graph.neo4j import edge_cypher, edge_rows
 
     t = pa.table({"_start": [1, 1, 2], "_end": [7, 8, 7], "reportId": ["a", "b", "c"]})
-    assert _edge_rows(t, ["reportId"], grouped=True) == [[1, [[7, "a"], [8, "b"]]], [2, [[7, "c"]]]]
-    assert _edge_rows(t, ["reportId"], grouped=False) == [[1, 7, "a"], [1, 8, "b"], [2, 7, "c"]]
-    both = _edge_cypher("Image", "POSITIVE", "Concept", ["reportId"], True, (True, False))
+    assert edge_rows(t, ["reportId"], grouped=True) == [[1, [[7, "a"], [8, "b"]]], [2, [[7, "c"]]]]
+    assert edge_rows(t, ["reportId"], grouped=False) == [[1, 7, "a"], [1, 8, "b"], [2, 7, "c"]]
+    both = edge_cypher("Image", "POSITIVE", "Concept", ["reportId"], True, (True, False))
     assert "WHERE id(a) = row[0]" in both and "MATCH (b:`Concept` {`cui`: x[0]})" in both and "CREATE (a)-[r:`POSITIVE`" in both
-    merge = _edge_cypher("Image", "POSITIVE", "Concept", [], False, (False, True))
+    merge = edge_cypher("Image", "POSITIVE", "Concept", [], False, (False, True))
     assert "MATCH (a:`Image` {`id`: row[0]})" in merge and "WHERE id(b) = row[1]" in merge and "MERGE (a)-[r:`POSITIVE`]->(b)" in merge
 
 

@@ -6,7 +6,14 @@ from pathlib import Path
 import pytest
 
 from kg.core import errors
-from kg.core.errors import Conflict, InvalidInput, KGError, MissingExtraError, NotFound, Unavailable
+from kg.core.errors import (
+    Conflict,
+    InvalidInput,
+    KGError,
+    MissingExtraError,
+    NotFound,
+    Unavailable,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 RANGES = {"InvalidInput": "E1", "NotFound": "E2", "Conflict": "E3", "OutputConflict": "E3", "Unavailable": "E4",
