@@ -22,7 +22,7 @@ def similar_images(out: Path, query: str, *, k: int = 10, exact: bool = False, n
         from embed.encoders import get_encoder
         from embed.images import load_image
 
-        spec = manifest["encoder"].get("spec") or manifest["encoder"]["id"]
+        spec = manifest.encoder.spec or manifest.encoder.id
         enc = get_encoder(spec)
         vec, self_id = enc.encode([load_image(query)])[0], None
     else:

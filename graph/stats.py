@@ -25,13 +25,13 @@ def graph_stats(out: Path, top: int = 15) -> dict:
                 d[t.type] += 1
     ranked = sorted(per.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))[:top]
     return {
-        "nodes": m["graph"]["nodes"] | {k: len(t.rows) for k, t in g.nodes.items()},
+        "nodes": m.graph.nodes | {k: len(t.rows) for k, t in g.nodes.items()},
         "relationships": g.counts()["relationships"],
         "polarity": pol,
-        "polarityConflicts": m["extractor"]["polarityConflicts"],
-        "naf": m["naf"],
-        "records": m["records"],
-        "images": m["images"],
+        "polarityConflicts": m.extractor.polarity_conflicts,
+        "naf": m.naf.model_dump(mode="json", by_alias=True),
+        "records": m.records.model_dump(mode="json", by_alias=True),
+        "images": m.images.model_dump(mode="json", by_alias=True),
         "topConcepts": [{"cui": c, "name": names.get(c, c), **d} for c, d in ranked],
     }
 

@@ -26,8 +26,8 @@ from extract.records import Extraction
 from extract.sections import split_sections, target_sections
 from graph.assemble import ConceptRelation, ImageInput, StudyInput, assemble
 from graph.naf import apply_naf
-from graph.outdir import BuildOutput
-from graph.store import FORMAT_VERSION, write_graph, write_manifest
+from graph.store.outdir import BuildOutput
+from graph.store import FORMAT_VERSION, Manifest, write_graph, write_manifest
 from kg import __version__
 from kg.core.errors import InvalidInput, KGError
 from kg.core.progress import progress
@@ -55,7 +55,7 @@ class Processed:
 @dataclass
 class BuildResult:
     out: Path
-    manifest: dict
+    manifest: Manifest
     quarantined: list[dict] = field(default_factory=list)
 
 
@@ -181,7 +181,7 @@ class _Ids:
 
 def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
     """Build the graph into ``settings.out``. The previous build there stays readable until the new one is
-    complete; files medkg did not write are never touched (graph.outdir). ``warn`` receives one-line warnings
+    complete; files medkg did not write are never touched (graph.store.outdir). ``warn`` receives one-line warnings
     about settings that had surprising effects (a ``--views`` that kept no image)."""
     output = BuildOutput(settings.out, force=settings.force)
     output.check()  # before any work: a file, an unwritable or a foreign folder fails now, not after the build
@@ -312,7 +312,7 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
                 fh.write(json.dumps(q, sort_keys=True) + "\n")
         stages.done("write")
 
-        manifest = {
+        manifest = Manifest.model_validate({
             "medkg": __version__,
             "format": FORMAT_VERSION,
             "settings": settings.recorded() | {"format": fmt},
@@ -337,13 +337,13 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
             "studiesWithoutImages": link_stats.studies_without_images,
             "timings": stages.seconds,
             "versions": _versions(),
-        }
+        })
         from kg.report import write_report
 
         write_report(staging, manifest=manifest, graph=g, quarantine=quarantine, title=str(settings.out))
         stages.done("report")
-        manifest["timings"] = stages.seconds
-        manifest["files"] = sorted([*output.files(), "manifest.json"])
+        manifest.timings = dict(stages.seconds)
+        manifest.files = sorted([*output.files(), "manifest.json"])
         write_manifest(manifest, staging)
         output.commit()
     return BuildResult(settings.out, manifest, quarantine)

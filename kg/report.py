@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from graph.model import POLARITY_TYPES, Graph
+from graph.store.manifest import Manifest
 
 POLARITIES = tuple(POLARITY_TYPES.values())
 COLOURS = {"POSITIVE": "#2e7d32", "NEGATIVE": "#c62828", "UNCERTAIN": "#f9a825"}
@@ -154,23 +155,22 @@ def _table(head: list[str], rows: list[list], cls: str = "") -> str:
 
 
 def _counts_section(m: dict) -> str:
-    naf = m.get("naf", {})
-    before, after = naf.get("before", {}), naf.get("after", {})
-    nodes = [[_e(k), f"{v:,}", ""] for k, v in m["graph"]["nodes"].items()]
-    nodes = [[n, c, f"{after['images']:,} kept of {before['images']:,}" if n == "Image" and before else x]
-             for n, c, x in nodes]
+    naf = m.naf
+    before, after = naf.before, naf.after
+    nodes = [[_e(k), f"{v:,}", ""] for k, v in m.graph.nodes.items()]
+    nodes = [[n, c, f"{after.images:,} kept of {before.images:,}" if n == "Image" else x] for n, c, x in nodes]
     rels = []
-    for k, v in m["graph"]["relationships"].items():
+    for k, v in m.graph.relationships.items():
         # NaF removes image edges only: before = after + the image edges it removed
-        b = v + before.get("edges", {}).get(k, 0) - after.get("edges", {}).get(k, 0)
+        b = v + before.edges.get(k, 0) - after.edges.get(k, 0)
         rels.append([_e(k), f"{b:,}", f"{v:,}"])
     return (
         "<h2>Graph</h2><div class='row'>"
         + _table(["label", "nodes", "NaF"], nodes, "num")
         + _table(["relationship type", "before NaF", "after NaF"], rels, "num")
         + "</div>"
-        + f"<p>NaF <b>{_e(naf.get('method', '?'))}</b>: images {before.get('images', 0):,} → {after.get('images', 0):,}; "
-        f"concepts covered {before.get('conceptsCovered', 0):,} → {after.get('conceptsCovered', 0):,}. "
+        + f"<p>NaF <b>{_e(naf.method)}</b>: images {before.images:,} → {after.images:,}; "
+        f"concepts covered {before.concepts_covered:,} → {after.concepts_covered:,}. "
         "Images NaF drops stay as <code>Image</code> nodes (<code>kept = false</code>) without cross-modal edges.</p>"
     )
 
@@ -190,19 +190,18 @@ def _quarantine_section(quarantine: list[dict]) -> str:
 
 
 def _settings_section(m: dict) -> str:
-    enc, x, idx = m.get("encoder", {}), m.get("extractor", {}), m.get("conceptIndex", {})
+    enc, x, idx = m.encoder, m.extractor, m.concept_index
     rows = [
-        ["input checksum", f"<code>{_e(m.get('input', {}).get('checksum', ''))}</code>"],
-        ["extractor", f"{_e(x.get('id'))} (merge rule: {_e(x.get('mergeRule'))}; polarity conflicts "
-                      f"{x.get('polarityConflicts', 0):,})"],
-        ["concept index", f"{_e(idx.get('name'))} {_e(idx.get('version'))}"],
-        ["encoder", f"{_e(enc.get('id'))} (spec {_e(enc.get('spec'))}, {enc.get('dim', 0)} dims)"],
-        ["vector index", _e(json.dumps(m.get("vectorIndex", {}), sort_keys=True))],
-        ["medkg", _e(m.get("medkg"))],
-        ["versions", _e(", ".join(f"{k} {v}" for k, v in sorted(m.get("versions", {}).items())))],
+        ["input checksum", f"<code>{_e(m.checksum)}</code>"],
+        ["extractor", f"{_e(x.id)} (merge rule: {_e(x.merge_rule)}; polarity conflicts {x.polarity_conflicts:,})"],
+        ["concept index", f"{_e(idx.name)} {_e(idx.version)}"],
+        ["encoder", f"{_e(enc.id)} (spec {_e(enc.spec)}, {enc.dim} dims)"],
+        ["vector index", _e(json.dumps(m.vector_index, sort_keys=True))],
+        ["medkg", _e(m.medkg)],
+        ["versions", _e(", ".join(f"{k} {v}" for k, v in sorted(m.versions.items())))],
     ]
     rows += [[f"<code>--{_e(k.replace('_', '-'))}</code>", _e(json.dumps(v))]
-             for k, v in sorted(m.get("settings", {}).items())]
+             for k, v in sorted(m.settings.items())]
     return "<h2>Settings</h2>" + _table(["setting", "value"], rows, "wide")
 
 
@@ -217,35 +216,35 @@ table.wide{width:100%}td code{font-size:12px}.empty{color:#888}svg{max-width:100
 """
 
 
-def render(manifest: dict, graph: Graph, quarantine: list[dict], title: str) -> str:
+def render(manifest: Manifest, graph: Graph, quarantine: list[dict], title: str) -> str:
     m = manifest
-    r, im = m["records"], m["images"]
+    r, im = m.records, m.images
     cards = [
-        ("reports read", r["read"]), ("studies built", r["built"]), ("records quarantined", r["quarantined"]),
-        ("images embedded", im["embedded"]), ("images quarantined", im["quarantined"]),
-        ("left out by view", im.get("skippedByView", 0)),
-        ("nodes", sum(m["graph"]["nodes"].values())), ("relationships", sum(m["graph"]["relationships"].values())),
+        ("reports read", r.read), ("studies built", r.built), ("records quarantined", r.quarantined),
+        ("images embedded", im.embedded), ("images quarantined", im.quarantined),
+        ("left out by view", im.skipped_by_view),
+        ("nodes", sum(m.graph.nodes.values())), ("relationships", sum(m.graph.relationships.values())),
     ]
     names, mat = cooccurrence(graph)
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>medkg build report: {_e(title)}</title><style>{CSS}</style></head><body>",
-        f"<h1>medkg build report</h1><p class='sub'>{_e(title)} · medkg {_e(m.get('medkg'))} · "
-        f"format {_e(m.get('settings', {}).get('format', '?'))}</p>",
+        f"<h1>medkg build report</h1><p class='sub'>{_e(title)} · medkg {_e(m.medkg)} · "
+        f"format {_e(m.settings.get('format', '?'))}</p>",
         "<div class='cards'>" + "".join(f"<div class='card'><b>{v:,}</b>{_e(k)}</div>" for k, v in cards) + "</div>",
         _counts_section(m),
         f"<h2>Polarity per concept (top {TOP})</h2><p>Cross-modal edges in the graph, by the polarity the "
         "reports state.</p>" + polarity_chart(concept_polarity(graph)),
         f"<h2>Concept co-occurrence (top {COOC} positive concepts)</h2>" + cooccurrence_chart(names, mat),
         _quarantine_section(quarantine),
-        "<h2>Time per stage</h2>" + timing_chart(m.get("timings", {})),
+        "<h2>Time per stage</h2>" + timing_chart(m.timings),
         _settings_section(m),
         "</body></html>\n",
     ]
     return "\n".join(parts)
 
 
-def write_report(out: Path, *, manifest: dict, graph: Graph, quarantine: list[dict], title: str | None = None) -> Path:
+def write_report(out: Path, *, manifest: Manifest, graph: Graph, quarantine: list[dict], title: str | None = None) -> Path:
     """Write ``out/report.html`` (atomically: a reader never sees half a page)."""
     path = out / "report.html"
     tmp = out / ".report.html.tmp"
@@ -256,7 +255,7 @@ def write_report(out: Path, *, manifest: dict, graph: Graph, quarantine: list[di
 
 def rerender(out: Path) -> Path:
     """``kg report DIR``: render the report again from the stored build."""
-    from graph.outdir import OutputConflict, owned_files
+    from graph.store.outdir import OutputConflict, owned_files
     from graph.store import read_graph, read_manifest, write_manifest
 
     m = read_manifest(out)
@@ -268,8 +267,6 @@ def rerender(out: Path) -> Path:
         if qpath.is_file() else []
     path = write_report(out, manifest=m, graph=read_graph(out), quarantine=quarantine)
     if "report.html" not in owned:  # a build from before reports: the manifest now lists the page as medkg's
-        m["files"] = sorted(owned | {"report.html"})
-        tmp = out / ".manifest.json.tmp"
-        write_manifest(m, out, name=tmp.name)
-        os.replace(tmp, out / "manifest.json")
+        m.files = sorted(owned | {"report.html"})
+        write_manifest(m, out)
     return path

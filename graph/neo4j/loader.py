@@ -202,9 +202,13 @@ def load_graph(out: Path, g: Neo4jClient, *, batch_size: int = 5_000, embeddings
     batches that did not commit left nothing behind, so creating them again cannot duplicate.
     """
     manifest = read_manifest(out)
-    checkpoint = manifest["input"]["checksum"] + "|" + json.dumps(manifest["settings"], sort_keys=True)
+    # properties written after the build (a GNN's embeddings) change what a load must write, so they are part of
+    # the checkpoint: a build loaded before such a write is loaded again, not skipped as done
+    props = [p.model_dump(mode="json") for p in manifest.properties]
+    checkpoint = manifest.checksum + "|" + json.dumps(manifest.settings, sort_keys=True) + (
+        "|" + json.dumps(props, sort_keys=True) if props else "")
     report = LoadReport()
-    dim = int(manifest.get("vectorIndex", {}).get("dim") or 0) if embeddings else 0
+    dim = int(manifest.vector_index.get("dim") or 0) if embeddings else 0
     node_vectors = vector_properties(out)  # checked before anything is written
     if schema_only:
         create_schema(g, dim)

@@ -67,16 +67,16 @@ def build(
     result = run_build(settings, warn=warn)
     m = result.manifest
     console = make_console()
-    r = m["records"]
-    g = m["graph"]
+    r = m.records
+    g = m.graph
     console.print(
-        f"[bold green]Built[/] {out}: {plural(r['built'], 'study', 'studies')}, "
-        + ", ".join(f"{n:,} {k}" for k, n in g["nodes"].items())
-        + f"; {plural(sum(g['relationships'].values()), 'relationship')}; report: {out / 'report.html'}"
+        f"[bold green]Built[/] {out}: {plural(r.built, 'study', 'studies')}, "
+        + ", ".join(f"{n:,} {k}" for k, n in g.nodes.items())
+        + f"; {plural(sum(g.relationships.values()), 'relationship')}; report: {out / 'report.html'}"
     )
     if result.quarantined:
         n_img = sum(1 for q in result.quarantined if q["stage"] == "image")
-        warn(f"{plural(r['quarantined'], 'record')} and {plural(n_img, 'image')} quarantined; "
+        warn(f"{plural(r.quarantined, 'record')} and {plural(n_img, 'image')} quarantined; "
               f"see {out / 'quarantine.jsonl'}")
     if neo4j_uri:
         from graph.neo4j import Neo4jClient, load_graph

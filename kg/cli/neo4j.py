@@ -91,7 +91,7 @@ def load(
     from kg.core.progress import progress
 
     m = read_manifest(graph_dir)
-    total = sum(m["graph"]["nodes"].values()) + sum(m["graph"]["relationships"].values())
+    total = sum(m.graph.nodes.values()) + sum(m.graph.relationships.values())
     with Neo4jClient(neo4j_settings(uri, database)) as g, progress(quiet) as track:
         r = load_graph(graph_dir, g, batch_size=batch_size, embeddings=not no_embeddings, schema_only=schema_only,
                        workers=workers, advance=track("Loading into Neo4j", total=0 if schema_only else total, unit="rows"))

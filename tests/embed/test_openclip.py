@@ -69,6 +69,6 @@ def test_build_with_open_clip_and_dataloader_workers(tiny_dir, tmp_path):
     r = build(BuildSettings(source=sample_corpus(), out=out, format="mimic", quiet=True, workers=2,
                             encoder=f"open_clip:local-dir:{tiny_dir}", batch_size=8))
     m = r.manifest
-    assert m["encoder"]["dim"] == 32 and m["vectorIndex"]["dim"] == 32 and m["images"]["embedded"] == 42
+    assert m.encoder.dim == 32 and m.vector_index["dim"] == 32 and m.images.embedded == 42
     v = np.load(out / "index" / "vectors.npy")
     assert v.shape == (42, 32) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)

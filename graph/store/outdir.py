@@ -24,6 +24,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from graph.store.manifest import Manifest, is_build, load_manifest
 from kg.core.errors import Conflict, InvalidInput, KGError
 
 # The parts of a build, in swap order: the manifest last, so a folder whose manifest is new is complete.
@@ -42,22 +43,22 @@ class OutputConflict(Conflict):
     """The output folder holds something medkg will not replace."""
 
 
-def _is_build(out: Path) -> dict | None:
+def _is_build(out: Path) -> Manifest | None:
     """The manifest of the medkg build in ``out``, or None."""
-    p = out / "manifest.json"
-    try:
-        m = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    if not is_build(out):
         return None
-    return m if isinstance(m, dict) and "medkg" in m and "format" in m else None
+    try:
+        return load_manifest(out)
+    except KGError:
+        return None
 
 
-def owned_files(out: Path, manifest: dict | None) -> set[str]:
+def owned_files(out: Path, manifest: Manifest | None) -> set[str]:
     """Relative paths (POSIX) of the files the build in ``out`` wrote."""
     if manifest is None:
         return set()
-    if isinstance(manifest.get("files"), list):
-        return set(manifest["files"])
+    if manifest.files is not None:
+        return set(manifest.files)
     owned: set[str] = set()
     for part in LEGACY_PARTS:
         p = out / part
@@ -73,7 +74,7 @@ def _top(rel: str) -> str:
 
 
 @contextmanager
-def _locked(out: Path, *, wait_s: float = 0.0):
+def locked(out: Path, *, wait_s: float = 0.0):
     """An exclusive lock on ``out`` for one writer; raises if another build holds it past ``wait_s``."""
     fh = open(out / LOCK, "a+")
     deadline = time.monotonic() + wait_s
@@ -147,7 +148,7 @@ def recover(out: Path) -> None:
     complete = (staging / COMPLETE).is_file()
     try:
         # a swap in progress takes milliseconds: wait for it; a staging build in progress is not ours to touch
-        with _locked(out, wait_s=30.0 if complete else 0.0):
+        with locked(out, wait_s=30.0 if complete else 0.0):
             if (staging / COMPLETE).is_file():
                 _finish(out)
             else:
@@ -205,7 +206,7 @@ class BuildOutput:
     def __enter__(self) -> Path:
         self.check()
         self.out.mkdir(parents=True, exist_ok=True)
-        self._lock = _locked(self.out)
+        self._lock = locked(self.out)
         self._lock.__enter__()
         staging = self.out / STAGING
         if staging.exists():

@@ -1,4 +1,4 @@
-"""graph/outdir.py: a build replaces only its own files, and only once complete; a kill at any point of the
+"""graph/store/outdir.py: a build replaces only its own files, and only once complete; a kill at any point of the
 swap is finished by the next reader; the user's files are never deleted or overwritten."""
 
 import json
@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-import graph.outdir as outdir
-from graph.outdir import BuildOutput, OutputConflict, recover
+import graph.store.outdir as outdir
+from graph.store.outdir import BuildOutput, OutputConflict, recover
 from graph.store import read_manifest
 from kg.core.errors import Conflict, InvalidInput
 
@@ -65,7 +65,7 @@ def test_a_killed_build_leaves_the_previous_one_and_its_staging_is_dropped(tmp_p
     staging = out / outdir.STAGING  # what a build killed before its swap leaves
     (staging / "nodes").mkdir(parents=True)
     (staging / "nodes" / "Study.parquet").write_text("half")
-    assert read_manifest(out)["tag"] == "one"
+    assert read_manifest(out).tag == "one"
     assert state(out) == before and not staging.exists()
 
 
@@ -93,8 +93,8 @@ def test_a_kill_at_any_point_of_the_swap_is_finished_by_the_next_reader(tmp_path
         m = read_manifest(out)  # a reader: finishes the swap, or drops a staging never marked complete
         s = state(out)
         tags = {v for k, v in s.items() if k not in ("manifest.json", "nodes/mine.txt")}
-        assert tags == {m["tag"]}, (crash_after, s)  # never a mix of two builds
-        assert m["tag"] == ("one" if crash_after == 0 else "two"), crash_after  # marked complete: rolled forward
+        assert tags == {m.tag}, (crash_after, s)  # never a mix of two builds
+        assert m.tag == ("one" if crash_after == 0 else "two"), crash_after  # marked complete: rolled forward
         assert s["nodes/mine.txt"] == "mine"
         assert not (out / outdir.STAGING).exists() and not (out / outdir.PREVIOUS).exists()
         if not crashed:

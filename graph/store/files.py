@@ -1,0 +1,198 @@
+"""The file store (default): a folder of Parquet tables, the vector index and a manifest.
+
+Layout::
+
+    OUT/manifest.json            versions, settings, counts, input checksum, NaF report
+    OUT/quarantine.jsonl         one JSON object per rejected record or image, with reason and fix
+    OUT/nodes/<Label>.parquet    one table per node label (Patient, Study, Report, Image, Concept)
+    OUT/edges/<Src>_<TYPE>_<Dst>.parquet   one table per relationship type and label pair
+    OUT/index/vectors.npy, ids.txt         image vectors (see embed.index)
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from graph.model import NODE_KEYS, EdgeTable, Graph, NodeTable
+from graph.store.manifest import Manifest, NodeProperty, load_manifest, save_manifest
+from graph.store.outdir import locked, recover
+from kg.core.errors import InvalidInput, NotFound
+
+
+def _table(rows: list[dict], first: list[str]) -> pa.Table:
+    cols: list[str] = list(first)
+    for r in rows:
+        for k in r:
+            if k not in cols:
+                cols.append(k)
+    return pa.table({c: pa.array([r.get(c) for r in rows]) if rows else pa.array([], pa.string()) for c in cols})
+
+
+def write_graph(g: Graph, out: Path) -> None:
+    (out / "nodes").mkdir(parents=True, exist_ok=True)
+    (out / "edges").mkdir(parents=True, exist_ok=True)
+    for label, t in g.nodes.items():
+        pq.write_table(_table(t.rows, [t.key]), out / "nodes" / f"{label}.parquet")
+    for name, t in g.edges.items():
+        pq.write_table(_table(t.rows, ["_start", "_end"]), out / "edges" / f"{name}.parquet")
+
+
+def write_manifest(manifest: Manifest | dict, out: Path) -> None:
+    save_manifest(manifest, out)
+
+
+def read_manifest(out: Path) -> Manifest:
+    """The typed manifest of the build in ``out``, after finishing (or dropping) a build that was killed while
+    it was being written there."""
+    if out.is_dir():
+        recover(out)
+    return load_manifest(out)
+
+
+def read_graph(out: Path) -> Graph:
+    read_manifest(out)
+    g = Graph()
+    for p in sorted((out / "nodes").glob("*.parquet")):
+        g.nodes[p.stem] = NodeTable(p.stem, pq.read_table(p).to_pylist())
+    for p in sorted((out / "edges").glob("*.parquet")):
+        src, _, rest = p.stem.partition("_")
+        typ, _, dst = rest.rpartition("_")
+        g.edges[p.stem] = EdgeTable(typ, src, dst, pq.read_table(p).to_pylist())
+    return g
+
+
+def node_id(label: str, key: str) -> str:
+    """The networkx node id: label-qualified so a Study and its Report may share an id."""
+    return f"{label}:{key}"
+
+
+def to_networkx(g: Graph):
+    """A ``networkx.MultiDiGraph``: nodes ``"Label:key"`` with ``label`` and properties,
+    edges keyed by relationship type with their properties."""
+    import networkx as nx
+
+    G = nx.MultiDiGraph()
+    for label, t in g.nodes.items():
+        key = NODE_KEYS.get(label, "id")
+        for r in t.rows:
+            G.add_node(node_id(label, r[key]), label=label, **r)
+    for t in g.edges.values():
+        for r in t.rows:
+            props = {k: v for k, v in r.items() if k not in ("_start", "_end")}
+            G.add_edge(node_id(t.source_label, r["_start"]), node_id(t.target_label, r["_end"]), key=t.type,
+                       type=t.type, **props)
+    return G
+
+
+def load_networkx(out: Path):
+    return to_networkx(read_graph(out))
+
+
+def _kind(values: list) -> tuple[str, int]:
+    """("vector", dim) for lists of numbers of one length, else ("number" | "boolean" | "text", 0)."""
+    present = [v for v in values if v is not None]
+    if not present:
+        raise InvalidInput("no values to write", code="E167", fix="pass at least one node key with a value")
+    if all(isinstance(v, (list, tuple, np.ndarray)) for v in present):
+        dims = {len(v) for v in present}
+        if len(dims) != 1:
+            raise InvalidInput(f"vectors of {len(dims)} lengths ({sorted(dims)[:5]})", code="E168",
+                               fix="write one dimension per vector property")
+        return "vector", dims.pop()
+    if all(isinstance(v, bool) for v in present):
+        return "boolean", 0
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        return "number", 0
+    if all(isinstance(v, str) for v in present):
+        return "text", 0
+    raise InvalidInput("values mix types", code="E169", fix="write vectors, numbers, booleans or strings, one kind")
+
+
+class FileStore:
+    """The read side of a build folder: the manifest, the tables and the vector index are read once and answer
+    many queries; :meth:`write_node_property` adds a column (a GNN's embeddings) atomically."""
+
+    name = "files"
+
+    def __init__(self, out: Path | str):
+        self.out = Path(out)
+        self.manifest: Manifest = read_manifest(self.out)
+
+    @cached_property
+    def graph(self) -> Graph:
+        return read_graph(self.out)
+
+    @cached_property
+    def index(self):
+        from embed.index import VectorIndex
+
+        return VectorIndex.load(self.out / "index")
+
+    @cached_property
+    def _by_key(self) -> dict[str, dict[str, dict]]:
+        return {label: {r[t.key]: r for r in t.rows} for label, t in self.graph.nodes.items()}
+
+    def nodes(self, label: str) -> list[dict]:
+        t = self.graph.nodes.get(label)
+        return t.rows if t else []
+
+    def node(self, label: str, key: str) -> dict | None:
+        return self._by_key.get(label, {}).get(key)
+
+    def nearest_images(self, vector, k: int, *, exact: bool = False) -> list[tuple[str, float]]:
+        return self.index.search(vector, k, exact=exact)
+
+    def networkx(self):
+        return to_networkx(self.graph)
+
+    def write_node_property(self, label: str, name: str, values: Mapping[str, Any], *,
+                            writer: str = "") -> NodeProperty:
+        """Set ``label.name`` for the nodes whose keys ``values`` maps (others get null), replacing an earlier
+        column of that name. Written to a temporary file and swapped in, the manifest last, under the build
+        folder's lock: a reader sees the old table or the new one, never half of one."""
+        from graph.neo4j.client import PROP_RE
+
+        if not PROP_RE.match(name) or name in (NODE_KEYS.get(label, "id"),):
+            raise InvalidInput(f"{name!r} cannot be a property of {label}", code="E170",
+                               fix="use a camelCase name that is not the node key, e.g. gnnEmbedding")
+        path = self.out / "nodes" / f"{label}.parquet"
+        if not path.is_file():
+            raise NotFound(f"the graph has no {label} nodes", code="E214",
+                           fix="use one of: " + ", ".join(sorted(self.manifest.graph.nodes)))
+        with locked(self.out):
+            table = pq.read_table(path)
+            keys = table.column(NODE_KEYS.get(label, "id")).to_pylist()
+            unknown = sorted(set(values) - set(keys))
+            if unknown:
+                raise NotFound(f"{len(unknown)} {label} key(s) are not in the graph (first: {unknown[:3]})",
+                               code="E215", fix=f"write values for {label} nodes of this build only")
+            col = [values.get(k) for k in keys]
+            kind, dim = _kind(col)
+            if kind == "vector":
+                arr = pa.array([None if v is None else np.asarray(v, dtype=np.float32).tolist() for v in col],
+                               pa.list_(pa.float32()))
+            else:
+                arr = pa.array(col)
+            if name in table.column_names:
+                table = table.drop_columns([name])
+            table = table.append_column(name, arr)
+            tmp = path.with_name(f".{path.name}.tmp")
+            pq.write_table(table, tmp)
+            os.replace(tmp, path)
+            prop = NodeProperty(label=label, name=name, kind=kind, dim=dim,
+                                count=sum(v is not None for v in col), writer=writer)
+            m = load_manifest(self.out)
+            m.properties = [p for p in m.properties if (p.label, p.name) != (label, name)] + [prop]
+            save_manifest(m, self.out)
+        self.manifest = m
+        for attr in ("graph", "_by_key"):
+            self.__dict__.pop(attr, None)
+        return prop

@@ -1,0 +1,145 @@
+"""The build's manifest (``DIR/manifest.json``) as a typed model, read and written in one place.
+
+JSON keys are camelCase (``skippedByView``, ``conceptsCovered``), attributes snake_case. Unknown keys from a
+newer medkg are kept (``extra="allow"``), so reading and writing a manifest never loses what it held.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from kg.core.errors import InvalidInput, NotFound
+
+FORMAT_VERSION = 1
+NAME = "manifest.json"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+
+
+class Records(_Model):
+    read: int = 0
+    built: int = 0
+    quarantined: int = 0
+
+
+class Images(_Model):
+    seen: int = 0
+    embedded: int = 0
+    quarantined: int = 0
+    skipped_by_view: int = 0  # includes those left out by --one-image-per-study
+
+
+class ExtractorInfo(_Model):
+    id: str = ""
+    merge_rule: str = ""
+    polarity_conflicts: int = 0
+
+
+class ConceptIndexInfo(_Model):
+    name: str = ""
+    version: str = ""
+
+
+class EncoderInfo(_Model):
+    id: str = ""
+    spec: str = ""
+    dim: int = 0
+
+
+class NafSide(_Model):
+    images: int = 0
+    edges: dict[str, int] = Field(default_factory=dict)
+    concepts_covered: int = 0
+
+
+class NafReport(_Model):
+    method: str = "none"
+    before: NafSide = Field(default_factory=NafSide)
+    after: NafSide = Field(default_factory=NafSide)
+
+
+class GraphCounts(_Model):
+    nodes: dict[str, int] = Field(default_factory=dict)
+    relationships: dict[str, int] = Field(default_factory=dict)
+
+
+class NodeProperty(_Model):
+    """A node property written after the build (``Store.write_node_property``), e.g. ``Concept.gnnEmbedding``."""
+
+    label: str
+    name: str
+    kind: str  # "vector" (list of float32), "number", "text", "boolean"
+    dim: int = 0  # vector length
+    count: int = 0  # nodes that got a value
+    writer: str = ""  # who wrote it, e.g. "gnn/0.1"
+
+
+class Manifest(_Model):
+    medkg: str = ""
+    format: int = FORMAT_VERSION
+    settings: dict = Field(default_factory=dict)
+    input: dict = Field(default_factory=dict)  # {"checksum": "sha256:…"}
+    records: Records = Field(default_factory=Records)
+    images: Images = Field(default_factory=Images)
+    extractor: ExtractorInfo = Field(default_factory=ExtractorInfo)
+    concept_index: ConceptIndexInfo = Field(default_factory=ConceptIndexInfo)
+    encoder: EncoderInfo = Field(default_factory=EncoderInfo)
+    vector_index: dict = Field(default_factory=dict)  # kind, count, dim, parameters (embed.index)
+    naf: NafReport = Field(default_factory=NafReport)
+    graph: GraphCounts = Field(default_factory=GraphCounts)
+    studies_without_images: int = 0
+    timings: dict[str, float] = Field(default_factory=dict)
+    versions: dict[str, str] = Field(default_factory=dict)
+    files: list[str] | None = None  # every file the build wrote (None: a build from before medkg listed them)
+    properties: list[NodeProperty] = Field(default_factory=list)
+
+    @property
+    def checksum(self) -> str:
+        return str(self.input.get("checksum", ""))
+
+    def to_json(self) -> str:
+        d = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return json.dumps(d, indent=2, sort_keys=True) + "\n"
+
+    def as_dict(self) -> dict:
+        return json.loads(self.to_json())
+
+
+def is_build(out: Path) -> bool:
+    """Whether ``out`` holds a medkg build (a manifest that says so)."""
+    try:
+        raw = json.loads((out / NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(raw, dict) and "medkg" in raw and "format" in raw
+
+
+def load_manifest(out: Path) -> Manifest:
+    """The manifest of the build in ``out`` (no recovery: see ``graph.store.files.read_manifest``)."""
+    p = out / NAME
+    if not p.is_file():
+        raise NotFound(f"{out} is not a medkg graph (no manifest.json)", code="E213",
+                       fix="run `kg build ... --out DIR` first")
+    try:
+        return Manifest.model_validate_json(p.read_text(encoding="utf-8"))
+    except ValidationError as exc:
+        raise InvalidInput(f"{p} is not a valid medkg manifest: {exc.errors()[0]['msg']}", code="E166",
+                           fix="rebuild the graph with `kg build`") from None
+
+
+def save_manifest(manifest: Manifest | dict, out: Path, *, atomic: bool = True) -> None:
+    m = manifest if isinstance(manifest, Manifest) else Manifest.model_validate(manifest)
+    p = out / NAME
+    if not atomic:
+        p.write_text(m.to_json(), encoding="utf-8")
+        return
+    tmp = out / f".{NAME}.tmp"
+    tmp.write_text(m.to_json(), encoding="utf-8")
+    os.replace(tmp, p)

@@ -1,0 +1,74 @@
+"""The Neo4j store: the database a build was loaded into (``kg load``), behind the same :class:`Store` protocol.
+
+The build folder stays the source of truth: a property written through this store goes into the folder
+(atomically, manifest updated) and into the database (batched ``UNWIND … SET``, with a cosine vector index for
+vectors), so the next ``kg load`` and the database agree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from graph.model import NODE_KEYS
+from graph.neo4j.client import Neo4jClient, Neo4jSettings, name, prop, similar_in_neo4j
+from graph.neo4j.loader import create_vector_index
+from graph.store.files import FileStore
+from graph.store.manifest import Manifest, NodeProperty
+
+BATCH = 5_000
+
+
+class Neo4jStore:
+    name = "neo4j"
+
+    def __init__(self, client: Neo4jClient, files: FileStore):
+        self.client = client
+        self.files = files
+        self.manifest: Manifest = files.manifest
+
+    @classmethod
+    def connect(cls, out: Path | str, *, uri: str | None = None, database: str | None = None,
+                settings: Neo4jSettings | None = None) -> "Neo4jStore":
+        return cls(Neo4jClient(settings or Neo4jSettings.from_env(uri, database=database)), FileStore(out))
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> "Neo4jStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def nodes(self, label: str) -> list[dict]:
+        key = NODE_KEYS.get(label, "id")
+        rows = self.client.run(f"MATCH (n:{name(label)}) RETURN properties(n) AS p ORDER BY n.{prop(key)}")
+        return [r["p"] for r in rows]
+
+    def node(self, label: str, key: str) -> dict | None:
+        k = NODE_KEYS.get(label, "id")
+        rows = self.client.run(f"MATCH (n:{name(label)} {{{prop(k)}: $key}}) RETURN properties(n) AS p", key=key)
+        return rows[0]["p"] if rows else None
+
+    def nearest_images(self, vector, k: int, *, exact: bool = False) -> list[tuple[str, float]]:
+        """Through Neo4j's vector index (approximate; ``exact`` is not offered by the index and is ignored)."""
+        rows = similar_in_neo4j(self.client, [float(x) for x in np.asarray(vector, dtype=np.float32)], k)
+        return [(r["id"], float(r["score"])) for r in rows]
+
+    def write_node_property(self, label: str, name_: str, values: Mapping[str, Any], *,
+                            writer: str = "") -> NodeProperty:
+        p = self.files.write_node_property(label, name_, values, writer=writer)
+        key = NODE_KEYS.get(label, "id")
+        rows = [[k, np.asarray(v, dtype=np.float32).tolist() if p.kind == "vector" else v]
+                for k, v in sorted(values.items()) if v is not None]
+        cypher = (f"UNWIND $rows AS row MATCH (n:{name(label)} {{{prop(key)}: row[0]}}) "
+                  f"SET n.{prop(name_)} = row[1]")
+        for b in range(0, len(rows), BATCH):
+            self.client.run(cypher, rows=rows[b : b + BATCH])
+        if p.kind == "vector":
+            create_vector_index(self.client, label, name_, p.dim)
+        self.manifest = self.files.manifest
+        return p

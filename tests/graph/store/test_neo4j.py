@@ -1,0 +1,58 @@
+"""graph/store/neo4j.py on a real server: a property written through the store API survives `kg load`, and the
+Neo4j store writes it into the database with its vector index."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.neo4j
+
+
+def kg(*args):
+    return subprocess.run([sys.executable, "-m", "kg", *map(str, args)], capture_output=True, text=True,
+                          env=os.environ.copy())
+
+
+def test_a_property_written_to_the_files_survives_kg_load(neo4j_env, sample_build, tmp_path):
+    from graph.neo4j import Neo4jClient
+    from graph.store import FileStore
+
+    settings, _ = neo4j_env
+    out = tmp_path / "g"
+    shutil.copytree(sample_build, out)
+    assert kg("load", out, "--quiet").returncode == 0  # loaded before the write: the next load must not skip it
+    store = FileStore(out)
+    cuis = [r["cui"] for r in store.nodes("Concept")]
+    rng = np.random.default_rng(7)
+    vec = {c: rng.standard_normal(24).astype(np.float32) for c in cuis}
+    store.write_node_property("Concept", "gnnEmbedding", vec, writer="gnn/test")
+    p = kg("load", out, "--quiet")
+    assert p.returncode == 0, p.stderr
+    with Neo4jClient(settings) as g:
+        n = g.run("MATCH (c:Concept) WHERE c.gnnEmbedding IS NOT NULL RETURN count(c) AS n")[0]["n"]
+        assert n == len(cuis)
+        hit = g.run("CALL db.index.vector.queryNodes('medkg_concept_gnnembedding', 1, $v) YIELD node "
+                    "RETURN node.cui AS cui", v=vec[cuis[3]].tolist())
+        assert hit == [{"cui": cuis[3]}]
+
+
+def test_the_neo4j_store_writes_into_the_database_and_the_folder(neo4j_env, sample_build, tmp_path):
+    from graph.store import read_manifest
+    from graph.store.neo4j import Neo4jStore
+
+    settings, _ = neo4j_env
+    out = tmp_path / "g"
+    shutil.copytree(sample_build, out)
+    assert kg("load", out, "--quiet").returncode == 0
+    with Neo4jStore.connect(out, settings=settings) as store:
+        image = store.files.index.ids[0]
+        assert store.nearest_images(store.files.index.vector(image), 1)[0][0] == image
+        assert store.node("Image", image)["studyId"] == store.files.node("Image", image)["studyId"]
+        assert len(store.nodes("Study")) == 42
+        store.write_node_property("Image", "qualityScore", {image: 0.75})
+        assert store.node("Image", image)["qualityScore"] == 0.75
+    assert [p.name for p in read_manifest(out).properties] == ["qualityScore"]
