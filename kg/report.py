@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from graph.model import POLARITY_TYPES, Graph
+from graph.stats import concept_polarity
 from graph.store.manifest import Manifest
 
 POLARITIES = tuple(POLARITY_TYPES.values())
@@ -23,18 +24,6 @@ COLOURS = {"POSITIVE": "#2e7d32", "NEGATIVE": "#c62828", "UNCERTAIN": "#f9a825"}
 TOP = 20  # concepts in the polarity chart
 COOC = 15  # concepts in the co-occurrence matrix
 EXAMPLES = 3  # quarantined records shown per reason
-
-
-def concept_polarity(g: Graph) -> list[dict]:
-    """Per concept: cross-modal edges by polarity, most edges first (ties by CUI)."""
-    names = {r["cui"]: r.get("name") or r["cui"] for r in g.nodes["Concept"].rows} if "Concept" in g.nodes else {}
-    per: dict[str, dict[str, int]] = {}
-    for t in g.edges.values():
-        if t.type in POLARITIES and t.target_label == "Concept":
-            for r in t.rows:
-                per.setdefault(r["_end"], dict.fromkeys(POLARITIES, 0))[t.type] += 1
-    ranked = sorted(per.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
-    return [{"cui": c, "name": names.get(c, c), **d} for c, d in ranked]
 
 
 def cooccurrence(g: Graph, top: int = COOC) -> tuple[list[str], list[list[int]]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Protocol
 
 from graph.store.files import (
+    EdgeRef,
     FileStore,
     load_networkx,
     node_id,
@@ -34,6 +35,8 @@ class Store(Protocol):
 
     def nearest_images(self, vector, k: int, *, exact: bool = False) -> list[tuple[str, float]]: ...
 
+    def edges_of(self, label: str, key: str) -> list[EdgeRef]: ...
+
     def write_node_property(self, label: str, name: str, values: Mapping[str, Any], *,
                             writer: str = "") -> NodeProperty: ...
 
@@ -55,5 +58,5 @@ def open_store(spec: str, out) -> Store:
     return factory(out, s.arg)
 
 
-__all__ = ["FORMAT_VERSION", "STORES", "FileStore", "Manifest", "NodeProperty", "Store", "load_networkx", "node_id",
+__all__ = ["FORMAT_VERSION", "EdgeRef", "STORES", "FileStore", "Manifest", "NodeProperty", "Store", "load_networkx", "node_id",
            "open_store", "read_graph", "read_manifest", "to_networkx", "write_graph", "write_manifest"]

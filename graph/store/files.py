@@ -12,6 +12,7 @@ Layout::
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
@@ -96,6 +97,17 @@ def load_networkx(out: Path):
     return to_networkx(read_graph(out))
 
 
+@dataclass(frozen=True)
+class EdgeRef:
+    """One relationship seen from a node: ``direction`` is "out" (the node starts it) or "in"."""
+
+    direction: str
+    type: str
+    other_label: str
+    other_key: str
+    properties: dict
+
+
 def _kind(values: list) -> tuple[str, int]:
     """("vector", dim) for lists of numbers of one length, else ("number" | "boolean" | "text", 0)."""
     present = [v for v in values if v is not None]
@@ -150,6 +162,22 @@ class FileStore:
     def nearest_images(self, vector, k: int, *, exact: bool = False) -> list[tuple[str, float]]:
         return self.index.search(vector, k, exact=exact)
 
+    @cached_property
+    def _adjacency(self) -> dict[tuple[str, str], list[EdgeRef]]:
+        adj: dict[tuple[str, str], list[EdgeRef]] = {}
+        for t in self.graph.edges.values():
+            for r in t.rows:
+                props = {k: v for k, v in r.items() if k not in ("_start", "_end") and v is not None}
+                adj.setdefault((t.source_label, r["_start"]), []).append(
+                    EdgeRef("out", t.type, t.target_label, r["_end"], props))
+                adj.setdefault((t.target_label, r["_end"]), []).append(
+                    EdgeRef("in", t.type, t.source_label, r["_start"], props))
+        return adj
+
+    def edges_of(self, label: str, key: str) -> list[EdgeRef]:
+        """Every relationship of one node, in the order of the tables (type, then ends)."""
+        return self._adjacency.get((label, key), [])
+
     def networkx(self):
         return to_networkx(self.graph)
 
@@ -193,6 +221,6 @@ class FileStore:
             m.properties = [p for p in m.properties if (p.label, p.name) != (label, name)] + [prop]
             save_manifest(m, self.out)
         self.manifest = m
-        for attr in ("graph", "_by_key"):
+        for attr in ("graph", "_by_key", "_adjacency"):
             self.__dict__.pop(attr, None)
         return prop

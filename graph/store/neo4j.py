@@ -15,7 +15,7 @@ import numpy as np
 from graph.model import NODE_KEYS
 from graph.neo4j.client import Neo4jClient, Neo4jSettings, name, prop, similar_in_neo4j
 from graph.neo4j.loader import create_vector_index
-from graph.store.files import FileStore
+from graph.store.files import EdgeRef, FileStore
 from graph.store.manifest import Manifest, NodeProperty
 
 BATCH = 5_000
@@ -52,6 +52,14 @@ class Neo4jStore:
         k = NODE_KEYS.get(label, "id")
         rows = self.client.run(f"MATCH (n:{name(label)} {{{prop(k)}: $key}}) RETURN properties(n) AS p", key=key)
         return rows[0]["p"] if rows else None
+
+    def edges_of(self, label: str, key: str) -> list[EdgeRef]:
+        k = NODE_KEYS.get(label, "id")
+        rows = self.client.run(
+            f"MATCH (n:{name(label)} {{{prop(k)}: $key}})-[r]-(m) WHERE NOT m:MedkgLoad "
+            "RETURN startNode(r) = n AS out, type(r) AS type, labels(m)[0] AS label, coalesce(m.id, m.cui) AS other, "
+            "properties(r) AS p ORDER BY type, other", key=key)
+        return [EdgeRef("out" if r["out"] else "in", r["type"], r["label"], r["other"], r["p"]) for r in rows]
 
     def nearest_images(self, vector, k: int, *, exact: bool = False) -> list[tuple[str, float]]:
         """Through Neo4j's vector index (approximate; ``exact`` is not offered by the index and is ignored)."""

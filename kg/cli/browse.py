@@ -41,23 +41,23 @@ def neighbors(
     json_out: bool = typer.Option(False, "--json", help="Print JSON (the concept and its edges) instead of a table."),
 ):
     """A concept's edges: cross-modal polarity counts and its concept relations."""
-    from graph.stats import concept_neighbors
+    from graph.retrieve import find_concept, neighbourhood
+    from graph.store import FileStore
     from kg.cli.render import console as make_console
     from kg.cli.render import table
 
-    info = concept_neighbors(graph_dir, concept, limit=limit)
+    store = FileStore(graph_dir)
+    info = neighbourhood(store, find_concept(store, concept), limit=limit)
     if json_out:
         import json
 
-        typer.echo(json.dumps(info, indent=2, default=str))
+        typer.echo(json.dumps(info.as_json(), indent=2, default=str))
         return
     console = make_console()
-    c = info["concept"]
-    console.print(f"[bold]{c['cui']}[/] {c['name']} ({c['group']}; {', '.join(c['semanticTypes'])})")
-    rows = [[e["direction"], e["type"], e["other"], e.get("name", ""), props_text(e.get("properties") or {})]
-            for e in info["edges"]]
+    c = info.concept
+    console.print(f"[bold]{c.cui}[/] {c.name} ({c.group}; {', '.join(c.semantic_types)})")
+    rows = [[e.direction, e.type, e.other, e.name or "", props_text(e.properties)] for e in info.edges]
     console.print(table("Edges", ["direction", "type", "other", "name", "properties"], rows, whole=("other",)))
-
 
 
 @app.command()
@@ -102,15 +102,22 @@ def similar(
     """The images most similar to an image of the graph or a new image file."""
     import json
 
-    from graph.similar import similar_images
+    from graph.retrieve import similar_images
+    from graph.store import FileStore
     from kg.cli.render import console, table
 
-    hits = similar_images(graph_dir, image, k=k, exact=exact,
-                          neo4j=neo4j_settings(None, database) if neo4j else None)
+    files = FileStore(graph_dir)
+    if neo4j:
+        from graph.store.neo4j import Neo4jStore
+
+        with Neo4jStore.connect(graph_dir, settings=neo4j_settings(None, database)) as store:
+            hits = similar_images(store, files, image, k=k, exact=exact)
+    else:
+        hits = similar_images(files, files, image, k=k, exact=exact)
     if json_out:
-        typer.echo(json.dumps(hits, indent=2))
+        typer.echo(json.dumps([h.as_json() for h in hits], indent=2))
         return
-    rows = [[str(n), h["id"], f"{h['score']:.4f}", h["studyId"] or "", str(h["kept"]), ", ".join(h["positive"][:6])]
+    rows = [[str(n), h.id, f"{h.score:.4f}", h.study_id or "", str(h.kept), ", ".join(h.positive[:6])]
             for n, h in enumerate(hits, 1)]
     console().print(table(f"Images similar to {image}", ["rank", "image", "score", "study", "kept", "positive concepts"],
                           rows, right=("rank", "score"), whole=("image", "study")))

@@ -1,0 +1,52 @@
+"""Nearest images: for an image of the graph (by id) or a new image file (encoded with the build's encoder)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from graph.retrieve.records import ImageHit
+from graph.store import FileStore, Store
+from kg.core.errors import NotFound
+
+
+def query_vector(files: FileStore, query: str) -> tuple[np.ndarray, str | None]:
+    """(vector, the image's own id when ``query`` is an image of the graph)."""
+    if query in files.index:
+        return files.index.vector(query), query
+    if Path(query).is_file():
+        from embed.encoders import get_encoder
+        from embed.images import load_image
+
+        enc = get_encoder(files.manifest.encoder.spec or files.manifest.encoder.id)
+        return enc.encode([load_image(query)])[0], None
+    raise NotFound(f"{query!r} is neither an image id of the graph nor an image file", code="E211",
+                   fix="pass an Image id (see nodes/Image.parquet) or a path to a JPEG/PNG")
+
+
+def positive_findings(store: Store, image_id: str) -> tuple[str, ...]:
+    names = []
+    for e in store.edges_of("Image", image_id):
+        if e.direction == "out" and e.type == "POSITIVE":
+            c = store.node("Concept", e.other_key)
+            names.append((c or {}).get("name") or e.other_key)
+    return tuple(sorted(names))
+
+
+def nearest_images(store: Store, vector, k: int = 10, *, exclude: str | None = None,
+                   exact: bool = False) -> list[ImageHit]:
+    """The ``k`` images nearest ``vector`` (leaving out ``exclude``, the query image itself)."""
+    hits = [h for h in store.nearest_images(vector, k + (1 if exclude else 0), exact=exact) if h[0] != exclude][:k]
+    out = []
+    for i, score in hits:
+        node = store.node("Image", i) or {}
+        out.append(ImageHit(id=i, score=score, study_id=node.get("studyId"), kept=node.get("kept"),
+                            positive=positive_findings(store, i)))
+    return out
+
+
+def similar_images(store: Store, files: FileStore, query: str, k: int = 10, *, exact: bool = False) -> list[ImageHit]:
+    """`kg similar`: ``query`` is an image id or an image file; ``files`` is the build (its index and encoder)."""
+    vec, self_id = query_vector(files, query)
+    return nearest_images(store, vec, k, exclude=self_id, exact=exact)
