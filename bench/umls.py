@@ -126,7 +126,7 @@ def main() -> None:
           f"misspelled: {len(got_mis) / max(dt_mis, 1e-9):,.0f} mentions/s")
     correct = sum(1 for g, e in zip(got, expect) if g is not None and g.cui == e)
     # generated names are random words, so some are shared by several concepts: no linker can tell those apart
-    from extract.lexicon import normalise_phrase
+    from extract.concepts import normalise_phrase
 
     def shared(name: str) -> bool:
         k = " ".join(normalise_phrase(name))

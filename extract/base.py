@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from extract.lexicon import ConceptIndex
+from extract.concepts import ConceptIndex
 from extract.records import Extraction, Section
 from kg.core.errors import InvalidInput
 from kg.core.registry import Registry

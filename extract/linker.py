@@ -2,7 +2,7 @@
 
 Steps, each tried only when the earlier ones found nothing:
 
-1. exact match on the normalised string (case, punctuation, plurals: :func:`extract.lexicon.normalise_phrase`);
+1. exact match on the normalised string (case, punctuation, plurals: :func:`extract.concepts.normalise_phrase`);
 2. variants: words in another order; laterality and extent words dropped ("left pleural effusion");
 3. abbreviations radiologists write (PTX, CHF, ETT, NGT, PICC, RLL …, ``ABBREVIATIONS``), expanded;
 4. the head of the phrase (its last words: "right lower lobe consolidation" -> consolidation);
@@ -29,7 +29,7 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from extract.lexicon import normalise_phrase
+from extract.concepts import normalise_phrase
 
 ABBREVIATIONS: dict[str, str] = {
     "ptx": "pneumothorax", "chf": "congestive heart failure", "ett": "endotracheal tube", "et": "endotracheal",
@@ -369,7 +369,7 @@ def linker_for(index) -> Linker:
 
 def concept_for_span(index, words: list[str], text: str, label: str | None) -> str | None:
     """The CUI for an entity found by a model: the index's exact phrase if it covers the span, else the linker."""
-    from extract.lexicon import normalise_word
+    from extract.concepts import normalise_word
 
     matches = index.find([normalise_word(w) for w in words])
     if len(matches) == 1 and matches[0].end_word - matches[0].start_word == len(words):

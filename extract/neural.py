@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from extract.lexicon import ConceptIndex, Lexicon
+from extract.concepts import ConceptIndex
+from extract.lexicon import Lexicon
 from extract.records import POLARITY_FOR_LABEL, Extraction, Section
 from extract.rules import RulesExtractor, _Ent
 from kg.core.errors import InvalidInput, MissingExtraError

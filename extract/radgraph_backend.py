@@ -8,7 +8,8 @@ merge come from medkg as for the other backends.
 
 from __future__ import annotations
 
-from extract.lexicon import ConceptIndex, Lexicon
+from extract.concepts import ConceptIndex
+from extract.lexicon import Lexicon
 from extract.linker import concept_for_span
 from extract.radgraph import normalise_label
 from extract.records import POLARITY_FOR_LABEL, Extraction, Section

@@ -12,7 +12,8 @@ from __future__ import annotations
 import bisect
 from pathlib import Path
 
-from extract.lexicon import ConceptIndex, Lexicon
+from extract.concepts import ConceptIndex
+from extract.lexicon import Lexicon
 from extract.linker import concept_for_span
 from extract.merge import merge_mentions
 from extract.radgraph import RGDoc, read_radgraph

@@ -5,7 +5,7 @@ fallback paragraph) it
 
 1. tokenises the text (words and single punctuation marks, with character offsets);
 2. splits sentences and finds concept mentions by longest match over normalised words
-   (:class:`~extract.lexicon.ConceptIndex`), trigger phrases (:mod:`extract.triggers`),
+   (:class:`~extract.concepts.ConceptIndex`), trigger phrases (:mod:`extract.triggers`),
    modifier and anatomy words;
 3. walks each sentence once, opening a polarity scope at a trigger and closing it at a
    terminator, a clause verb after something was captured, punctuation that ends a clause,
@@ -20,7 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from extract.lexicon import ConceptIndex, Lexicon, normalise_word
+from extract.concepts import ConceptIndex, normalise_word
+from extract.lexicon import Lexicon
 from extract.merge import merge_mentions
 from extract.records import (
     LABEL_FOR_POLARITY,

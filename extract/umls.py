@@ -9,7 +9,7 @@
     INDEX/relations.parquet  cui1, rel, rela, cui2, sab — MRREL rows among the kept concepts
     INDEX/index.json         release, filters, counts, malformed rows (line numbers)
 
-:class:`UmlsIndex` reads that folder and answers the :class:`~extract.lexicon.ConceptIndex` Protocol,
+:class:`UmlsIndex` reads that folder and answers the :class:`~extract.concepts.ConceptIndex` Protocol,
 so every extractor uses a full UMLS with no code change. Exact lookups go through a sorted array of
 64-bit hashes of the normalised keys (verified against the key itself).
 
@@ -34,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from extract.lexicon import Concept, Match, longest_matches, normalise_phrase
+from extract.concepts import Concept, Match, longest_matches, normalise_phrase
 from kg.core.errors import InvalidInput, NotFound
 
 MRCONSO_COLS = 18

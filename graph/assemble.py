@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from extract.lexicon import ConceptIndex
+from extract.concepts import ConceptIndex
 from extract.records import StudyConcept
 from graph.model import POLARITY_TYPES, RADGRAPH_TYPES, Graph, NodeTable
 

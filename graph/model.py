@@ -6,8 +6,12 @@ Each table is a list of rows sorted by key, so the same input always gives the s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
+# what a label, relationship type or property name may look like (they are written into Cypher and file names)
+NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+PROP_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 NODE_KEYS = {"Patient": "id", "Study": "id", "Report": "id", "Image": "id", "Concept": "cui"}
 POLARITY_TYPES = {"positive": "POSITIVE", "negative": "NEGATIVE", "uncertain": "UNCERTAIN"}
 RADGRAPH_TYPES = {"located_at": "LOCATED_AT", "suggestive_of": "SUGGESTIVE_OF", "modify": "MODIFY"}

@@ -20,14 +20,14 @@ from embed.batch import embed_images
 from embed.encoders import get_encoder
 from embed.index import VectorIndex
 from extract.base import get_extractor
-from extract.lexicon import load_concept_index
+from extract.loading import load_concept_index
 from extract.merge import MERGE_RULE
 from extract.records import Extraction
 from extract.sections import split_sections, target_sections
 from graph.assemble import ConceptRelation, ImageInput, StudyInput, assemble
 from graph.naf import apply_naf
-from graph.store.outdir import BuildOutput
 from graph.store import FORMAT_VERSION, Manifest, write_graph, write_manifest
+from graph.store.outdir import BuildOutput
 from kg import __version__
 from kg.core.errors import InvalidInput, KGError
 from kg.core.progress import progress

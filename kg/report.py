@@ -244,8 +244,8 @@ def write_report(out: Path, *, manifest: Manifest, graph: Graph, quarantine: lis
 
 def rerender(out: Path) -> Path:
     """``kg report DIR``: render the report again from the stored build."""
-    from graph.store.outdir import OutputConflict, owned_files
     from graph.store import read_graph, read_manifest, write_manifest
+    from graph.store.outdir import OutputConflict, owned_files
 
     m = read_manifest(out)
     owned = owned_files(out, m)

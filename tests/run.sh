@@ -25,6 +25,8 @@ fi
 # The venv's bin first on PATH: any `kg` or `python` a test or tool starts is the one just installed.
 export PATH="$(cd "$VENV/bin" && pwd):$PATH"
 export MEDKG_NEO4J_HOME=${MEDKG_NEO4J_HOME:-$PWD/.neo4j}
+# The layering contract (pyproject.toml [tool.importlinter]): kg.core < extract, embed < graph < kg; no cycles.
+"$VENV/bin/lint-imports" --no-cache
 set +e
 "$VENV/bin/python" -m pytest "$@"
 rc=$?

@@ -7,14 +7,12 @@ Settings come from the standard variables ``NEO4J_URI``, ``NEO4J_USERNAME``, ``N
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 
-from graph.model import NODE_KEYS
+from graph.model import NAME_RE, NODE_KEYS, PROP_RE
 from kg.core.errors import InvalidInput, MissingExtraError, NotFound, Unavailable
 from kg.core.settings import neo4j_env
 
-NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 VECTOR_INDEX = "medkg_image_embedding"
 
 
@@ -109,7 +107,6 @@ def name(n: str) -> str:
     return f"`{n}`"
 
 
-PROP_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def prop(n: str) -> str:

@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from graph.model import NODE_KEYS, EdgeTable, Graph, NodeTable
+from graph.model import NODE_KEYS, PROP_RE, EdgeTable, Graph, NodeTable
 from graph.store.manifest import Manifest, NodeProperty, load_manifest, save_manifest
 from graph.store.outdir import locked, recover
 from kg.core.errors import InvalidInput, NotFound
@@ -186,8 +185,6 @@ class FileStore:
         """Set ``label.name`` for the nodes whose keys ``values`` maps (others get null), replacing an earlier
         column of that name. Written to a temporary file and swapped in, the manifest last, under the build
         folder's lock: a reader sees the old table or the new one, never half of one."""
-        from graph.neo4j.client import PROP_RE
-
         if not PROP_RE.match(name) or name in (NODE_KEYS.get(label, "id"),):
             raise InvalidInput(f"{name!r} cannot be a property of {label}", code="E170",
                                fix="use a camelCase name that is not the node key, e.g. gnnEmbedding")

@@ -108,7 +108,7 @@ def similar(
 
     files = FileStore(graph_dir)
     if neo4j:
-        from graph.store.neo4j import Neo4jStore
+        from graph.neo4j.store import Neo4jStore
 
         with Neo4jStore.connect(graph_dir, settings=neo4j_settings(None, database)) as store:
             hits = similar_images(store, files, image, k=k, exact=exact)

@@ -56,8 +56,8 @@ def umls_link(
     import json
     import sys
 
-    from extract.lexicon import load_concept_index
     from extract.linker import linker_for
+    from extract.loading import load_concept_index
 
     items = list(phrases or [])
     if file is not None:

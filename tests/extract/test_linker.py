@@ -33,7 +33,7 @@ def test_typed_candidates_and_threshold(linker):
 
 
 def test_label_prefers_compatible_group(tmp_path):
-    from extract.lexicon import Concept
+    from extract.concepts import Concept
 
     class Two:
         name, version = "two", "1"

@@ -2,7 +2,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from extract.lexicon import Lexicon, normalise_phrase
+from extract.concepts import normalise_phrase
+from extract.lexicon import Lexicon
 from extract.rules import RulesExtractor
 
 X = RulesExtractor()

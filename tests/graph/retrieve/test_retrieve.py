@@ -2,7 +2,14 @@
 
 import pytest
 
-from graph.retrieve import ConceptRef, ImageHit, find_concept, nearest_images, neighbourhood, similar_images
+from graph.retrieve import (
+    ConceptRef,
+    ImageHit,
+    find_concept,
+    nearest_images,
+    neighbourhood,
+    similar_images,
+)
 from graph.store import FileStore
 from kg.core.errors import NotFound
 

@@ -8,7 +8,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from graph.store import FileStore, open_store, read_manifest
+from graph.store import FileStore, read_manifest
+from graph.stores import open_store
 from kg.core.errors import InvalidInput, NotFound
 
 

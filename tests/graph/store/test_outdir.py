@@ -7,8 +7,8 @@ import os
 import pytest
 
 import graph.store.outdir as outdir
-from graph.store.outdir import BuildOutput, OutputConflict, recover
 from graph.store import read_manifest
+from graph.store.outdir import BuildOutput, OutputConflict, recover
 from kg.core.errors import Conflict, InvalidInput
 
 

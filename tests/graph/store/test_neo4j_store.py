@@ -41,8 +41,8 @@ def test_a_property_written_to_the_files_survives_kg_load(neo4j_env, sample_buil
 
 
 def test_the_neo4j_store_writes_into_the_database_and_the_folder(neo4j_env, sample_build, tmp_path):
+    from graph.neo4j.store import Neo4jStore
     from graph.store import read_manifest
-    from graph.store.neo4j import Neo4jStore
 
     settings, _ = neo4j_env
     out = tmp_path / "g"
