@@ -1,55 +1,52 @@
-"""`kg eval extract`: run the extractor over reports and score it against labels or RadGraph gold."""
+"""`kg eval extract`: run the per-study step over reports and score it against labels or RadGraph gold."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from extract.base import get_extractor
-from extract.evaluate import (
-    load_finding_map,
-    load_labels,
-    predict_findings,
-    score_labels,
-)
-from extract.lexicon import Lexicon
+from extract.evaluate import load_finding_map, load_labels, predict_findings, score_labels
 from extract.radgraph import align_to_gold, read_radgraph, score_radgraph
-from extract.sections import split_sections, target_sections
-from kg.corpus import Study, read_corpus
+from extract.records import Section
+from kg.corpus import Rejected, read_corpus
+from kg.executors import executor_for
+from kg.step import StepConfig, context_for
 
 
 def eval_labels(source: Path, labels_path: Path, map_path: Path | None, *, extractor: str = "rules",
-                errors: Path | None = None) -> dict:
+                umls: Path | None = None, errors: Path | None = None, workers: int = 1) -> dict:
     fmap = load_finding_map(map_path)
     labels = load_labels(labels_path)
-    x = get_extractor(extractor, Lexicon.default())
+    config = StepConfig(extractor=extractor, umls=umls)
     preds: dict[str, dict[str, str]] = {}
-    for rec in read_corpus(source):
-        if not isinstance(rec, Study):
-            continue
-        sections = split_sections(rec.text)
-        if not target_sections(sections):
-            preds[rec.report_id] = {}
-            continue
-        preds[rec.report_id] = predict_findings(x.extract(rec.report_id, rec.text, sections).concepts, fmap)
+    executor = executor_for(None, workers)
+    try:
+        for r in executor.map(config, read_corpus(source)):
+            if isinstance(r, Rejected):
+                if r.stage != "read":  # read, but nothing to extract: scored as predicting nothing
+                    preds[r.record_id] = {}
+                continue
+            preds[r.study.report_id] = predict_findings(r.extraction.concepts, fmap)
+    finally:
+        executor.close()
     scores = score_labels(preds, labels, fmap)
     if errors is not None:
         with errors.open("w", encoding="utf-8") as fh:
             for e in scores.errors:
                 fh.write(json.dumps(e) + "\n")
     out = scores.as_dict()
-    out["extractor"] = x.id
+    out["extractor"] = context_for(config).extractor.id
     return out
 
 
-def eval_radgraph(gold_path: Path, *, labeler: str | None = None, extractor: str = "rules") -> dict:
+def eval_radgraph(gold_path: Path, *, labeler: str | None = None, extractor: str = "rules",
+                  umls: Path | None = None) -> dict:
+    """Entity and relation F1 against RadGraph gold. Gold texts have no section headers, so each document is
+    read as one findings section (the extractor of the step's context, with its concept index)."""
     gold = read_radgraph(gold_path, labeler=labeler)
-    x = get_extractor(extractor, Lexicon.default())
+    x = context_for(StepConfig(extractor=extractor, umls=umls)).extractor
     pred = {}
     for g in gold:
-        # the gold text has no section headers: the whole document is read as one section
-        from extract.records import Section
-
         sec = (Section("findings", "", 0, len(g.text)),)
         pred[g.id] = align_to_gold(g, x.extract(g.id, g.text, sec), g.text)
     out = score_radgraph(gold, pred)

@@ -11,7 +11,6 @@ import json
 import platform
 import time
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +18,8 @@ import numpy as np
 from embed.batch import embed_images
 from embed.encoders import get_encoder
 from embed.index import VectorIndex
-from extract.base import get_extractor
-from extract.loading import load_concept_index
 from extract.merge import MERGE_RULE
 from extract.records import Extraction
-from extract.sections import split_sections, target_sections
 from graph.assemble import ConceptRelation, ImageInput, StudyInput, assemble
 from graph.naf import apply_naf
 from graph.store import FORMAT_VERSION, Manifest, write_graph, write_manifest
@@ -32,7 +28,9 @@ from kg import __version__
 from kg.core.errors import InvalidInput, KGError
 from kg.core.progress import progress
 from kg.corpus import ImageRef, Rejected, Study, detect_format, read_corpus
+from kg.executors import executor_for
 from kg.settings import BuildSettings
+from kg.step import Processed, StepConfig, context_for
 
 
 @dataclass(frozen=True)
@@ -43,67 +41,11 @@ class ImageResult:
     ok: bool
 
 
-@dataclass(frozen=True)
-class Processed:
-    study: Study
-    extraction: Extraction | None
-    images: tuple[ImageRef, ...]  # after view selection; decoded later by the embedding stage
-    skipped_views: int
-    rejected: Rejected | None = None
-
-
 @dataclass
 class BuildResult:
     out: Path
     manifest: Manifest
     quarantined: list[dict] = field(default_factory=list)
-
-
-# -- per-study work (runs in worker processes with --workers > 1) ----------------------------
-_STATE: dict = {}
-
-
-def make_extractor(spec: str, radgraph: Path | None, index):
-    """``--radgraph FILE`` is the registered ``radgraph-file:FILE`` extractor."""
-    return get_extractor(f"radgraph-file:{radgraph}" if radgraph is not None else spec, index)
-
-
-def _init_worker(extractor: str, views: tuple[str, ...], radgraph: Path | None = None,
-                 one_image: bool = False, umls: Path | None = None) -> None:
-    index = load_concept_index(umls)
-    _STATE["extractor"] = make_extractor(extractor, radgraph, index)
-    _STATE["views"] = views
-    _STATE["one_image"] = one_image
-
-
-def _pick_one(refs: tuple[ImageRef, ...], views: tuple[str, ...]) -> tuple[ImageRef, ...]:
-    """One image per study: the first of ``views`` order that is present (frontal PA, then AP, when
-    ``views`` is empty), then by id."""
-    if len(refs) <= 1:
-        return refs
-    rank = {v: i for i, v in enumerate(views or ("PA", "AP"))}
-    return (min(refs, key=lambda r: (rank.get((r.view_position or "").upper(), len(rank)), r.id)),)
-
-
-def _process(study: Study) -> Processed:
-    sections = split_sections(study.text)
-    targets = target_sections(sections)
-    if not targets or all(s.start == s.end for s in targets):
-        found = ", ".join(s.header or s.name for s in sections) or "none"
-        return Processed(study, None, (), 0, Rejected(
-            study.id, study.source, "sections",
-            f"no FINDINGS or IMPRESSION text (sections found: {found})",
-            "add a FINDINGS or IMPRESSION section, or text without headers",
-        ))
-    try:
-        extraction = _STATE["extractor"].extract(study.report_id, study.text, sections)
-    except InvalidInput as exc:
-        return Processed(study, None, (), 0, Rejected(study.id, study.source, "extract", exc.what, exc.fix or ""))
-    views = _STATE["views"]
-    kept = tuple(r for r in study.images if not (views and r.view_position and r.view_position.upper() not in views))
-    if _STATE.get("one_image"):
-        kept = _pick_one(kept, views)
-    return Processed(study, extraction, kept, len(study.images) - len(kept))
 
 
 def _section_text(study: Study, extraction: Extraction, name: str) -> str | None:
@@ -187,9 +129,12 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
     output.check()  # before any work: a file, an unwritable or a foreign folder fails now, not after the build
     fmt = settings.format if settings.format != "auto" else detect_format(settings.source)
     records = read_corpus(settings.source, fmt=fmt, images=settings.images, limit=settings.limit)
-    index = load_concept_index(settings.umls)
-    extractor = make_extractor(settings.extractor, settings.radgraph, index)
+    config = StepConfig(extractor=settings.extractor, radgraph=settings.radgraph, umls=settings.umls,
+                        views=settings.views, one_image=settings.one_image_per_study)
+    ctx = context_for(config)  # the concept index and extractor, built once (a bad setting fails here)
+    index, extractor = ctx.index, ctx.extractor
     encoder = get_encoder(settings.encoder)
+    executor = executor_for(settings.executor, settings.workers)
 
     quarantine: list[dict] = []
     read = built = 0
@@ -221,21 +166,13 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
 
     with output as staging, progress(settings.quiet) as track:
         advance = track("Reading and extracting reports", unit="reports")
-        args = (settings.extractor, settings.views, settings.radgraph, settings.one_image_per_study, settings.umls)
-        if settings.workers > 1:
-            pool = get_context("spawn").Pool(settings.workers, initializer=_init_worker, initargs=args)
-            results = pool.imap(_process, studies(), chunksize=16)
-        else:
-            pool = None
-            _init_worker(*args)
-            results = map(_process, studies())
         done: list[Processed] = []
         views_seen: dict[str, int] = {}
         try:
-            for p in results:
+            for p in executor.map(config, studies()):
                 advance()
-                if p.rejected is not None:
-                    reject(p.rejected)
+                if isinstance(p, Rejected):
+                    reject(p)
                     continue
                 images_skipped += p.skipped_views
                 for r in p.study.images:
@@ -243,8 +180,7 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
                     views_seen[v] = views_seen.get(v, 0) + 1
                 done.append(p)
         finally:
-            if pool is not None:
-                pool.terminate()
+            executor.close()
         if read == 0:
             raise InvalidInput(f"no record found in {settings.source} as format {fmt!r}", code="E111",
                              fix=_format_fix(settings.source, fmt))

@@ -29,6 +29,7 @@ class BuildSettings(BaseModel):
     one_image_per_study: bool = False
     batch_size: int = Field(default=64, ge=1)
     similar_k: int = Field(default=0, ge=0)  # SIMILAR_TO edges to each image's k nearest images
+    executor: str | None = None  # local or processes (default: processes when workers > 1)
     force: bool = False  # build into a non-empty folder that holds no medkg build (never replacing its files)
 
     @field_validator("naf")
@@ -47,5 +48,5 @@ class BuildSettings(BaseModel):
 
     def recorded(self) -> dict:
         """The settings as the manifest records them (paths as given, no machine state)."""
-        d = self.model_dump(mode="json", exclude={"quiet", "workers", "out", "force"})
+        d = self.model_dump(mode="json", exclude={"quiet", "workers", "out", "force", "executor"})
         return d

@@ -20,6 +20,7 @@ def extract_cmd(
     limit: Optional[int] = typer.Option(None, "--limit", min=1),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes."),
     extractor: str = typer.Option("rules", "--extractor", help="Extractor backend."),
+    umls: Optional[Path] = typer.Option(None, "--umls", help="A UMLS index folder or release META folder (or a lexicon .tsv) instead of the bundled lexicon."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Extract sections, RadGraph entities/relations and concepts with polarity, per report."""
@@ -27,7 +28,7 @@ def extract_cmd(
     from kg.extracting import run_extract
 
     with progress(quiet) as track:
-        c = run_extract(source, out, fmt=format, limit=limit, workers=workers, extractor=extractor,
+        c = run_extract(source, out, fmt=format, limit=limit, workers=workers, extractor=extractor, umls=umls,
                         advance=track("Extracting", unit="reports"))
     typer.echo(f"read {c.read} = written {c.written} + quarantined {c.quarantined}; wrote {out}")
     if c.quarantined:
@@ -48,6 +49,8 @@ def eval_extract(
     errors: Optional[Path] = typer.Option(None, "--errors", help="Write every disagreement (JSONL) here."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
     extractor: str = typer.Option("rules", "--extractor"),
+    umls: Optional[Path] = typer.Option(None, "--umls", help="A UMLS index folder or release META folder (or a lexicon .tsv) instead of the bundled lexicon."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes."),
 ):
     """Per-finding and micro P/R/F1 per polarity (--labels), or RadGraph entity/relation F1 (--radgraph)."""
     import json
@@ -59,13 +62,13 @@ def eval_extract(
     if labels is not None:
         if source is None:
             raise InvalidInput("--labels needs the SOURCE reports", fix="e.g. `kg eval extract reports/ --labels labels.json`", code="E163")
-        result = eval_labels(source, labels, finding_map, extractor=extractor, errors=errors)
+        result = eval_labels(source, labels, finding_map, extractor=extractor, umls=umls, errors=errors, workers=workers)
         missing = result["missingReports"]
         if missing:
             warn(f"{len(missing):,} labelled report(s) are not in {source} and were left out of the scores "
                   f"(first: {', '.join(missing[:3])}); check that SOURCE and --labels are the same corpus")
     else:
-        result = eval_radgraph(radgraph_gold, labeler=labeler, extractor=extractor)
+        result = eval_radgraph(radgraph_gold, labeler=labeler, extractor=extractor, umls=umls)
     if json_out:
         typer.echo(json.dumps(result, indent=2))
         return
