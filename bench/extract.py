@@ -17,7 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine, peak_rss_mb, timed  # noqa: E402
-from extract.rules import RulesExtractor, tokenize  # noqa: E402
+from extract.rules import RulesExtractor  # noqa: E402
+from extract.text import tokenize  # noqa: E402
 
 
 def load_texts(corpus: Path | None) -> list[str]:

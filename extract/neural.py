@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from extract.assembly import Span, assemble_plan
 from extract.concepts import ConceptIndex
 from extract.lexicon import Lexicon
 from extract.records import POLARITY_FOR_LABEL, Extraction, Section
-from extract.rules import RulesExtractor, _Ent
+from extract.relations import add_relations
+from extract.text import plan
 from kg.core.errors import InvalidInput, MissingExtraError
 from kg.core.settings import medkg_env
 
@@ -27,13 +29,13 @@ BIO_LABELS = ("O", "B-ANAT-DP", "I-ANAT-DP", "B-OBS-DP", "I-OBS-DP", "B-OBS-U", 
 MODEL_ENV = "MEDKG_EXTRACT_MODEL"
 
 
-class TransformersExtractor(RulesExtractor):
+class TransformersExtractor:
     name = "transformers"
     version = "0.1"
 
     def __init__(self, index: ConceptIndex | None = None, model: str | None = None, *, device: str | None = None,
                  batch_size: int = 32, max_length: int = 256):
-        super().__init__(index or Lexicon.default())
+        self.index = index or Lexicon.default()
         env_model = medkg_env().extract_model
         model = model or (str(env_model) if env_model else None)
         if not model:
@@ -82,18 +84,18 @@ class TransformersExtractor(RulesExtractor):
         plans = []
         sentences: list[list[str]] = []
         for report_id, text, sections in items:
-            sections, tokens, plan = self._plan(text, sections)
-            plans.append((report_id, text, sections, tokens, plan))
-            for _, units in plan:
+            sections, tokens, sents = plan(text, sections)
+            plans.append((report_id, text, sections, tokens, sents))
+            for _, units in sents:
                 sentences.append([text[tokens[t][0] : tokens[t][1]] for t in units])
         tags = self._tag(sentences)
         out, k = [], 0
-        for report_id, text, sections, tokens, plan in plans:
+        for report_id, text, sections, tokens, sents in plans:
             found = []
-            for _, units in plan:
+            for _, units in sents:
                 found.append(self._entities(text, tokens, units, tags[k]))
                 k += 1
-            out.append(self._finish(report_id, text, sections, tokens, plan, found))
+            out.append(assemble_plan(report_id, text, sections, tokens, sents, found, self.index, self.id))
         return out
 
     def _tag(self, sentences: list[list[str]]) -> list[list[str]]:
@@ -122,7 +124,7 @@ class TransformersExtractor(RulesExtractor):
     def _entities(self, text, tokens, units, tags):
         """BIO tags over one sentence's words -> entities (with concepts) and rule relations."""
         low = [text[tokens[t][0] : tokens[t][1]].lower() for t in units]
-        ents: list[_Ent] = []
+        ents: list[Span] = []
         cur = None
         for i, tag in enumerate(tags + ["O"]):
             kind, _, label = tag.partition("-")
@@ -131,13 +133,13 @@ class TransformersExtractor(RulesExtractor):
                 cur = None
             if kind == "B" or (kind == "I" and cur is None):
                 cur = (i, i, label)
-        self._relations(low, ents)
-        return ents, []
+        add_relations(low, ents)
+        return ents
 
-    def _entity(self, low, u0, u1, label) -> _Ent:
+    def _entity(self, low, u0, u1, label) -> Span:
         from extract.linker import concept_for_span
 
         cui = concept_for_span(self.index, low[u0:u1], " ".join(low[u0:u1]), label)
         if label == "ANAT-DP":
-            return _Ent(u0, u1, "anat", cui=cui)
-        return _Ent(u0, u1, "obs", cui=cui, polarity=POLARITY_FOR_LABEL[label], reason="model")
+            return Span(u0, u1, "anat", cui=cui)
+        return Span(u0, u1, "obs", cui=cui, polarity=POLARITY_FOR_LABEL[label], reason="model")

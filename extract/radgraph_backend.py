@@ -8,23 +8,24 @@ merge come from medkg as for the other backends.
 
 from __future__ import annotations
 
+from extract.assembly import Span, assemble_plan
 from extract.concepts import ConceptIndex
 from extract.lexicon import Lexicon
 from extract.linker import concept_for_span
 from extract.radgraph import normalise_label
 from extract.records import POLARITY_FOR_LABEL, Extraction, Section
-from extract.rules import RulesExtractor, _Ent
+from extract.text import plan
 from kg.core.errors import Unavailable
 
 DEFAULT_MODEL = "modern-radgraph-xl"
 
 
-class RadGraphExtractor(RulesExtractor):
+class RadGraphExtractor:
     name = "radgraph"
     version = "0.1"
 
     def __init__(self, index: ConceptIndex | None = None, model: str | None = None):
-        super().__init__(index or Lexicon.default())
+        self.index = index or Lexicon.default()
         try:
             from radgraph import RadGraph
         except ImportError:
@@ -50,11 +51,11 @@ class RadGraphExtractor(RulesExtractor):
         return f"{self.name}/{self.version}:{self.model_type}+{self.index.name}@{self.index.version}"
 
     def extract(self, report_id: str, text: str, sections: tuple[Section, ...] | None = None) -> Extraction:
-        sections, tokens, plan = self._plan(text, sections)
-        sentences = [" ".join(text[tokens[t][0] : tokens[t][1]] for t in units) for _, units in plan]
+        sections, tokens, sents = plan(text, sections)
+        sentences = [" ".join(text[tokens[t][0] : tokens[t][1]] for t in units) for _, units in sents]
         ann = self._rg(sentences) if sentences else {}
         found = []
-        for k, (_, units) in enumerate(plan):
+        for k, (_, units) in enumerate(sents):
             doc = ann.get(str(k), {})
             words = doc.get("text", "").split(" ")
             # the package re-tokenises: align its words to ours in order
@@ -67,8 +68,8 @@ class RadGraphExtractor(RulesExtractor):
                     align[i] = j
                     j += 1
             low = [w.lower() for w in ours]
-            ents: list[_Ent] = []
-            ids: dict[str, _Ent] = {}
+            ents: list[Span] = []
+            ids: dict[str, Span] = {}
             for eid, e in doc.get("entities", {}).items():
                 s, t = align.get(int(e["start_ix"])), align.get(int(e["end_ix"]))
                 label = normalise_label(e["label"])
@@ -76,9 +77,9 @@ class RadGraphExtractor(RulesExtractor):
                     continue
                 cui = concept_for_span(self.index, low[s : t + 1], " ".join(low[s : t + 1]), label)
                 if label == "ANAT-DP":
-                    ent = _Ent(s, t + 1, "anat", cui=cui)
+                    ent = Span(s, t + 1, "anat", cui=cui)
                 else:
-                    ent = _Ent(s, t + 1, "obs", cui=cui, polarity=POLARITY_FOR_LABEL[label], reason="radgraph")
+                    ent = Span(s, t + 1, "obs", cui=cui, polarity=POLARITY_FOR_LABEL[label], reason="radgraph")
                 ents.append(ent)
                 ids[eid] = ent
             for eid, e in doc.get("entities", {}).items():
@@ -93,5 +94,5 @@ class RadGraphExtractor(RulesExtractor):
                     elif rel == "suggestive_of":
                         src.suggests.append(ids[tgt])
             ents.sort(key=lambda e: e.u0)
-            found.append((ents, []))
-        return self._finish(report_id, text, sections, tokens, plan, found)
+            found.append(ents)
+        return assemble_plan(report_id, text, sections, tokens, sents, found, self.index, self.id)

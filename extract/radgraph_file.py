@@ -25,8 +25,8 @@ from extract.records import (
     Relation,
     Section,
 )
-from extract.rules import tokenize
 from extract.sections import split_sections
+from extract.text import tokenize
 from kg.core.errors import InvalidInput
 
 ALIGN_WINDOW = 400  # characters searched ahead for the next annotation token

@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from extract.evaluate import load_finding_map, load_labels, predict_findings, score_labels
+from extract.evaluate import (
+    load_finding_map,
+    load_labels,
+    predict_findings,
+    score_labels,
+)
 from extract.radgraph import align_to_gold, read_radgraph, score_radgraph
 from extract.records import Section
 from kg.corpus import Rejected, read_corpus
