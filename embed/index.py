@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kg.core.errors import NotFound, Unavailable
+from kg.core.errors import InvalidInput, NotFound, Unavailable
 
 HNSW_FROM = 250_000  # below this, exact BLAS search answers in milliseconds
 HNSW_M = 32
@@ -38,7 +38,8 @@ class VectorIndex:
     def __init__(self, ids: list[str], vectors: np.ndarray, *, kind: str | None = None, faiss_index=None,
                  params: dict | None = None):
         if vectors.ndim != 2 or len(ids) != vectors.shape[0]:
-            raise ValueError("ids and vectors disagree in length")
+            raise InvalidInput(f"{len(ids)} ids but vectors of shape {vectors.shape}", code="E171",
+                               fix="give one row of the 2-d vector matrix per id")
         self.ids = list(ids)
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self._pos = {i: n for n, i in enumerate(self.ids)}
@@ -47,7 +48,7 @@ class VectorIndex:
         if kind is None:
             kind = "hnsw" if len(ids) >= HNSW_FROM and _faiss() is not None else "flat-ip"
         elif kind not in ("hnsw", "flat-ip"):
-            raise ValueError(f"unknown index kind {kind!r}")
+            raise InvalidInput(f"unknown index kind {kind!r}", code="E172", fix="use hnsw or flat-ip (see index/index.json)")
         self.kind = kind
         if kind == "hnsw" and faiss_index is None:
             self._build_hnsw()

@@ -52,7 +52,7 @@ def _need(reason: str):
     pytest.skip(reason)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     with socket.socket() as s:
@@ -78,7 +78,7 @@ def neo4j_server():
 
     home = ServerHome.resolve(os.environ.get("MEDKG_NEO4J_HOME") or REPO / ".neo4j")
     stop(home)
-    bolt, http = _free_port(), _free_port()
+    bolt, http = free_port(), free_port()
     uri = start(home, bolt=bolt, http=http)
     yield Neo4jSettings(uri=uri, user="neo4j", password=home.password(), database="neo4j"), home
     stop(home)

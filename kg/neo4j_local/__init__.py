@@ -111,7 +111,7 @@ def install(home: ServerHome, *, quiet: bool = False) -> None:
         shutil.copyfile(jar, home.plugins / jar.name)
 
 
-def _write_conf(home: ServerHome, bolt: int, http: int) -> None:
+def write_conf(home: ServerHome, bolt: int, http: int) -> None:
     home.conf.mkdir(parents=True, exist_ok=True)
     for d in ("data", "logs", "run", "import"):
         (home.path / d).mkdir(parents=True, exist_ok=True)
@@ -183,7 +183,7 @@ def start(home: ServerHome, *, bolt: int = 7687, http: int = 7474, heap: str = "
     for port in (bolt, http):
         if not _port_free(port):
             raise Conflict(f"port {port} on 127.0.0.1 is in use", code="E302", fix="pass --bolt-port/--http-port with free ports")
-    _write_conf(home, bolt, http)
+    write_conf(home, bolt, http)
     first = not (home.path / "data" / "dbms" / "auth.ini").exists()
     if first:
         pw = neo4j_env().password.get_secret_value() or secrets.token_urlsafe(18)

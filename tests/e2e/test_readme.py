@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 def blocks(lang: str) -> list[str]:
@@ -18,7 +18,7 @@ def test_readme_states_two_setup_commands_and_ci_uses_the_test_one():
     cmds = re.findall(r"```bash\n(.*?)```", setup, flags=re.S)
     assert len(cmds) == 2
     assert "kg build --sample" in cmds[0]
-    ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
+    ci = (Path(__file__).resolve().parents[2] / ".ci" / "run").read_text()
     assert cmds[1].strip() in ci
 
 
@@ -58,7 +58,7 @@ def test_extraction_commands_run(tmp_path):
     section = README.split("## Extraction on its own", 1)[1]
     (block,) = re.findall(r"```bash\n(.*?)```", section, flags=re.S)[:1]
     (tmp_path / "labels.json").write_text(json.dumps({"s50000011": {"pneumothorax": "definitely absent"}}))
-    gold = Path(__file__).resolve().parent / "fixtures" / "radgraph_gold.json"
+    gold = Path(__file__).resolve().parents[1] / "fixtures" / "radgraph_gold.json"
     for line in block.splitlines():
         cmd = line.split("#", 1)[0].strip()
         if not cmd:
@@ -74,7 +74,7 @@ def test_extraction_commands_run(tmp_path):
 def test_umls_commands_run(tmp_path):
     section = README.split("## Your UMLS release", 1)[1]
     (block,) = re.findall(r"```bash\n(.*?)```", section, flags=re.S)[:1]
-    meta = Path(__file__).resolve().parent / "fixtures" / "umls" / "META"
+    meta = Path(__file__).resolve().parents[1] / "fixtures" / "umls" / "META"
     reports = tmp_path / "reports"
     reports.mkdir()
     (reports / "r1.txt").write_text("FINDINGS: Small pleural effusions. No PTX.")

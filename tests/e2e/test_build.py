@@ -135,7 +135,7 @@ def test_usage_errors_exit_2_without_traceback(tmp_path, args):
 
 
 def test_iu_xml_corpus_builds(tmp_path):
-    from tests.kg.test_corpus import IU
+    from tests.kg.corpus.test_readers import IU
 
     src = tmp_path / "iu"
     src.mkdir()

@@ -136,8 +136,8 @@ def test_neo4j_admin_import_matches_the_bolt_load(neo4j_env, sample_build, tmp_p
     import shlex
 
     from graph.neo4j import Neo4jClient, Neo4jSettings, graph_checksum
-    from kg.neo4j_local import ServerHome, _write_conf, admin, start, stop
-    from tests.conftest import _free_port
+    from kg.neo4j_local import ServerHome, write_conf, admin, start, stop
+    from tests.conftest import free_port
 
     settings, home = neo4j_env
     if home is None:
@@ -153,8 +153,8 @@ def test_neo4j_admin_import_matches_the_bolt_load(neo4j_env, sample_build, tmp_p
     (h2.path).mkdir()
     (h2.path / "recipe").symlink_to(home.path / "recipe")
     h2.plugins.mkdir()
-    bolt, http = _free_port(), _free_port()
-    _write_conf(h2, bolt, http)
+    bolt, http = free_port(), free_port()
+    write_conf(h2, bolt, http)
     t0 = time.monotonic()
     r = admin(h2, argv[1:])
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -176,7 +176,7 @@ def test_readme_queries_run_and_answer(neo4j_env, sample_build):
     import shlex
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
     section = readme.split("## Neo4j", 1)[1].split("\n## ", 1)[0]
     lines = [ln for block in re.findall(r"```bash\n(.*?)```", section, flags=re.S) for ln in block.splitlines()
              if ln.startswith("kg query ")]

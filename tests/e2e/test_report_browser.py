@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-BROWSER_DIR = Path(__file__).resolve().parent / "browser"
+BROWSER_DIR = Path(__file__).resolve().parents[1] / "browser"
 
 
 def _need(reason):

@@ -12,7 +12,7 @@ import pytest
 
 pytestmark = pytest.mark.neo4j
 
-BROWSER_DIR = Path(__file__).resolve().parent / "browser"
+BROWSER_DIR = Path(__file__).resolve().parents[1] / "browser"
 
 
 def _need(reason):
@@ -23,7 +23,7 @@ def _need(reason):
 
 def test_browser_shows_a_query_result(neo4j_env, sample_build, tmp_path):
     from kg.neo4j_local import guide_dir, serve_guide
-    from tests.conftest import _free_port
+    from tests.conftest import free_port
 
     settings, home = neo4j_env
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -37,7 +37,7 @@ def test_browser_shows_a_query_result(neo4j_env, sample_build, tmp_path):
                        env=os.environ.copy())
     assert p.returncode == 0, p.stderr
     bolt, http = home.ports()
-    gport = _free_port()
+    gport = free_port()
     guide = serve_guide(gport, block=False)
     shot = tmp_path / "browser.png"
     try:
