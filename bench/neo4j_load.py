@@ -87,7 +87,7 @@ def main() -> None:
     import os
 
     from graph.neo4j import Neo4jClient, Neo4jSettings, clear, load_graph
-    from kg.neo4j_local import ServerHome, _write_conf, admin, start, stop
+    from kg.neo4j_local import ServerHome, write_conf, admin, start, stop
 
     tmp = Path(tempfile.mkdtemp(prefix="medkg-bench-"))
     t = time.perf_counter()
@@ -155,7 +155,7 @@ def main() -> None:
             imp.path.mkdir()
             (imp.path / "recipe").symlink_to(base.path / "recipe")
             imp.plugins.mkdir()
-            _write_conf(imp, 17688, 17475)
+            write_conf(imp, 17688, 17475)
             t = time.perf_counter()
             r = admin(imp, argv[1:])
             t_imp = time.perf_counter() - t

@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from extract.concepts import ConceptIndex
 from extract.lexicon import Lexicon
 from extract.umls import UmlsIndex, build_index
 from kg.core.cache import cache_root
 from kg.core.errors import InvalidInput
+from kg.core.registry import Registry
 
 
 def _indexed_release(meta: Path):
@@ -30,16 +32,30 @@ def _indexed_release(meta: Path):
     return UmlsIndex(cache)
 
 
-def load_concept_index(path: str | Path | None):
-    """The bundled lexicon (``None``), a UMLS index folder (``kg umls index``), or a lexicon TSV file."""
+CONCEPT_INDEXES: Registry[ConceptIndex] = Registry("concept index", option="--umls")
+CONCEPT_INDEXES.add("lexicon", lambda arg: Lexicon.from_tsv(Path(arg)) if arg else Lexicon.default())
+CONCEPT_INDEXES.add("umls-index", lambda arg: UmlsIndex(Path(arg)))
+CONCEPT_INDEXES.add("umls-release", lambda arg: _indexed_release(Path(arg)))
+
+
+def concept_index_spec(path: str | Path | None) -> str:
+    """The registry spec for what ``--umls`` names: ``lexicon`` (nothing given, or a lexicon .tsv),
+    ``umls-index:<folder>`` (``kg umls index`` output) or ``umls-release:<META folder>``."""
     if path is None:
-        return Lexicon.default()
+        return "lexicon"
     p = Path(path)
     if p.is_dir() and (p / "index.json").is_file():
-        return UmlsIndex(p)
+        return f"umls-index:{p}"
     if p.is_file() and p.suffix == ".tsv":
-        return Lexicon.from_tsv(p)
+        return f"lexicon:{p}"
     if p.is_dir() and (p / "MRCONSO.RRF").is_file():
-        return _indexed_release(p)
-    raise InvalidInput(f"{p} is neither a medkg UMLS index nor a lexicon .tsv", code="E117",
-                     fix="build an index with `kg umls index META_DIR --out INDEX`")
+        return f"umls-release:{p}"
+    raise InvalidInput(f"{p} is neither a medkg UMLS index, a UMLS release META folder nor a lexicon .tsv",
+                       code="E117", fix="pass a release's META folder, or build an index with "
+                       "`kg umls index META_DIR --out INDEX`")
+
+
+def load_concept_index(path: str | Path | None) -> ConceptIndex:
+    """The bundled lexicon (``None``), a UMLS index folder (``kg umls index``), a release's META folder (indexed
+    once into the cache) or a lexicon TSV file."""
+    return CONCEPT_INDEXES.create(concept_index_spec(path))

@@ -22,6 +22,7 @@ def build(
     images: Optional[Path] = typer.Option(None, "--images", help="Image root when images live apart from the reports."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Read at most this many records."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes for extraction and image encoding."),
+    executor: Optional[str] = typer.Option(None, "--executor", help="How the per-study step runs: local or processes (default: processes when --workers > 1)."),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first bad record (exit 2) instead of quarantining it."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     extractor: str = typer.Option("rules", "--extractor", help="rules, transformers:<model folder> or radgraph[:model]."),
@@ -60,7 +61,7 @@ def build(
         settings = BuildSettings(
             source=source, out=out, format=format, images=images, limit=limit, workers=workers, strict=strict,
             quiet=quiet, extractor=extractor, radgraph=radgraph, umls=umls, umls_parents=umls_parents, encoder=encoder, naf=naf, views=views, keep_text=not no_text,
-            similar_k=similar_k, batch_size=batch_size, one_image_per_study=one_image, force=force,
+            similar_k=similar_k, batch_size=batch_size, one_image_per_study=one_image, force=force, executor=executor,
         )
     except ValidationError as exc:
         raise bad_option(exc) from None
