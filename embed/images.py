@@ -28,15 +28,30 @@ def load_image(path: str | Path) -> Image.Image:
     if p.is_file() and p.stat().st_size == 0:
         raise ImageError("image file is empty (0 bytes)", where=str(p), fix="re-download the image")
     if p.suffix.lower() == ".dcm":
-        return _load_dicom(p)
+        return _load_dicom(p, str(p))
+    return _decode(p, str(p))
+
+
+def decode_image(data: bytes, name: str = "upload") -> Image.Image:
+    """Image bytes (JPEG, PNG, DICOM, ...) as an 8-bit grayscale PIL image; ``name`` says where they came from."""
+    import io
+
+    if not data:
+        raise ImageError("the image is empty (0 bytes)", where=name, fix="send the image file's bytes")
+    if data[128:132] == b"DICM":
+        return _load_dicom(io.BytesIO(data), name)
+    return _decode(io.BytesIO(data), name)
+
+
+def _decode(src, where: str) -> Image.Image:
     try:
-        with Image.open(p) as im:
+        with Image.open(src) as im:
             im.load()
             return to_gray8(im)
     except UnidentifiedImageError:
-        raise ImageError("not a readable image (unknown format)", where=str(p), fix="use JPEG, PNG or DICOM") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"image cannot be decoded: {exc}", where=str(p), fix="re-download or re-export the image") from None
+        raise ImageError("not a readable image (unknown format)", where=where, fix="use JPEG, PNG or DICOM") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ImageError(f"image cannot be decoded: {exc}", where=where, fix="re-download or re-export the image") from None
 
 
 def to_gray8(im: Image.Image) -> Image.Image:
@@ -64,16 +79,16 @@ def _window(arr: np.ndarray) -> np.ndarray:
     return np.clip(np.rint((arr - lo) * (255.0 / (hi - lo))), 0, 255).astype(np.uint8)
 
 
-def _load_dicom(p: Path) -> Image.Image:
+def _load_dicom(src, where: str) -> Image.Image:
     try:
         import pydicom
     except ImportError:
-        raise ImageError("DICOM images need pydicom", where=str(p), fix="pip install 'medkg[dicom]'") from None
+        raise ImageError("DICOM images need pydicom", where=where, fix="pip install 'medkg[dicom]'") from None
     try:
-        ds = pydicom.dcmread(p)
+        ds = pydicom.dcmread(src)
         arr = ds.pixel_array.astype(np.float64)
     except Exception as exc:  # pydicom raises many types
-        raise ImageError(f"DICOM cannot be decoded: {exc}", where=str(p), fix="check the file") from None
+        raise ImageError(f"DICOM cannot be decoded: {exc}", where=where, fix="check the file") from None
     if getattr(ds, "PhotometricInterpretation", "") == "MONOCHROME1":
         arr = arr.max() - arr
     return Image.fromarray(_window(arr), mode="L")

@@ -23,6 +23,7 @@ from extract.records import Extraction
 from graph.assemble import ConceptRelation, ImageInput, StudyInput, assemble
 from graph.naf import apply_naf
 from graph.store import FORMAT_VERSION, Manifest, write_graph, write_manifest
+from graph.store.files import image_findings, write_findings
 from graph.store.outdir import BuildOutput
 from kg import __version__
 from kg.core.errors import InvalidInput, KGError
@@ -223,6 +224,7 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
         advance_g = track("Linking graph", total=1)
         g, link_stats = assemble(inputs, index, keep_text=settings.keep_text, parents=settings.umls_parents)
         stages.done("graph")
+        findings = image_findings(g)  # before NaF: retrieval keeps every image's findings
         g, naf_report = apply_naf(g, settings.naf)
         advance_g()
         stages.done("naf")
@@ -243,6 +245,7 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
 
         write_graph(g, staging)
         vindex.save(staging / "index")
+        write_findings(findings, staging)
         with (staging / "quarantine.jsonl").open("w", encoding="utf-8") as fh:
             for q in quarantine:
                 fh.write(json.dumps(q, sort_keys=True) + "\n")

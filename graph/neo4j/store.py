@@ -61,6 +61,10 @@ class Neo4jStore:
             "properties(r) AS p ORDER BY type, other", key=key)
         return [EdgeRef("out" if r["out"] else "in", r["type"], r["label"], r["other"], r["p"]) for r in rows]
 
+    def findings_of(self, image_id: str) -> list[dict]:
+        """From the build folder: it keeps the findings of images NaF left without edges in the database."""
+        return self.files.findings_of(image_id)
+
     def nearest_images(self, vector, k: int, *, exact: bool = False) -> list[tuple[str, float]]:
         """Through Neo4j's vector index (approximate; ``exact`` is not offered by the index and is ignored)."""
         rows = similar_in_neo4j(self.client, [float(x) for x in np.asarray(vector, dtype=np.float32)], k)

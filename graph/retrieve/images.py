@@ -11,8 +11,15 @@ from graph.store import FileStore, Store
 from kg.core.errors import NotFound
 
 
-def query_vector(files: FileStore, query: str) -> tuple[np.ndarray, str | None]:
-    """(vector, the image's own id when ``query`` is an image of the graph)."""
+def query_vector(files: FileStore, query: str | bytes) -> tuple[np.ndarray, str | None]:
+    """(vector, the image's own id when ``query`` is an image of the graph). ``query``: an image id, an image
+    file's path, or an image's bytes; files and bytes are encoded with the build's own encoder."""
+    if isinstance(query, (bytes, bytearray)):
+        from embed.encoders import get_encoder
+        from embed.images import decode_image
+
+        enc = get_encoder(files.manifest.encoder.spec or files.manifest.encoder.id)
+        return enc.encode([decode_image(bytes(query))])[0], None
     if query in files.index:
         return files.index.vector(query), query
     if Path(query).is_file():

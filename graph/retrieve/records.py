@@ -31,12 +31,18 @@ class ImageHit(_Record):
     positive: tuple[str, ...] = ()
 
 
-class Evidence(_Record):
-    """Where a cross-modal edge comes from: ``section:start-end:polarity:text`` spans of one report."""
+class Citation(_Record):
+    """Where an item comes from: the report (and image, study) and the character span of its evidence, the
+    extractor that read it; ``text`` only when the build kept report text and the caller asked for it."""
 
-    report_id: str
+    report_id: str | None = None
+    image_id: str | None = None
+    study_id: str | None = None
     section: str | None = None
-    spans: tuple[str, ...] = ()
+    start: int | None = None
+    end: int | None = None
+    text: str | None = None
+    extractor: str | None = None
 
 
 class ConceptEdge(_Record):
@@ -53,3 +59,49 @@ class ConceptEdge(_Record):
 class Neighbourhood(_Record):
     concept: ConceptRef
     edges: tuple[ConceptEdge, ...] = ()
+
+
+class Finding(_Record):
+    """A concept the neighbours' reports state with one polarity: ``present``, ``absent`` or ``uncertain``.
+    ``support`` sums the similarities of the neighbours stating it; ``confidence`` is that share of all the
+    neighbours' similarity; ``cases`` of ``of`` neighbours state it."""
+
+    concept: ConceptRef
+    polarity: str
+    support: float
+    cases: int
+    of: int
+    confidence: float
+    citations: tuple[Citation, ...] = ()
+
+
+class Triplet(_Record):
+    head: ConceptRef
+    relation: str
+    tail: ConceptRef
+    hop: int
+    score: float  # GNN cosine to the findings when concepts have gnnEmbedding, else report support
+    source: str  # "reports" (relations aggregated over reports), or the concept index ("UMLS", "lexicon:default")
+    support: int | None = None
+    sab: tuple[str, ...] = ()  # UMLS source vocabularies of the relation
+    citations: tuple[Citation, ...] = ()
+
+
+class KChoice(_Record):
+    """How many neighbours were used, and why: ``fixed``, ``ratio`` (MMed-RAG), ``calibrated``, ``abstain``."""
+
+    method: str
+    k: int
+    requested: int | str
+    gamma: float | None = None
+    min_similarity: float | None = None
+    guarantee: str | None = None
+
+
+class Context(_Record):
+    query: dict
+    neighbours: tuple[ImageHit, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    triplets: tuple[Triplet, ...] = ()
+    k: KChoice
+    excluded: dict = Field(default_factory=dict)  # neighbours left out by the leakage guard

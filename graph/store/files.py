@@ -7,6 +7,7 @@ Layout::
     OUT/nodes/<Label>.parquet    one table per node label (Patient, Study, Report, Image, Concept)
     OUT/edges/<Src>_<TYPE>_<Dst>.parquet   one table per relationship type and label pair
     OUT/index/vectors.npy, ids.txt         image vectors (see embed.index)
+    OUT/retrieval/image_findings.parquet   every Image->Concept edge before NaF (retrieval sees dropped images too)
 """
 
 from __future__ import annotations
@@ -43,6 +44,30 @@ def write_graph(g: Graph, out: Path) -> None:
         pq.write_table(_table(t.rows, [t.key]), out / "nodes" / f"{label}.parquet")
     for name, t in g.edges.items():
         pq.write_table(_table(t.rows, ["_start", "_end"]), out / "edges" / f"{name}.parquet")
+
+
+FINDINGS = "retrieval/image_findings.parquet"
+FINDING_COLUMNS = ("image", "type", "cui", "reportId", "section", "evidence", "extractor")
+
+
+def image_findings(g: Graph) -> pa.Table:
+    """Every (Image)-[:POSITIVE|NEGATIVE|UNCERTAIN]->(Concept) edge of ``g`` as one table, sorted. Taken before
+    NaF, so retrieval sees the findings of the images NaF leaves without edges in the graph."""
+    from graph.model import POLARITY_TYPES
+
+    rows = [r | {"_type": t.type} for t in g.edges.values()
+            if t.source_label == "Image" and t.target_label == "Concept" and t.type in POLARITY_TYPES.values()
+            for r in t.rows]
+    rows.sort(key=lambda r: (r["_start"], r["_type"], r["_end"]))
+    cols = {"image": [r["_start"] for r in rows], "type": [r["_type"] for r in rows], "cui": [r["_end"] for r in rows]}
+    for c in FINDING_COLUMNS[3:]:
+        cols[c] = [r.get(c) for r in rows]
+    return pa.table({k: pa.array(v, pa.list_(pa.string()) if k == "evidence" else pa.string()) for k, v in cols.items()})
+
+
+def write_findings(table: pa.Table, out: Path) -> None:
+    (out / FINDINGS).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, out / FINDINGS)
 
 
 def write_manifest(manifest: Manifest | dict, out: Path) -> None:
@@ -173,6 +198,26 @@ class FileStore:
                     EdgeRef("in", t.type, t.source_label, r["_start"], props))
         return adj
 
+    @cached_property
+    def _findings(self) -> dict[str, list[dict]]:
+        path = self.out / FINDINGS
+        by_image: dict[str, list[dict]] = {}
+        if path.is_file():
+            for r in pq.read_table(path).to_pylist():
+                by_image.setdefault(r["image"], []).append(r)
+            return by_image
+        for t in self.graph.edges.values():  # a build from before the findings table: the graph's edges
+            if t.source_label == "Image" and t.target_label == "Concept" and t.type in ("POSITIVE", "NEGATIVE", "UNCERTAIN"):
+                for r in t.rows:
+                    by_image.setdefault(r["_start"], []).append(
+                        {"image": r["_start"], "type": t.type, "cui": r["_end"]} | {c: r.get(c) for c in FINDING_COLUMNS[3:]})
+        return by_image
+
+    def findings_of(self, image_id: str) -> list[dict]:
+        """The image's cross-modal edges (``type``, ``cui``, ``reportId``, ``section``, ``evidence``,
+        ``extractor``), NaF-dropped images included."""
+        return self._findings.get(image_id, [])
+
     def edges_of(self, label: str, key: str) -> list[EdgeRef]:
         """Every relationship of one node, in the order of the tables (type, then ends)."""
         return self._adjacency.get((label, key), [])
@@ -218,6 +263,6 @@ class FileStore:
             m.properties = [p for p in m.properties if (p.label, p.name) != (label, name)] + [prop]
             save_manifest(m, self.out)
         self.manifest = m
-        for attr in ("graph", "_by_key", "_adjacency"):
+        for attr in ("graph", "_by_key", "_adjacency", "_findings"):
             self.__dict__.pop(attr, None)
         return prop

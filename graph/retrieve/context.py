@@ -1,0 +1,256 @@
+"""The knowledge context for an image (and a question): what a VLM is given to ground its answer.
+
+One call, :func:`retrieve_context`, over either store:
+
+1. the query is an image of the graph (its id), an image file or its bytes (encoded with the build's own
+   encoder), a ready embedding, or text only (its concepts, by the build's extractor);
+2. the nearest images by vector over every indexed image (NaF-dropped images included, with their findings);
+3. a leakage guard leaves out the query's own study and patient when the query is in the graph;
+4. the neighbours' findings are aggregated per concept *and polarity*: an absent finding ("no pneumothorax in
+   9 of 10 similar cases") is its own item, never merged into a present one; support is similarity-weighted;
+5. findings expand to concept triplets (LOCATED_AT, SUGGESTIVE_OF, MODIFY, UMLS relations) up to ``hops`` hops,
+   ranked by GNN embedding similarity when concepts carry ``gnnEmbedding``, by report support otherwise;
+6. every item cites where it comes from: image, study, report, section, character span, extractor.
+
+How many neighbours: a fixed ``k``; ``ratio`` truncation as in MMed-RAG (keep neighbour j while
+``s_1 / s_j < gamma``, at most ``k``); neighbours under ``min_similarity`` are dropped and, with none left, the
+context abstains (no findings from neighbours).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from graph.retrieve.images import query_vector
+from graph.retrieve.records import Citation, ConceptRef, Context, Finding, ImageHit, KChoice, Triplet
+from graph.store import FileStore, Store
+from kg.core.errors import InvalidInput
+
+POLARITY_WORD = {"POSITIVE": "present", "NEGATIVE": "absent", "UNCERTAIN": "uncertain"}
+MAX_K = 200
+MAX_HOPS = 3
+
+
+@dataclass(frozen=True)
+class Guard:
+    """Leave out neighbours of the query's own ``study`` or ``patient`` (when the query is in the graph)."""
+
+    exclude: str = "patient"  # "patient", "study" or "none"
+
+    def __post_init__(self):
+        if self.exclude not in ("patient", "study", "none"):
+            raise InvalidInput(f"exclude must be patient, study or none, not {self.exclude!r}", code="E173",
+                               fix="pass exclude='patient' (default), 'study' or 'none'")
+
+
+def _ref(store: Store, cui: str) -> ConceptRef:
+    row = store.node("Concept", cui) or {}
+    return ConceptRef(cui=cui, name=row.get("name") or cui, group=row.get("group"),
+                      semantic_types=tuple(row.get("semanticTypes") or ()))
+
+
+def _citations(row: dict, image: str, study: str | None, with_text: bool) -> list[Citation]:
+    out = []
+    for ev in row.get("evidence") or [None]:
+        section, start, end, text = row.get("section"), None, None, None
+        if ev:
+            parts = ev.split(":", 3)
+            if len(parts) == 4:
+                section = parts[0]
+                a, _, b = parts[1].partition("-")
+                start, end = (int(a), int(b)) if a.isdigit() and b.isdigit() else (None, None)
+                text = parts[3] if with_text else None
+        out.append(Citation(image_id=image, study_id=study, report_id=row.get("reportId"), section=section,
+                            start=start, end=end, text=text, extractor=row.get("extractor")))
+    return out
+
+
+def choose_neighbours(hits: list[tuple[str, float]], k: int, *, gamma: float | None = None,
+                      min_similarity: float | None = None) -> tuple[list[tuple[str, float]], KChoice]:
+    """Fixed k, MMed-RAG ratio truncation (``gamma``), a similarity floor, abstention when nothing is left."""
+    kept = hits[:k]
+    method = "fixed"
+    if min_similarity is not None:
+        kept = [h for h in kept if h[1] >= min_similarity]
+    if gamma is not None and kept:
+        top = kept[0][1]
+        method = "ratio"
+        kept = [h for h in kept if h[1] > 0 and top / h[1] < gamma] if top > 0 else []
+    if not kept and k > 0:
+        return [], KChoice(method="abstain", k=0, requested=k, gamma=gamma, min_similarity=min_similarity)
+    return kept, KChoice(method=method, k=len(kept), requested=k, gamma=gamma, min_similarity=min_similarity)
+
+
+def aggregate(store: Store, neighbours: list[ImageHit], *, with_text: bool = False) -> list[Finding]:
+    """The neighbours' findings per (concept, polarity), similarity-weighted, most support first."""
+    total = sum(max(h.score, 0.0) for h in neighbours) or 1.0
+    acc: dict[tuple[str, str], dict] = {}
+    for h in neighbours:
+        seen = set()
+        for row in store.findings_of(h.id):
+            key = (row["cui"], row["type"])
+            a = acc.setdefault(key, {"support": 0.0, "cases": 0, "citations": []})
+            if key not in seen:
+                a["support"] += max(h.score, 0.0)
+                a["cases"] += 1
+                seen.add(key)
+            a["citations"].extend(_citations(row, h.id, h.study_id, with_text))
+    out = [Finding(concept=_ref(store, cui), polarity=POLARITY_WORD[typ], support=round(a["support"], 6),
+                   cases=a["cases"], of=len(neighbours), confidence=round(a["support"] / total, 4),
+                   citations=tuple(a["citations"]))
+           for (cui, typ), a in acc.items()]
+    return sorted(out, key=lambda f: (-f.support, f.concept.cui, f.polarity))
+
+
+def _gnn(store: Store, cui: str) -> np.ndarray | None:
+    v = (store.node("Concept", cui) or {}).get("gnnEmbedding")
+    return None if v is None else np.asarray(v, dtype=np.float32)
+
+
+def expand(store: Store, seeds: list[str], *, hops: int = 1, limit: int = 20) -> list[Triplet]:
+    """Concept-to-concept triplets reachable from ``seeds`` in up to ``hops`` hops (either direction, reported as
+    stored), ranked by cosine similarity of ``gnnEmbedding`` to the seeds' mean when present, else by support."""
+    if not 0 <= hops <= MAX_HOPS:
+        raise InvalidInput(f"hops must be 0..{MAX_HOPS}, not {hops}", code="E174", fix=f"pass hops between 0 and {MAX_HOPS}")
+    vecs = [v for v in (_gnn(store, c) for c in seeds) if v is not None]
+    centre = np.mean(vecs, axis=0) if vecs else None
+    found: dict[tuple[str, str, str], Triplet] = {}
+    frontier, seen = list(dict.fromkeys(seeds)), set(seeds)
+    for hop in range(1, hops + 1):
+        nxt = []
+        for cui in frontier:
+            for e in store.edges_of("Concept", cui):
+                if e.other_label != "Concept":
+                    continue
+                head, tail = (cui, e.other_key) if e.direction == "out" else (e.other_key, cui)
+                key = (head, e.type, tail)
+                if key in found:
+                    continue
+                other = e.other_key
+                if centre is not None:
+                    v = _gnn(store, other)
+                    score = float(v @ centre / (np.linalg.norm(v) * np.linalg.norm(centre) + 1e-12)) if v is not None else -1.0
+                else:
+                    score = float(e.properties.get("support") or 0)
+                found[key] = Triplet(
+                    head=_ref(store, head), relation=e.type, tail=_ref(store, tail), hop=hop, score=round(score, 6),
+                    source=str(e.properties.get("source") or "reports"), support=e.properties.get("support"),
+                    sab=_strings(e.properties.get("sab")),
+                    citations=tuple(Citation(report_id=r) for r in e.properties.get("reportIds") or ()))
+                if other not in seen:
+                    seen.add(other)
+                    nxt.append(other)
+        frontier = nxt
+    ranked = sorted(found.values(), key=lambda t: (t.hop, -t.score, t.head.cui, t.relation, t.tail.cui))
+    return ranked[:limit]
+
+
+def _strings(v) -> tuple[str, ...]:
+    if v is None:
+        return ()
+    return (str(v),) if isinstance(v, str) else tuple(str(x) for x in v)
+
+
+def _guarded(store: Store, query_image: str | None, guard: Guard) -> tuple[set[str], set[str]]:
+    if query_image is None or guard.exclude == "none":
+        return set(), set()
+    img = store.node("Image", query_image) or {}
+    study = img.get("studyId")
+    patient = (store.node("Study", study) or {}).get("patientId") if study else None
+    return ({study} if study else set()), ({patient} if patient and guard.exclude == "patient" else set())
+
+
+def _text_findings(files: FileStore, text: str) -> list[Finding]:
+    """A question or draft report: its own concepts with their polarity, cited by character span."""
+    from extract.base import get_extractor
+    from extract.loading import load_concept_index
+
+    spec = files.manifest.settings.get("extractor") or "rules"
+    x = get_extractor(spec, load_concept_index(files.manifest.settings.get("umls")))
+    ex = x.extract("query", text)
+    out = []
+    for c in ex.concepts:
+        cites = tuple(Citation(report_id="query", section=m.section, start=m.start, end=m.end, text=m.text,
+                               extractor=ex.extractor) for m in c.evidence)
+        out.append(Finding(concept=_ref(files, c.cui) if files.node("Concept", c.cui) else ConceptRef(cui=c.cui, name=c.name),
+                           polarity={"positive": "present", "negative": "absent"}.get(c.polarity, "uncertain"),
+                           support=1.0, cases=1, of=1, confidence=1.0, citations=cites))
+    return out
+
+
+def retrieve_context(store: Store, files: FileStore, *, image_id: str | None = None, image: str | bytes | None = None,
+                     embedding=None, text: str | None = None, k: int = 8, gamma: float | None = None,
+                     min_similarity: float | None = None, hops: int = 1, max_triplets: int = 20,
+                     guard: Guard = Guard(), with_text: bool = False) -> Context:
+    """The cited context for one query: exactly one of ``image_id``, ``image`` (path or bytes), ``embedding`` or
+    ``text``. ``files`` is the build folder (its encoder, index and findings), ``store`` answers the graph
+    queries (the same FileStore, or a Neo4jStore)."""
+    given = [n for n, v in (("image_id", image_id), ("image", image), ("embedding", embedding), ("text", text))
+             if v is not None]
+    if len(given) != 1:
+        raise InvalidInput(f"give exactly one of image_id, image, embedding or text (got {', '.join(given) or 'none'})",
+                           code="E175", fix="send one query input; a question goes with an image query as 'question'")
+    if not 0 <= k <= MAX_K:
+        raise InvalidInput(f"k must be between 0 and {MAX_K}, not {k}", code="E176", fix=f"ask for at most {MAX_K} neighbours")
+    with_text = with_text and bool(files.manifest.settings.get("keep_text", True))
+    if text is not None:
+        findings = _text_findings(files, text)
+        seeds = [f.concept.cui for f in findings if f.polarity != "absent"] or [f.concept.cui for f in findings]
+        return Context(query={"kind": "text"}, neighbours=(), findings=tuple(findings),
+                       triplets=tuple(expand(store, seeds, hops=hops, limit=max_triplets)),
+                       k=KChoice(method="none", k=0, requested=k), excluded={})
+    if image_id is not None:
+        vec, self_id = query_vector(files, image_id)
+        if self_id is None:
+            raise InvalidInput(f"{image_id!r} is not an image id of the graph", code="E177",
+                               fix="pass an Image id, or send the image itself as 'image'")
+    elif image is not None:
+        vec, self_id = query_vector(files, image)
+    else:
+        vec, self_id = _embedding(files, embedding), None
+    studies, patients = _guarded(store, self_id, guard)
+    want = k + 1 + (64 if studies else 0)
+    hits, dropped = [], {"sameStudy": 0, "samePatient": 0}
+    while True:
+        raw = store.nearest_images(vec, min(want, len(files.index)))
+        hits, dropped = [], {"sameStudy": 0, "samePatient": 0}
+        for i, s in raw:
+            if i == self_id:
+                continue
+            node = store.node("Image", i) or {}
+            st = node.get("studyId")
+            if st in studies:
+                dropped["sameStudy"] += 1
+                continue
+            if patients and (store.node("Study", st) or {}).get("patientId") in patients:
+                dropped["samePatient"] += 1
+                continue
+            hits.append((i, s))
+        if len(hits) >= k or len(raw) >= len(files.index) or want >= len(files.index):
+            break
+        want *= 4
+    chosen, kc = choose_neighbours(hits, k, gamma=gamma, min_similarity=min_similarity)
+    neighbours = []
+    for i, s in chosen:
+        node = store.node("Image", i) or {}
+        neighbours.append(ImageHit(id=i, score=round(float(s), 6), study_id=node.get("studyId"), kept=node.get("kept")))
+    findings = aggregate(store, neighbours, with_text=with_text)
+    seeds = [f.concept.cui for f in findings if f.polarity != "absent"]
+    return Context(query={"kind": given[0], "imageId": self_id}, neighbours=tuple(neighbours), findings=tuple(findings),
+                   triplets=tuple(expand(store, seeds, hops=hops, limit=max_triplets)), k=kc, excluded=dropped)
+
+
+def _embedding(files: FileStore, embedding) -> np.ndarray:
+    v = np.asarray(embedding, dtype=np.float64).ravel()
+    dim = files.index.dim
+    if v.shape[0] != dim:
+        raise InvalidInput(f"the embedding has {v.shape[0]} dimensions and the index {dim}", code="E178",
+                           fix=f"send a {dim}-dimensional vector from the build's encoder ({files.manifest.encoder.id})")
+    if not np.all(np.isfinite(v)):
+        raise InvalidInput("the embedding holds NaN or infinite values", code="E179", fix="send finite numbers")
+    n = float(np.linalg.norm(v))
+    if n == 0:
+        raise InvalidInput("the embedding is all zeros", code="E180", fix="send the encoder's vector for an image")
+    return (v / n).astype(np.float32)
