@@ -26,7 +26,7 @@ import numpy as np
 from graph.retrieve.images import query_vector
 from graph.retrieve.records import Citation, ConceptRef, Context, Finding, ImageHit, KChoice, Triplet
 from graph.store import FileStore, Store
-from kg.core.errors import InvalidInput
+from kg.core.errors import InvalidInput, NotFound
 
 POLARITY_WORD = {"POSITIVE": "present", "NEGATIVE": "absent", "UNCERTAIN": "uncertain"}
 MAX_K = 200
@@ -202,10 +202,10 @@ def retrieve_context(store: Store, files: FileStore, *, image_id: str | None = N
                        triplets=tuple(expand(store, seeds, hops=hops, limit=max_triplets)),
                        k=KChoice(method="none", k=0, requested=k), excluded={})
     if image_id is not None:
-        vec, self_id = query_vector(files, image_id)
-        if self_id is None:
-            raise InvalidInput(f"{image_id!r} is not an image id of the graph", code="E177",
-                               fix="pass an Image id, or send the image itself as 'image'")
+        if image_id not in files.index:  # an id, never a path: a service must not open files it is named
+            raise NotFound(f"no image {image_id!r} in the graph's index", code="E217",
+                           fix="pass an Image id of this build, or send the image itself as 'image'")
+        vec, self_id = files.index.vector(image_id), image_id
     elif image is not None:
         vec, self_id = query_vector(files, image)
     else:

@@ -8,7 +8,7 @@ import numpy as np
 
 from graph.retrieve.records import ImageHit
 from graph.store import FileStore, Store
-from kg.core.errors import NotFound
+from kg.core.errors import InvalidInput, NotFound
 
 
 def query_vector(files: FileStore, query: str | bytes) -> tuple[np.ndarray, str | None]:
@@ -19,7 +19,7 @@ def query_vector(files: FileStore, query: str | bytes) -> tuple[np.ndarray, str 
         from embed.images import decode_image
 
         enc = get_encoder(files.manifest.encoder.spec or files.manifest.encoder.id)
-        return enc.encode([decode_image(bytes(query))])[0], None
+        return enc.encode([_big_enough(decode_image(bytes(query)), "the image")])[0], None
     if query in files.index:
         return files.index.vector(query), query
     if Path(query).is_file():
@@ -27,9 +27,19 @@ def query_vector(files: FileStore, query: str | bytes) -> tuple[np.ndarray, str 
         from embed.images import load_image
 
         enc = get_encoder(files.manifest.encoder.spec or files.manifest.encoder.id)
-        return enc.encode([load_image(query)])[0], None
+        return enc.encode([_big_enough(load_image(query), query)])[0], None
     raise NotFound(f"{query!r} is neither an image id of the graph nor an image file", code="E211",
                    fix="pass an Image id (see nodes/Image.parquet) or a path to a JPEG/PNG")
+
+
+MIN_SIDE = 16  # pixels: smaller images carry no radiograph to compare
+
+
+def _big_enough(im, where: str):
+    if min(im.size) < MIN_SIDE:
+        raise InvalidInput(f"the image is {im.size[0]}×{im.size[1]} pixels, too small to compare", code="E193",
+                           where=where, fix=f"send a radiograph of at least {MIN_SIDE}×{MIN_SIDE} pixels")
+    return im
 
 
 def positive_findings(store: Store, image_id: str) -> tuple[str, ...]:

@@ -1,3 +1,4 @@
+# ruff: noqa: I001
 """The ``kg`` command: a package of thin commands, one module per group; printing lives in ``render``.
 
 Heavy libraries (torch, transformers, open_clip, faiss, torch_geometric, pyarrow) are imported inside the commands
@@ -11,7 +12,7 @@ import sys
 import typer
 
 # imported in the order `kg --help` lists their commands
-from kg.cli import browse, build, extraction, neo4j, umls  # noqa: F401, I001
+from kg.cli import build, browse, extraction, umls, neo4j, serving  # noqa: F401  (the order is `kg --help`'s)
 from kg.cli.app import app
 from kg.core.errors import KGError
 

@@ -8,7 +8,7 @@ anything the user can fix (the message says how) and 1 for a bug in medkg.
 =============== ===================================== ========= ======= =========
 category        meaning                               codes     exit    HTTP
 =============== ===================================== ========= ======= =========
-InvalidInput    a value, option or record is wrong    E1xx      2       400
+InvalidInput    a value, option or record is wrong    E1xx      2       422 (413 too large)
 NotFound        a path, graph, concept or id is absent E2xx      2       404
 Conflict        something is in the way (a folder)    E3xx      2       409
 Unavailable     a server or optional package is not   E4xx      2       503
@@ -56,8 +56,14 @@ class InvalidInput(KGError):
 
     category = "invalid_input"
     exit_code = 2
-    http_status = 400
+    http_status = 422
     default_code = "E100"
+
+
+class TooLarge(InvalidInput):
+    """An input over a size limit (an upload); the service answers 413."""
+
+    http_status = 413
 
 
 class NotFound(KGError):

@@ -16,7 +16,7 @@ from kg.core.errors import (
 )
 
 ROOT = Path(__file__).resolve().parents[3]
-RANGES = {"InvalidInput": "E1", "NotFound": "E2", "Conflict": "E3", "OutputConflict": "E3", "Unavailable": "E4",
+RANGES = {"InvalidInput": "E1", "TooLarge": "E1", "NotFound": "E2", "Conflict": "E3", "OutputConflict": "E3", "Unavailable": "E4",
           "KGError": "E5"}
 
 
@@ -44,7 +44,7 @@ def test_every_error_has_a_unique_code_in_its_category_range():
 
 
 @pytest.mark.parametrize("cls,exit_code,status", [
-    (InvalidInput, 2, 400), (NotFound, 2, 404), (Conflict, 2, 409), (Unavailable, 2, 503), (KGError, 1, 500)])
+    (InvalidInput, 2, 422), (NotFound, 2, 404), (Conflict, 2, 409), (Unavailable, 2, 503), (KGError, 1, 500)])
 def test_categories_map_to_exit_codes_and_http_statuses(cls, exit_code, status):
     e = cls("the thing is wrong", where="f.txt:3", fix="do this", code="E999")
     assert (e.exit_code, e.http_status) == (exit_code, status)

@@ -1,0 +1,27 @@
+"""`kg serve`: the retrieval service for VLMs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from kg.cli.app import app
+
+
+@app.command("serve")
+def serve_cmd(
+    graph_dir: Path = typer.Argument(..., metavar="DIR", help="A folder written by `kg build`."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but loopback needs an API key."),
+    port: int = typer.Option(8000, "--port"),
+    api_key: Optional[str] = typer.Option(None, "--api-key", help="Key for X-API-Key (default: $MEDKG_API_KEY)."),
+    neo4j: Optional[str] = typer.Option(None, "--neo4j", help="Answer graph queries from this Neo4j (the build loaded into it)."),
+):
+    """Serve cited KG context over HTTP: POST /v1/context, GET /v1/concepts/{cui}, /v1/images/{id}, /healthz, /metrics."""
+    from kg.core.settings import medkg_env
+    from kg.serve import serve
+
+    key = api_key or (medkg_env().api_key.get_secret_value() if medkg_env().api_key else None)
+    typer.echo(f"medkg service on http://{host}:{port} (OpenAPI: /docs){'; API key required' if key else ''}", err=True)
+    serve(graph_dir, host=host, port=port, api_key=key, neo4j=neo4j)

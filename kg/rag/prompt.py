@@ -1,0 +1,103 @@
+"""Rendering a :class:`~graph.retrieve.Context` for a VLM prompt, within a token budget.
+
+Formats (``format=``):
+
+* ``findings`` (default): one line per finding with its polarity and how many similar cases state it, absent
+  findings as absent ("Pneumothorax: absent in 3 of 5 similar cases"), then the triplets;
+* ``kg-llava``: KG-LLaVA's prompt, ``The image-specific triplets from the knowledge graph are: t1; t2; …. And
+  for the given image, {question}``;
+* ``medmkg``: MedMKG's evidence lines, ``Triplet i: (head, relation, tail) = (h, r, t)``;
+* ``json``: the findings and triplets as compact JSON with their citation ids.
+
+Items are kept in rank order and the lowest-ranked are dropped until the text fits ``max_tokens``, counted with
+the target model's tokenizer when one is given (anything with ``encode``, or a callable), else by words.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Callable
+
+from graph.retrieve.records import Context, Finding, Triplet
+from kg.core.errors import InvalidInput
+
+FORMATS = ("findings", "kg-llava", "medmkg", "json")
+
+
+def _count(tokenizer) -> Callable[[str], int]:
+    if tokenizer is None:
+        return lambda s: len(s.split())
+    if hasattr(tokenizer, "encode"):
+        return lambda s: len(tokenizer.encode(s, add_special_tokens=False)) if _takes_special(tokenizer) \
+            else len(tokenizer.encode(s))
+    if callable(tokenizer):
+        return lambda s: int(tokenizer(s))
+    raise InvalidInput("the tokenizer has no encode() and is not callable", code="E181",
+                       fix="pass a transformers tokenizer or a function text -> token count")
+
+
+def _takes_special(tokenizer) -> bool:
+    import inspect
+
+    try:
+        return "add_special_tokens" in inspect.signature(tokenizer.encode).parameters or \
+            any(p.kind == p.VAR_KEYWORD for p in inspect.signature(tokenizer.encode).parameters.values())
+    except (TypeError, ValueError):
+        return False
+
+
+def finding_line(f: Finding) -> str:
+    if f.of <= 1 and f.cases <= 1 and f.confidence == 1.0:  # from the query text itself
+        return f"{f.concept.name}: {f.polarity}"
+    return f"{f.concept.name}: {f.polarity} in {f.cases} of {f.of} similar cases (confidence {f.confidence:.2f})"
+
+
+def triplet_text(t: Triplet) -> str:
+    return f"{t.head.name.lower()} {t.relation.lower()} {t.tail.name.lower()}"
+
+
+def _items(ctx: Context, fmt: str) -> tuple[str, list[str], str]:
+    """(header, item lines in rank order, footer)."""
+    if fmt == "findings":
+        lines = [f"- {finding_line(f)}" for f in ctx.findings] + [f"- {triplet_text(t)}" for t in ctx.triplets]
+        head = "Knowledge graph findings of similar cases:" if ctx.neighbours else "Knowledge graph context:"
+        return head, lines, ""
+    if fmt == "medmkg":
+        lines = [f"Triplet {i}: (head, relation, tail) = ({t.head.name}, {t.relation}, {t.tail.name})"
+                 for i, t in enumerate(ctx.triplets, 1)]
+        lines += [f"Finding: ({f.concept.name}, {f.polarity}, {f.cases} of {f.of} similar cases)" for f in ctx.findings]
+        return "", lines, ""
+    if fmt == "kg-llava":
+        return "The image-specific triplets from the knowledge graph are: ", [triplet_text(t) for t in ctx.triplets], ""
+    if fmt == "json":
+        items = [json.dumps({"finding": f.concept.name, "cui": f.concept.cui, "polarity": f.polarity, "cases": f.cases,
+                             "of": f.of, "confidence": f.confidence,
+                             "reports": sorted({c.report_id for c in f.citations if c.report_id})})
+                 for f in ctx.findings]
+        items += [json.dumps({"head": t.head.name, "relation": t.relation, "tail": t.tail.name, "source": t.source})
+                  for t in ctx.triplets]
+        return "[", items, "]"
+    raise InvalidInput(f"unknown prompt format {fmt!r}", code="E182", fix="use one of: " + ", ".join(FORMATS))
+
+
+def _join(fmt: str, head: str, lines: list[str], foot: str, question: str | None) -> str:
+    if fmt == "kg-llava":
+        body = head + "; ".join(lines) + "."
+        return body + (f" And for the given image, {question}" if question else "")
+    if fmt == "json":
+        return head + ", ".join(lines) + foot
+    text = "\n".join([head, *lines] if head else lines)
+    return text + (f"\n\n{question}" if question else "")
+
+
+def render(ctx: Context, *, format: str = "findings", question: str | None = None, max_tokens: int | None = None,
+           tokenizer=None) -> str:
+    head, lines, foot = _items(ctx, format)
+    if max_tokens is not None and max_tokens < 1:
+        raise InvalidInput(f"max_tokens must be at least 1, not {max_tokens}", code="E183", fix="pass a positive budget")
+    count = _count(tokenizer)
+    while True:
+        text = _join(format, head, lines, foot, question)
+        if max_tokens is None or count(text) <= max_tokens or not lines:
+            return text
+        lines = lines[:-1]

@@ -1,0 +1,55 @@
+"""kg/rag/prompt.py: the context rendered in the research systems' formats, within a token budget."""
+
+import json
+
+import pytest
+
+from graph.retrieve import retrieve_context
+from graph.store import FileStore
+from kg.core.errors import InvalidInput
+from kg.rag.prompt import render
+
+
+@pytest.fixture(scope="module")
+def ctx(sample_build):
+    s = FileStore(sample_build)
+    return retrieve_context(s, s, image_id=s.index.ids[5], k=5, hops=1)
+
+
+def test_findings_format_says_absent_as_absent(ctx):
+    text = render(ctx, question="Is there a pneumothorax?")
+    lines = text.splitlines()
+    assert lines[0] == "Knowledge graph findings of similar cases:" and lines[-1] == "Is there a pneumothorax?"
+    absent = [f for f in ctx.findings if f.polarity == "absent"][0]
+    assert f"- {absent.concept.name}: absent in {absent.cases} of {absent.of} similar cases" in text
+
+
+def test_kg_llava_and_medmkg_formats(ctx):
+    t = ctx.triplets[0]
+    llava = render(ctx, format="kg-llava", question="What is abnormal?")
+    assert llava.startswith("The image-specific triplets from the knowledge graph are: ")
+    assert llava.endswith(". And for the given image, What is abnormal?")
+    assert f"{t.head.name.lower()} {t.relation.lower()} {t.tail.name.lower()}" in llava
+    med = render(ctx, format="medmkg")
+    assert med.splitlines()[0] == f"Triplet 1: (head, relation, tail) = ({t.head.name}, {t.relation}, {t.tail.name})"
+    items = json.loads(render(ctx, format="json"))
+    assert {i["finding"] for i in items if "finding" in i} == {f.concept.name for f in ctx.findings}
+    with pytest.raises(InvalidInput, match="unknown prompt format"):
+        render(ctx, format="xml")
+
+
+def test_the_budget_drops_the_lowest_ranked_items(ctx):
+    full = render(ctx)
+    short = render(ctx, max_tokens=40)
+    assert len(short.split()) <= 40 < len(full.split())
+    assert full.startswith(short)  # a prefix: the best-ranked items stay
+    calls = []
+
+    class Tok:  # a tokenizer with encode(): counts characters here
+        def encode(self, s, add_special_tokens=False):
+            calls.append(add_special_tokens)
+            return list(s)
+
+    by_chars = render(ctx, max_tokens=200, tokenizer=Tok())
+    assert len(by_chars) <= 200 and calls and not any(calls)
+    assert len(render(ctx, max_tokens=200, tokenizer=len)) <= 200

@@ -1,0 +1,171 @@
+"""The retrieval service as a client meets it: `kg serve` in a subprocess on a free loopback port, real HTTP."""
+
+import base64
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("fastapi")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(graph, *args, env=None):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "kg", "serve", str(graph), "--port", str(port), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env or os.environ.copy())
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(proc.stderr.read().decode())
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=1).read()
+            return proc, url
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("the service did not come up")
+
+
+def call(url, path, body=None, *, headers=None, raw=None, method=None):
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(url + path, data=data, method=method or ("POST" if data is not None else "GET"),
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+@pytest.fixture(scope="module")
+def service(sample_build):
+    proc, url = start(sample_build)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def lateral(tmp_path_factory):
+    from kg.sample import write_sample
+
+    d = tmp_path_factory.mktemp("s")
+    write_sample(d)
+    return next(d.rglob("749af0f7-*.jpg"))
+
+
+def png(w, h) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray((np.arange(w * h) % 255).astype(np.uint8).reshape(h, w)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_context_for_an_image_of_the_graph(service, sample_build):
+    ids = (sample_build / "index" / "ids.txt").read_text().split()
+    status, body = call(service, "/v1/context", {"image_id": ids[0], "k": 3, "question": "Is there an effusion?"})
+    assert status == 200, body
+    r = json.loads(body)
+    assert len(r["context"]["neighbours"]) == 3 and ids[0] not in {n["id"] for n in r["context"]["neighbours"]}
+    assert r["prompt"].endswith("Is there an effusion?") and r["metadata"]["k"]["k"] == 3
+    f = r["context"]["findings"][0]
+    assert {"concept", "polarity", "support", "cases", "of", "confidence", "citations"} <= f.keys()
+    assert f["citations"][0]["reportId"] and f["citations"][0]["extractor"].startswith("rules/")
+
+
+def test_image_by_base64_and_by_upload_agree(service, lateral):
+    b64 = base64.b64encode(lateral.read_bytes()).decode()
+    s1, b1 = call(service, "/v1/context", {"image_b64": b64, "k": 2, "format": "medmkg"})
+    boundary = "medkgboundary"
+    form = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"k\"\r\n\r\n2\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"format\"\r\n\r\nmedmkg\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"x.jpg\"\r\n"
+            "Content-Type: image/jpeg\r\n\r\n").encode() + lateral.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+    s2, b2 = call(service, "/v1/context/upload", raw=form,
+                  headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert s1 == s2 == 200, (b1, b2)
+    assert json.loads(b1)["prompt"] == json.loads(b2)["prompt"] and json.loads(b1)["prompt"].startswith("Triplet 1:")
+
+
+def test_concepts_images_health_and_metrics(service, sample_build):
+    s, b = call(service, "/v1/concepts/C0032227")
+    assert s == 200 and json.loads(b)["concept"]["name"] == "Pleural effusion"
+    img = (sample_build / "index" / "ids.txt").read_text().split()[0]
+    s, b = call(service, f"/v1/images/{img}")
+    assert s == 200 and json.loads(b)["image"]["id"] == img and "embedding" not in json.loads(b)["image"]
+    s, b = call(service, "/healthz")
+    assert s == 200 and json.loads(b)["images"] == 42
+    s, b = call(service, "/metrics")
+    assert s == 200 and b'medkg_requests_total{route="/v1/context",status="200"}' in b
+    assert call(service, "/openapi.json")[0] == 200
+
+
+@pytest.mark.parametrize("case", ["huge", "not-image", "tiny", "nan", "dim", "unknown-id", "unknown-cui", "big-k",
+                                  "malformed", "bad-b64", "path-as-id", "two-inputs"])
+def test_hostile_inputs_get_a_clear_4xx(service, sample_build, case):
+    dim = json.loads((sample_build / "manifest.json").read_text())["encoder"]["dim"]
+    requests = {
+        "huge": dict(raw=json.dumps({"image_b64": "A" * (30 * 1024 * 1024)}).encode()),
+        "not-image": dict(body={"image_b64": base64.b64encode(b"%PDF-1.4 not an image").decode()}),
+        "tiny": dict(body={"image_b64": base64.b64encode(png(1, 1)).decode()}),
+        "nan": dict(raw=b'{"embedding": [NaN' + b", 0.1" * (dim - 1) + b"]}"),
+        "dim": dict(body={"embedding": [0.1] * 7}),
+        "unknown-id": dict(body={"image_id": "no-such-image"}),
+        "unknown-cui": dict(path="/v1/concepts/C0000000"),
+        "big-k": dict(body={"image_id": "x", "k": 10**9}),
+        "malformed": dict(raw=b'{"image_id": '),
+        "bad-b64": dict(body={"image_b64": "***"}),
+        "path-as-id": dict(body={"image_id": "/etc/passwd"}),
+        "two-inputs": dict(body={"image_id": "x", "text": "effusion"}),
+    }[case]
+    path = requests.pop("path", "/v1/context")
+    status, body = call(service, path, **requests)
+    assert 400 <= status < 500, (status, body)
+    err = json.loads(body)["error"]
+    assert err["code"].startswith("E") and err["what"] and err["fix"], err
+    expected = {"huge": 413, "unknown-id": 404, "unknown-cui": 404, "path-as-id": 404}.get(case, 422)
+    assert status == expected, (status, err)
+
+
+def test_beyond_loopback_it_needs_a_key(sample_build):
+    env = {k: v for k, v in os.environ.items() if k != "MEDKG_API_KEY"}
+    p = subprocess.run([sys.executable, "-m", "kg", "serve", str(sample_build), "--host", "0.0.0.0", "--port",
+                        str(free_port())], capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 2 and "API key" in p.stderr and "Traceback" not in p.stderr
+    proc, url = start(sample_build, "--host", "0.0.0.0", env=env | {"MEDKG_API_KEY": "s3cret"})
+    try:
+        img = (sample_build / "index" / "ids.txt").read_text().split()[0]
+        assert call(url, "/v1/context", {"image_id": img})[0] == 401
+        assert call(url, "/v1/context", {"image_id": img}, headers={"X-API-Key": "wrong"})[0] == 401
+        assert call(url, "/v1/context", {"image_id": img}, headers={"X-API-Key": "s3cret"})[0] == 200
+        assert call(url, "/healthz")[0] == 200  # health checks need no key
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_the_plugin_over_http_gives_the_same_context(service, sample_build, lateral):
+    from kg.rag import KGRAG
+
+    local = KGRAG.from_store(sample_build, k=3).augment(lateral.read_bytes(), "Effusion?")
+    remote = KGRAG.from_url(service, k=3).augment(lateral.read_bytes(), "Effusion?")
+    assert remote.prompt == local.prompt and remote.context == local.context
+    from kg.core.errors import NotFound
+
+    with pytest.raises(NotFound, match="no image"):
+        KGRAG.from_url(service).context(image_id="no-such-image")
