@@ -53,10 +53,11 @@ class Neo4jStore:
         rows = self.client.run(f"MATCH (n:{name(label)} {{{prop(k)}: $key}}) RETURN properties(n) AS p", key=key)
         return rows[0]["p"] if rows else None
 
-    def edges_of(self, label: str, key: str) -> list[EdgeRef]:
+    def edges_of(self, label: str, key: str, *, other: str | None = None) -> list[EdgeRef]:
         k = NODE_KEYS.get(label, "id")
+        target = f":{name(other)}" if other else ""
         rows = self.client.run(
-            f"MATCH (n:{name(label)} {{{prop(k)}: $key}})-[r]-(m) WHERE NOT m:MedkgLoad "
+            f"MATCH (n:{name(label)} {{{prop(k)}: $key}})-[r]-(m{target}) WHERE NOT m:MedkgLoad "
             "RETURN startNode(r) = n AS out, type(r) AS type, labels(m)[0] AS label, coalesce(m.id, m.cui) AS other, "
             "properties(r) AS p ORDER BY type, other", key=key)
         return [EdgeRef("out" if r["out"] else "in", r["type"], r["label"], r["other"], r["p"]) for r in rows]

@@ -116,14 +116,12 @@ def expand(store: Store, seeds: list[str], *, hops: int = 1, limit: int = 20) ->
         raise InvalidInput(f"hops must be 0..{MAX_HOPS}, not {hops}", code="E174", fix=f"pass hops between 0 and {MAX_HOPS}")
     vecs = [v for v in (_gnn(store, c) for c in seeds) if v is not None]
     centre = np.mean(vecs, axis=0) if vecs else None
-    found: dict[tuple[str, str, str], Triplet] = {}
+    found: dict[tuple[str, str, str], tuple] = {}  # light candidates; models only for the ones returned
     frontier, seen = list(dict.fromkeys(seeds)), set(seeds)
     for hop in range(1, hops + 1):
         nxt = []
         for cui in frontier:
-            for e in store.edges_of("Concept", cui):
-                if e.other_label != "Concept":
-                    continue
+            for e in store.edges_of("Concept", cui, other="Concept"):
                 head, tail = (cui, e.other_key) if e.direction == "out" else (e.other_key, cui)
                 key = (head, e.type, tail)
                 if key in found:
@@ -134,17 +132,24 @@ def expand(store: Store, seeds: list[str], *, hops: int = 1, limit: int = 20) ->
                     score = float(v @ centre / (np.linalg.norm(v) * np.linalg.norm(centre) + 1e-12)) if v is not None else -1.0
                 else:
                     score = float(e.properties.get("support") or 0)
-                found[key] = Triplet(
-                    head=_ref(store, head), relation=e.type, tail=_ref(store, tail), hop=hop, score=round(score, 6),
-                    source=str(e.properties.get("source") or "reports"), support=e.properties.get("support"),
-                    sab=_strings(e.properties.get("sab")),
-                    citations=tuple(Citation(report_id=r) for r in e.properties.get("reportIds") or ()))
+                found[key] = (hop, score, e.properties)
                 if other not in seen:
                     seen.add(other)
                     nxt.append(other)
         frontier = nxt
-    ranked = sorted(found.values(), key=lambda t: (t.hop, -t.score, t.head.cui, t.relation, t.tail.cui))
-    return ranked[:limit]
+    best = sorted(found.items(), key=lambda kv: (kv[1][0], -kv[1][1], kv[0]))[:limit]
+    refs: dict[str, ConceptRef] = {}
+
+    def ref(cui: str) -> ConceptRef:
+        if cui not in refs:
+            refs[cui] = _ref(store, cui)
+        return refs[cui]
+
+    return [Triplet(head=ref(h), relation=r, tail=ref(t), hop=hop, score=round(score, 6),
+                    source=str(props.get("source") or "reports"), support=props.get("support"),
+                    sab=_strings(props.get("sab")),
+                    citations=tuple(Citation(report_id=x) for x in props.get("reportIds") or ()))
+            for (h, r, t), (hop, score, props) in best]
 
 
 def _strings(v) -> tuple[str, ...]:

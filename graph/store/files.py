@@ -218,9 +218,17 @@ class FileStore:
         ``extractor``), NaF-dropped images included."""
         return self._findings.get(image_id, [])
 
-    def edges_of(self, label: str, key: str) -> list[EdgeRef]:
-        """Every relationship of one node, in the order of the tables (type, then ends)."""
-        return self._adjacency.get((label, key), [])
+    @cached_property
+    def _concept_adjacency(self) -> dict[str, list[EdgeRef]]:
+        return {key: [e for e in edges if e.other_label == "Concept"]
+                for (label, key), edges in self._adjacency.items() if label == "Concept"}
+
+    def edges_of(self, label: str, key: str, *, other: str | None = None) -> list[EdgeRef]:
+        """Every relationship of one node (only those to ``other`` nodes when given), in table order."""
+        if other == "Concept" and label == "Concept":
+            return self._concept_adjacency.get(key, [])
+        edges = self._adjacency.get((label, key), [])
+        return edges if other is None else [e for e in edges if e.other_label == other]
 
     def networkx(self):
         return to_networkx(self.graph)
@@ -263,6 +271,6 @@ class FileStore:
             m.properties = [p for p in m.properties if (p.label, p.name) != (label, name)] + [prop]
             save_manifest(m, self.out)
         self.manifest = m
-        for attr in ("graph", "_by_key", "_adjacency", "_findings"):
+        for attr in ("graph", "_by_key", "_adjacency", "_concept_adjacency", "_findings"):
             self.__dict__.pop(attr, None)
         return prop

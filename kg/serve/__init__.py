@@ -34,7 +34,8 @@ def build_app(graph_dir: Path, *, neo4j: str | None = None, api_key: str | None 
     from kg.serve.app import create_app
 
     files = FileStore(graph_dir)
-    files.graph, files.index, files.findings_of(""), files.edges_of("Image", ""), files.node("Image", "")  # noqa: B018
+    files.graph, files.index, files.findings_of(""), files.node("Image", "")  # noqa: B018  (warm the caches)
+    files.edges_of("Concept", "", other="Concept")
     store = files
     if neo4j is not None:
         from graph.neo4j.store import Neo4jStore

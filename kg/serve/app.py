@@ -18,7 +18,7 @@ from typing import Literal
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from graph.retrieve import Context, Guard, find_concept, neighbourhood, retrieve_context
@@ -114,17 +114,20 @@ def create_app(files: FileStore, store=None, *, api_key: str | None = None, max_
         metrics.latency.labels(route).observe(time.perf_counter() - t0)
         return resp
 
-    def answer(req: ContextRequest, image: bytes | None) -> ContextResponse:
+    def answer(req: ContextRequest, image: bytes | None) -> Response:
         ctx = retrieve_context(store, files, image_id=req.image_id, image=image, embedding=req.embedding, text=req.text,
                                k=req.k, gamma=req.gamma, min_similarity=req.min_similarity, hops=req.hops,
                                max_triplets=req.max_triplets, guard=Guard(req.exclude), with_text=req.with_text)
         prompt = render(ctx, format=req.format, question=req.question, max_tokens=req.max_tokens)
-        return ContextResponse(context=ctx, prompt=prompt, format=req.format,
-                               metadata={"k": ctx.k.as_json(), "excluded": ctx.excluded, "medkg": __version__,
-                                         "build": files.manifest.checksum})
+        body = ContextResponse.model_construct(
+            context=ctx, prompt=prompt, format=req.format,
+            metadata={"k": ctx.k.as_json(), "excluded": ctx.excluded, "medkg": __version__,
+                      "build": files.manifest.checksum})
+        # serialised once here (the models are already validated): no second validation pass in the framework
+        return Response(body.model_dump_json(by_alias=True), media_type="application/json")
 
     @app.post("/v1/context", response_model=ContextResponse, response_model_by_alias=True)
-    def context(req: ContextRequest) -> ContextResponse:
+    def context(req: ContextRequest) -> Response:
         image = None
         if req.image_b64 is not None:
             if len(req.image_b64) > max_upload * 4 // 3 + 4:
@@ -139,7 +142,7 @@ def create_app(files: FileStore, store=None, *, api_key: str | None = None, max_
     @app.post("/v1/context/upload", response_model=ContextResponse, response_model_by_alias=True)
     async def context_upload(image: UploadFile = File(...), question: str | None = Form(None), k: int = Form(8),
                              hops: int = Form(1), format: str = Form("findings"),
-                             exclude: str = Form("patient")) -> ContextResponse:
+                             exclude: str = Form("patient")) -> Response:
         data = await image.read(max_upload + 1)
         if len(data) > max_upload:
             return _error(413, {"code": "E190", "category": "invalid_input", "what": "the upload is too large",

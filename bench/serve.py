@@ -1,0 +1,239 @@
+"""The retrieval service under load: `POST /v1/context` with embedding inputs on a generated store.
+
+    python bench/serve.py [--images 100000] [--dim 256] [--requests 3000] [--concurrency 16] [--repeats 3]
+
+Generates a store of this model's shape (images with embedding-like low-rank vectors, ~6 findings per image over
+500 concepts with a Zipf profile, concept triplets), starts `kg serve` on loopback (one uvicorn worker), and
+sends --requests requests at --concurrency with an asyncio client (httpx), after a warm-up. Prints p50 / p99
+latency and requests/s per run and their medians. In the same run it measures the floors a request cannot go
+below: `retrieve_context` in process (no HTTP) and `GET /healthz` over the same HTTP stack, and prints the
+service's p50 as a ratio to each. Also the plugin's `augment()` in process on the bundled sample (p50).
+Targets (issue): p50 <= 10 ms, p99 <= 50 ms at concurrency 16, >= 300 requests/s; augment() <= 5 ms p50.
+Needs `pip install httpx` (the bench's client) besides the api extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import machine, peak_rss_mb  # noqa: E402
+
+
+def generate(out: Path, n_images: int, dim: int, seed: int = 0, index_kind: str | None = None) -> np.ndarray:
+    """The store; returns the image vectors (the queries are drawn near them)."""
+    import pyarrow as pa
+
+    from embed.index import VectorIndex
+    from graph.model import Graph, NodeTable
+    from graph.store import Manifest, write_graph, write_manifest
+    from graph.store.files import image_findings, write_findings
+
+    rng = np.random.default_rng(seed)
+    n_patients, n_concepts, rank = max(1, n_images // 3), 500, 32
+    images = [f"i{i:07d}" for i in range(n_images)]
+    studies = [f"s{i:07d}" for i in range(n_images)]
+    patients = [f"p{i:07d}" for i in range(n_patients)]
+    owner = rng.integers(0, n_patients, n_images)
+    cuis = [f"C{i:07d}" for i in range(n_concepts)]
+    g = Graph()
+    g.nodes["Patient"] = NodeTable("Patient", [{"id": p} for p in patients])
+    g.nodes["Study"] = NodeTable("Study", [{"id": s, "patientId": patients[o], "split": "train"} for s, o in zip(studies, owner)])
+    g.nodes["Image"] = NodeTable("Image", [{"id": i, "studyId": s, "viewPosition": "AP", "kept": bool(n % 5)}
+                                           for n, (i, s) in enumerate(zip(images, studies))])
+    g.nodes["Concept"] = NodeTable("Concept", [{"cui": c, "name": f"finding {n}", "group": "OBSERVATION",
+                                                "semanticTypes": ["T047:Disease or Syndrome"]} for n, c in enumerate(cuis)])
+    g.add_edges("HAS_STUDY", "Patient", "Study", [{"_start": patients[o], "_end": s} for s, o in zip(studies, owner)])
+    g.add_edges("HAS_IMAGE", "Study", "Image", [{"_start": s, "_end": i} for s, i in zip(studies, images)])
+    p = 1.0 / np.arange(1, n_concepts + 1)
+    p /= p.sum()
+    for typ, share in (("POSITIVE", 3), ("NEGATIVE", 2), ("UNCERTAIN", 1)):
+        rows = []
+        for n, im in enumerate(images):
+            for c in set(rng.choice(n_concepts, size=share, p=p).tolist()):
+                rows.append({"_start": im, "_end": cuis[c], "reportId": studies[n],
+                             "evidence": [f"findings:10-30:{typ.lower()}:finding {c}"], "section": "findings",
+                             "extractor": "bench"})
+        g.add_edges(typ, "Image", "Concept", rows)
+    for typ in ("LOCATED_AT", "SUGGESTIVE_OF", "MODIFY"):
+        pairs = {(int(a), int(b)) for a, b in rng.integers(0, n_concepts, (1500, 2)) if a != b}
+        g.add_edges(typ, "Concept", "Concept", [{"_start": cuis[a], "_end": cuis[b], "support": int(rng.integers(1, 50)),
+                                                 "reportIds": [studies[0]]} for a, b in sorted(pairs)])
+    g.sort()
+    write_graph(g, out)
+    write_findings(image_findings(g), out)
+    vecs = rng.standard_normal((n_images, rank)).astype(np.float32) @ rng.standard_normal((rank, dim)).astype(np.float32)
+    vecs += 0.1 * rng.standard_normal((n_images, dim)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    index = VectorIndex(images, vecs, kind=index_kind)  # None: the build's own choice for this size
+    index.save(out / "index")
+    size = int(round(dim ** 0.5))
+    write_manifest(Manifest.model_validate({
+        "medkg": "bench", "input": {"checksum": f"bench-{seed}-{n_images}-{dim}"}, "graph": g.counts(),
+        "encoder": {"id": f"pixels/{size}", "spec": f"pixels:{size}", "dim": dim}, "vectorIndex": index.describe(),
+        "settings": {"keep_text": True}, "files": None}), out)
+    del pa
+    return vecs
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def load(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[float], float, dict]:
+    import httpx
+
+    lat: list[float] = []
+    statuses: dict[int, int] = {}
+    queue: asyncio.Queue = asyncio.Queue()
+    for b in bodies:
+        queue.put_nowait(b)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+        async def worker():
+            while True:
+                try:
+                    body = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                t = time.perf_counter()
+                r = await client.post("/v1/context", content=body, headers={"Content-Type": "application/json"})
+                lat.append(time.perf_counter() - t)
+                statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - t0
+    return lat, wall, statuses
+
+
+def pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(xs) * 1000, q))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--images", type=int, default=100_000)
+    ap.add_argument("--dim", type=int, default=256)
+    ap.add_argument("--requests", type=int, default=3000)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--k", type=int, default=8)
+    ap.add_argument("--index", choices=["auto", "flat-ip", "hnsw"], default="auto",
+                    help="auto: what a build of this size gets (exact below 250k images)")
+    a = ap.parse_args()
+    print(f"machine: {machine()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "store"
+        t = time.perf_counter()
+        vecs = generate(out, a.images, a.dim, index_kind=None if a.index == "auto" else a.index)
+        from graph.store import FileStore as _FS
+
+        print(f"store: {a.images:,} images, dim {a.dim}, {_FS(out).index.kind} index, generated in "
+              f"{time.perf_counter() - t:.1f} s")
+        rng = np.random.default_rng(1)
+        picks = rng.integers(0, len(vecs), a.requests)
+        queries = vecs[picks] + 0.05 * rng.standard_normal((a.requests, a.dim)).astype(np.float32)
+        bodies = [json.dumps({"embedding": [round(float(x), 5) for x in q], "k": a.k}).encode() for q in queries]
+
+        from graph.retrieve import retrieve_context
+        from graph.store import FileStore
+
+        fs = FileStore(out)
+        for q in queries[:50]:
+            retrieve_context(fs, fs, embedding=q, k=a.k)
+        inproc = []
+        for q in queries[:500]:
+            t = time.perf_counter()
+            retrieve_context(fs, fs, embedding=q, k=a.k)
+            inproc.append(time.perf_counter() - t)
+        print(f"in-process retrieve_context (no HTTP): p50 {pct(inproc, 50):.2f} ms, p99 {pct(inproc, 99):.2f} ms")
+
+        port = free_port()
+        env = {**os.environ}
+        proc = subprocess.Popen([sys.executable, "-m", "kg", "serve", str(out), "--port", str(port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            import httpx
+
+            deadline = time.monotonic() + 300
+            while True:
+                try:
+                    httpx.get(url + "/healthz", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise SystemExit(proc.stderr.read().decode())
+                    time.sleep(0.5)
+            health = []
+            with httpx.Client(base_url=url) as c:
+                for _ in range(300):
+                    t = time.perf_counter()
+                    c.get("/healthz")
+                    health.append(time.perf_counter() - t)
+            print(f"GET /healthz (the HTTP floor): p50 {pct(health, 50):.2f} ms")
+            asyncio.run(load(url, bodies[:300], a.concurrency))  # warm-up
+            runs = []
+            for r in range(a.repeats):
+                lat, wall, statuses = asyncio.run(load(url, bodies, a.concurrency))
+                runs.append((pct(lat, 50), pct(lat, 99), len(lat) / wall))
+                print(f"run {r + 1}: {len(lat):,} requests at concurrency {a.concurrency}: p50 {runs[-1][0]:.2f} ms, "
+                      f"p99 {runs[-1][1]:.2f} ms, {runs[-1][2]:,.0f} requests/s, statuses {statuses}")
+            p50 = statistics.median(r[0] for r in runs)
+            p99 = statistics.median(r[1] for r in runs)
+            rps = statistics.median(r[2] for r in runs)
+            print(f"median of {a.repeats}: p50 {p50:.2f} ms (target <= 10), p99 {p99:.2f} ms (target <= 50), "
+                  f"{rps:,.0f} requests/s (target >= 300)")
+            print(f"ratios: service p50 / in-process p50 = {p50 / pct(inproc, 50):.1f}x; "
+                  f"service p50 / healthz p50 = {p50 / pct(health, 50):.1f}x")
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+    from kg.rag import KGRAG
+    from kg.sample import write_sample
+
+    with tempfile.TemporaryDirectory() as tmp:
+        from kg.pipeline import build
+        from kg.sample import sample_corpus
+        from kg.settings import BuildSettings
+
+        build(BuildSettings(source=sample_corpus(), out=Path(tmp) / "g", format="mimic", quiet=True))
+        write_sample(Path(tmp) / "s")
+        image = next((Path(tmp) / "s").rglob("749af0f7-*.jpg")).read_bytes()
+        rag = KGRAG.from_store(Path(tmp) / "g", k=5)
+        ids = FileStore(Path(tmp) / "g").index.ids
+        for _ in range(20):
+            rag.augment(image_id=ids[0], question="Is there an effusion?")
+        by_id, by_image = [], []
+        for n in range(300):
+            t = time.perf_counter()
+            rag.augment(image_id=ids[n % len(ids)], question="Is there an effusion?")
+            by_id.append(time.perf_counter() - t)
+        for _ in range(100):
+            t = time.perf_counter()
+            rag.augment(image, "Is there an effusion?")
+            by_image.append(time.perf_counter() - t)
+        print(f"plugin augment() in process on the sample: p50 {pct(by_id, 50):.2f} ms by image id, "
+              f"{pct(by_image, 50):.2f} ms for a new image file (decode + encode included) (target <= 5 ms)")
+    print(f"peak RSS (client side): {peak_rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
