@@ -186,7 +186,7 @@ def _text_findings(files: FileStore, text: str) -> list[Finding]:
 
 
 def retrieve_context(store: Store, files: FileStore, *, image_id: str | None = None, image: str | bytes | None = None,
-                     embedding=None, text: str | None = None, k: int = 8, gamma: float | None = None,
+                     embedding=None, text: str | None = None, k: int | str = 8, gamma: float | None = None,
                      min_similarity: float | None = None, hops: int = 1, max_triplets: int = 20,
                      guard: Guard = Guard(), with_text: bool = False) -> Context:
     """The cited context for one query: exactly one of ``image_id``, ``image`` (path or bytes), ``embedding`` or
@@ -197,7 +197,14 @@ def retrieve_context(store: Store, files: FileStore, *, image_id: str | None = N
     if len(given) != 1:
         raise InvalidInput(f"give exactly one of image_id, image, embedding or text (got {', '.join(given) or 'none'})",
                            code="E175", fix="send one query input; a question goes with an image query as 'question'")
-    if not 0 <= k <= MAX_K:
+    calibrated = None
+    if k == "auto":
+        calibrated = files.manifest.calibration
+        if not calibrated:
+            raise InvalidInput("k='auto' needs a calibrated store", code="E199",
+                               fix="run `kg calibrate DIR` once, or pass a number for k")
+        k = int(calibrated.get("chosen") or 0)
+    if not isinstance(k, int) or not 0 <= k <= MAX_K:
         raise InvalidInput(f"k must be between 0 and {MAX_K}, not {k}", code="E176", fix=f"ask for at most {MAX_K} neighbours")
     with_text = with_text and bool(files.manifest.settings.get("keep_text", True))
     if text is not None:
@@ -237,6 +244,9 @@ def retrieve_context(store: Store, files: FileStore, *, image_id: str | None = N
             break
         want *= 4
     chosen, kc = choose_neighbours(hits, k, gamma=gamma, min_similarity=min_similarity)
+    if calibrated is not None:
+        kc = KChoice(method="calibrated" if k > 0 else "abstain", k=len(chosen), requested="auto", gamma=gamma,
+                     min_similarity=min_similarity, guarantee=calibrated.get("guarantee"))
     neighbours = []
     for i, s in chosen:
         node = store.node("Image", i) or {}

@@ -233,6 +233,14 @@ class FileStore:
     def networkx(self):
         return to_networkx(self.graph)
 
+    def write_calibration(self, calibration: dict) -> None:
+        """Record `kg calibrate`'s result (chosen k, guarantee) in the manifest, atomically, under the lock."""
+        with locked(self.out):
+            m = load_manifest(self.out)
+            m.calibration = calibration
+            save_manifest(m, self.out)
+        self.manifest = m
+
     def write_node_property(self, label: str, name: str, values: Mapping[str, Any], *,
                             writer: str = "") -> NodeProperty:
         """Set ``label.name`` for the nodes whose keys ``values`` maps (others get null), replacing an earlier

@@ -99,6 +99,7 @@ class Manifest(_Model):
     versions: dict[str, str] = Field(default_factory=dict)
     files: list[str] | None = None  # every file the build wrote (None: a build from before medkg listed them)
     properties: list[NodeProperty] = Field(default_factory=list)
+    calibration: dict | None = None  # `kg calibrate`: the chosen k and its guarantee (graph.retrieve.calibrate)
 
     @property
     def checksum(self) -> str:

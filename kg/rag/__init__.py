@@ -113,7 +113,7 @@ class _Local:
 
     def context(self, *, image, image_id, embedding, text, options) -> Context:
         return retrieve_context(self.store, self.files, image_id=image_id, image=image, embedding=embedding, text=text,
-                                k=int(options["k"]), gamma=options["gamma"], min_similarity=options["min_similarity"],
+                                k=options["k"] if options["k"] == "auto" else int(options["k"]), gamma=options["gamma"], min_similarity=options["min_similarity"],
                                 hops=int(options["hops"]), max_triplets=int(options["max_triplets"]),
                                 guard=Guard(options["exclude"]), with_text=bool(options["with_text"]))
 

@@ -14,7 +14,7 @@ import base64
 import binascii
 import hmac
 import time
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -37,7 +37,9 @@ class ContextRequest(BaseModel):
     embedding: list[float] | None = Field(None, description="A vector from the build's encoder.")
     text: str | None = Field(None, description="A question or draft report (text-only query).")
     question: str | None = Field(None, max_length=4000, description="Appended to the rendered prompt.")
-    k: int = Field(8, ge=0, le=200, description="Neighbours (before ratio truncation and the similarity floor).")
+    k: Annotated[int, Field(ge=0, le=200)] | Literal["auto"] = Field(
+        8, description="Neighbours (before ratio truncation and the similarity floor), or 'auto': the k that "
+                       "`kg calibrate` chose, with its guarantee in the response's metadata.")
     gamma: float | None = Field(None, gt=1.0, description="MMed-RAG ratio truncation: keep j while s1/sj < gamma.")
     min_similarity: float | None = Field(None, ge=-1.0, le=1.0, description="Abstain below this similarity.")
     hops: int = Field(1, ge=0, le=3)

@@ -169,3 +169,9 @@ def test_the_plugin_over_http_gives_the_same_context(service, sample_build, late
 
     with pytest.raises(NotFound, match="no image"):
         KGRAG.from_url(service).context(image_id="no-such-image")
+
+
+def test_k_auto_needs_a_calibrated_store(service, sample_build):
+    img = (sample_build / "index" / "ids.txt").read_text().split()[0]
+    status, body = call(service, "/v1/context", {"image_id": img, "k": "auto"})
+    assert status == 422 and "kg calibrate" in json.loads(body)["error"]["fix"]
