@@ -2,15 +2,11 @@
 // its charts rendered, and saves a full-page screenshot.
 // Env: CHROMIUM, MEDKG_REPORT (path of report.html), MEDKG_SHOT (png path).
 const path = require('path');
-const { chromium } = require('playwright-core');
+const launch = require('./launch');
 
 (async () => {
   const env = process.env;
-  const browser = await chromium.launch({
-    executablePath: env.CHROMIUM || '/usr/bin/chromium', headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-  });
+  const browser = await launch();
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   const requests = [];
   page.on('request', (r) => { if (!r.url().startsWith('file:')) requests.push(r.url()); });

@@ -3,15 +3,11 @@
 // Env: MEDKG_GUIDE (guide URL to :play first), MEDKG_PARAMS (a :param map), MEDKG_HTTP (http://127.0.0.1:7474), MEDKG_BOLT (127.0.0.1:7687), NEO4J_USERNAME, NEO4J_PASSWORD,
 //      MEDKG_QUERY, MEDKG_EXPECT (text the result must show), MEDKG_SHOT (png path), MEDKG_GRASS (style file).
 const fs = require('fs');
-const { chromium } = require('playwright-core');
+const launch = require('./launch');
 
 (async () => {
   const env = process.env;
-  const browser = await chromium.launch({
-    executablePath: env.CHROMIUM || '/usr/bin/chromium', headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-  });
+  const browser = await launch();
   const fail = async (msg, page) => {
     if (page) await page.screenshot({ path: env.MEDKG_SHOT.replace(/\.png$/, '-failed.png') });
     console.error(msg);
