@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from graph.retrieve import Context, Guard, find_concept, neighbourhood, retrieve_context
 from graph.store import FileStore
@@ -84,7 +84,8 @@ def create_app(files: FileStore, store=None, *, api_key: str | None = None, max_
         return _error(exc.http_status, exc.as_dict())
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError):
+    @app.exception_handler(ValidationError)  # a form's fields, validated into the JSON request model
+    async def _invalid(request: Request, exc: RequestValidationError | ValidationError):
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(x) for x in first.get("loc", ()))
         return _error(422, {"code": "E185", "category": "invalid_input", "what": str(first.get("msg", "invalid request")),

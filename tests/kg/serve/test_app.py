@@ -175,3 +175,19 @@ def test_k_auto_needs_a_calibrated_store(service, sample_build):
     img = (sample_build / "index" / "ids.txt").read_text().split()[0]
     status, body = call(service, "/v1/context", {"image_id": img, "k": "auto"})
     assert status == 422 and "kg calibrate" in json.loads(body)["error"]["fix"]
+
+
+def test_schemathesis_finds_no_server_error(service, tmp_path):
+    """Property-based requests generated from the service's own OpenAPI spec (schemathesis): none may be a 5xx."""
+    st = pytest.importorskip("schemathesis")
+    assert st
+    p = subprocess.run([sys.executable, "-m", "schemathesis.cli", "run", f"{service}/openapi.json",
+                        "--checks", "not_a_server_error", "--max-examples", "60", "--seed", "20261201",
+                        "--suppress-health-check", "all"],
+                       capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    tail = (p.stdout + p.stderr)[-3000:]
+    assert p.returncode == 0, tail
+    import re
+
+    m = re.search(r"(\d+) generated, (\d+) passed", tail)
+    assert m and m.group(1) == m.group(2) and int(m.group(1)) > 100, tail  # every generated case passed
