@@ -20,6 +20,7 @@ context abstains (no findings from neighbours).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -167,14 +168,20 @@ def _guarded(store: Store, query_image: str | None, guard: Guard) -> tuple[set[s
     return ({study} if study else set()), ({patient} if patient and guard.exclude == "patient" else set())
 
 
-def _text_findings(files: FileStore, text: str) -> list[Finding]:
-    """A question or draft report: its own concepts with their polarity, cited by character span."""
+@lru_cache(maxsize=4)
+def _extractor(spec: str, umls: str | None):
+    """The build's extractor (and concept index), loaded once per process for text queries."""
     from extract.base import get_extractor
     from extract.loading import load_concept_index
 
+    return get_extractor(spec, load_concept_index(umls))
+
+
+def _text_findings(files: FileStore, text: str) -> list[Finding]:
+    """A question or draft report: its own concepts with their polarity, cited by character span."""
     spec = files.manifest.settings.get("extractor") or "rules"
-    x = get_extractor(spec, load_concept_index(files.manifest.settings.get("umls")))
-    ex = x.extract("query", text)
+    umls = files.manifest.settings.get("umls")
+    ex = _extractor(spec, str(umls) if umls else None).extract("query", text)
     out = []
     for c in ex.concepts:
         cites = tuple(Citation(report_id="query", section=m.section, start=m.start, end=m.end, text=m.text,
