@@ -84,8 +84,19 @@ class Neo4jClient:
                                  fix="create it, or use --database neo4j (Community Edition has one user database)") from None
             raise Unavailable(f"Neo4j refused the connection: {exc.message}", code="E420", fix="check the server log") from None
 
+    @classmethod
+    def from_driver(cls, driver, database: str | None = None) -> "Neo4jClient":
+        """A client over a driver the caller owns (an adapter's): checked the same way, never closed by medkg."""
+        self = cls.__new__(cls)
+        self.settings = Neo4jSettings(uri="(the caller's driver)", user="", password="", database=database or "neo4j")
+        self.driver = driver
+        self._borrowed = True
+        self._check()
+        return self
+
     def close(self) -> None:
-        self.driver.close()
+        if not getattr(self, "_borrowed", False):
+            self.driver.close()
 
     def __enter__(self) -> "Neo4jClient":
         return self

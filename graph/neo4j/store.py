@@ -34,6 +34,11 @@ class Neo4jStore:
                 settings: Neo4jSettings | None = None) -> "Neo4jStore":
         return cls(Neo4jClient(settings or Neo4jSettings.from_env(uri, database=database)), FileStore(out))
 
+    @classmethod
+    def from_driver(cls, driver, out: Path | str, *, database: str | None = None) -> "Neo4jStore":
+        """Over a neo4j driver the caller already has (it stays the caller's to close)."""
+        return cls(Neo4jClient.from_driver(driver, database), FileStore(out))
+
     def close(self) -> None:
         self.client.close()
 
