@@ -58,6 +58,24 @@ class Neo4jStore:
         rows = self.client.run(f"MATCH (n:{name(label)} {{{prop(k)}: $key}}) RETURN properties(n) AS p", key=key)
         return rows[0]["p"] if rows else None
 
+    def nodes_by_key(self, label: str, keys: list[str]) -> dict[str, dict]:
+        k = NODE_KEYS.get(label, "id")
+        rows = self.client.run(f"UNWIND $keys AS key MATCH (n:{name(label)} {{{prop(k)}: key}}) "
+                               "RETURN key, properties(n) AS p", keys=list(keys))
+        return {r["key"]: r["p"] for r in rows}
+
+    def edges_of_many(self, label: str, keys: list[str], *, other: str | None = None) -> dict[str, list[EdgeRef]]:
+        k = NODE_KEYS.get(label, "id")
+        target = f":{name(other)}" if other else ""
+        rows = self.client.run(
+            f"UNWIND $keys AS key MATCH (n:{name(label)} {{{prop(k)}: key}})-[r]-(m{target}) WHERE NOT m:MedkgLoad "
+            "RETURN key, startNode(r) = n AS out, type(r) AS type, labels(m)[0] AS label, "
+            "coalesce(m.id, m.cui) AS other, properties(r) AS p ORDER BY key, type, other", keys=list(keys))
+        out: dict[str, list[EdgeRef]] = {key: [] for key in keys}
+        for r in rows:
+            out[r["key"]].append(EdgeRef("out" if r["out"] else "in", r["type"], r["label"], r["other"], r["p"]))
+        return out
+
     def edges_of(self, label: str, key: str, *, other: str | None = None) -> list[EdgeRef]:
         k = NODE_KEYS.get(label, "id")
         target = f":{name(other)}" if other else ""
@@ -74,7 +92,8 @@ class Neo4jStore:
     def nearest_images(self, vector, k: int, *, exact: bool = False) -> list[tuple[str, float]]:
         """Through Neo4j's vector index (approximate; ``exact`` is not offered by the index and is ignored)."""
         rows = similar_in_neo4j(self.client, [float(x) for x in np.asarray(vector, dtype=np.float32)], k)
-        return [(r["id"], float(r["score"])) for r in rows]
+        # Neo4j's cosine index scores (1 + cos) / 2; medkg reports the cosine itself, as the file store does
+        return [(r["id"], 2.0 * float(r["score"]) - 1.0) for r in rows]
 
     def write_node_property(self, label: str, name_: str, values: Mapping[str, Any], *,
                             writer: str = "") -> NodeProperty:

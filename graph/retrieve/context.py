@@ -46,8 +46,14 @@ class Guard:
                                fix="pass exclude='patient' (default), 'study' or 'none'")
 
 
-def _ref(store: Store, cui: str) -> ConceptRef:
-    row = store.node("Concept", cui) or {}
+def _refs(store: Store, cuis) -> dict[str, ConceptRef]:
+    """ConceptRefs for many CUIs with one store call (one query on Neo4j)."""
+    rows = store.nodes_by_key("Concept", list(dict.fromkeys(cuis)))
+    return {c: _ref(store, c, rows.get(c)) for c in dict.fromkeys(cuis)}
+
+
+def _ref(store: Store, cui: str, row: dict | None = None) -> ConceptRef:
+    row = row if row is not None else (store.node("Concept", cui) or {})
     return ConceptRef(cui=cui, name=row.get("name") or cui, group=row.get("group"),
                       semantic_types=tuple(row.get("semanticTypes") or ()))
 
@@ -98,15 +104,16 @@ def aggregate(store: Store, neighbours: list[ImageHit], *, with_text: bool = Fal
                 a["cases"] += 1
                 seen.add(key)
             a["citations"].extend(_citations(row, h.id, h.study_id, with_text))
-    out = [Finding(concept=_ref(store, cui), polarity=POLARITY_WORD[typ], support=round(a["support"], 6),
+    refs = _refs(store, [cui for cui, _ in acc])
+    out = [Finding(concept=refs[cui], polarity=POLARITY_WORD[typ], support=round(a["support"], 6),
                    cases=a["cases"], of=len(neighbours), confidence=round(a["support"] / total, 4),
                    citations=tuple(a["citations"]))
            for (cui, typ), a in acc.items()]
     return sorted(out, key=lambda f: (-f.support, f.concept.cui, f.polarity))
 
 
-def _gnn(store: Store, cui: str) -> np.ndarray | None:
-    v = (store.node("Concept", cui) or {}).get("gnnEmbedding")
+def _gnn(rows: dict[str, dict], cui: str) -> np.ndarray | None:
+    v = (rows.get(cui) or {}).get("gnnEmbedding")
     return None if v is None else np.asarray(v, dtype=np.float32)
 
 
@@ -115,42 +122,43 @@ def expand(store: Store, seeds: list[str], *, hops: int = 1, limit: int = 20) ->
     stored), ranked by cosine similarity of ``gnnEmbedding`` to the seeds' mean when present, else by support."""
     if not 0 <= hops <= MAX_HOPS:
         raise InvalidInput(f"hops must be 0..{MAX_HOPS}, not {hops}", code="E174", fix=f"pass hops between 0 and {MAX_HOPS}")
-    vecs = [v for v in (_gnn(store, c) for c in seeds) if v is not None]
-    centre = np.mean(vecs, axis=0) if vecs else None
     found: dict[tuple[str, str, str], tuple] = {}  # light candidates; models only for the ones returned
     frontier, seen = list(dict.fromkeys(seeds)), set(seeds)
     for hop in range(1, hops + 1):
         nxt = []
+        adjacency = store.edges_of_many("Concept", frontier, other="Concept") if frontier else {}
         for cui in frontier:
-            for e in store.edges_of("Concept", cui, other="Concept"):
+            for e in adjacency.get(cui, ()):
                 head, tail = (cui, e.other_key) if e.direction == "out" else (e.other_key, cui)
                 key = (head, e.type, tail)
                 if key in found:
                     continue
-                other = e.other_key
-                if centre is not None:
-                    v = _gnn(store, other)
-                    score = float(v @ centre / (np.linalg.norm(v) * np.linalg.norm(centre) + 1e-12)) if v is not None else -1.0
-                else:
-                    score = float(e.properties.get("support") or 0)
-                found[key] = (hop, score, e.properties)
-                if other not in seen:
-                    seen.add(other)
-                    nxt.append(other)
+                found[key] = (hop, float(e.properties.get("support") or 0), e.properties, e.other_key)
+                if e.other_key not in seen:
+                    seen.add(e.other_key)
+                    nxt.append(e.other_key)
         frontier = nxt
+    if not found:
+        return []
+    rows = store.nodes_by_key("Concept", list(dict.fromkeys([*seeds, *(c for k in found for c in (k[0], k[2]))])))
+    vecs = [v for v in (_gnn(rows, c) for c in seeds) if v is not None]
+    if vecs:  # GNN embeddings present: rank by cosine similarity to the seeds' mean
+        centre = np.mean(vecs, axis=0)
+        for key, (hop, _, props, other) in found.items():
+            v = _gnn(rows, other)
+            score = float(v @ centre / (np.linalg.norm(v) * np.linalg.norm(centre) + 1e-12)) if v is not None else -1.0
+            found[key] = (hop, score, props, other)
     best = sorted(found.items(), key=lambda kv: (kv[1][0], -kv[1][1], kv[0]))[:limit]
-    refs: dict[str, ConceptRef] = {}
+    refs = {c: _ref(store, c, rows.get(c)) for c in {x for (h, _, t), _ in best for x in (h, t)}}
 
     def ref(cui: str) -> ConceptRef:
-        if cui not in refs:
-            refs[cui] = _ref(store, cui)
         return refs[cui]
 
     return [Triplet(head=ref(h), relation=r, tail=ref(t), hop=hop, score=round(score, 6),
                     source=str(props.get("source") or "reports"), support=props.get("support"),
                     sab=_strings(props.get("sab")),
                     citations=tuple(Citation(report_id=x) for x in props.get("reportIds") or ()))
-            for (h, r, t), (hop, score, props) in best]
+            for (h, r, t), (hop, score, props, _) in best]
 
 
 def _strings(v) -> tuple[str, ...]:
@@ -235,15 +243,18 @@ def retrieve_context(store: Store, files: FileStore, *, image_id: str | None = N
     while True:
         raw = store.nearest_images(vec, min(want, len(files.index)))
         hits, dropped = [], {"sameStudy": 0, "samePatient": 0}
+        images = store.nodes_by_key("Image", [i for i, _ in raw])
+        owners = store.nodes_by_key("Study", list({(images.get(i) or {}).get("studyId") for i, _ in raw} - {None})) \
+            if patients else {}
         for i, s in raw:
             if i == self_id:
                 continue
-            node = store.node("Image", i) or {}
+            node = images.get(i) or {}
             st = node.get("studyId")
             if st in studies:
                 dropped["sameStudy"] += 1
                 continue
-            if patients and (store.node("Study", st) or {}).get("patientId") in patients:
+            if patients and (owners.get(st) or {}).get("patientId") in patients:
                 dropped["samePatient"] += 1
                 continue
             hits.append((i, s))
@@ -256,7 +267,7 @@ def retrieve_context(store: Store, files: FileStore, *, image_id: str | None = N
                      min_similarity=min_similarity, guarantee=calibrated.get("guarantee"))
     neighbours = []
     for i, s in chosen:
-        node = store.node("Image", i) or {}
+        node = images.get(i) or {}
         neighbours.append(ImageHit(id=i, score=round(float(s), 6), study_id=node.get("studyId"), kept=node.get("kept")))
     findings = aggregate(store, neighbours, with_text=with_text)
     seeds = [f.concept.cui for f in findings if f.polarity != "absent"]

@@ -183,6 +183,13 @@ class FileStore:
     def node(self, label: str, key: str) -> dict | None:
         return self._by_key.get(label, {}).get(key)
 
+    def nodes_by_key(self, label: str, keys: list[str]) -> dict[str, dict]:
+        table = self._by_key.get(label, {})
+        return {k: table[k] for k in keys if k in table}
+
+    def edges_of_many(self, label: str, keys: list[str], *, other: str | None = None) -> dict[str, list[EdgeRef]]:
+        return {k: self.edges_of(label, k, other=other) for k in keys}
+
     def nearest_images(self, vector, k: int, *, exact: bool = False) -> list[tuple[str, float]]:
         return self.index.search(vector, k, exact=exact)
 

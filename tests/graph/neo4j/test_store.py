@@ -56,3 +56,25 @@ def test_the_neo4j_store_writes_into_the_database_and_the_folder(neo4j_env, samp
         store.write_node_property("Image", "qualityScore", {image: 0.75})
         assert store.node("Image", image)["qualityScore"] == 0.75
     assert [p.name for p in read_manifest(out).properties] == ["qualityScore"]
+
+
+def test_retrieval_over_neo4j_matches_the_file_store(neo4j_env, sample_build):
+    from graph.neo4j.store import Neo4jStore
+    from graph.retrieve import retrieve_context
+    from graph.store import FileStore
+
+    settings, _ = neo4j_env
+    assert kg("load", sample_build, "--quiet").returncode == 0
+    files = FileStore(sample_build)
+    img = files.index.ids[5]
+    local = retrieve_context(files, files, image_id=img, k=5, hops=2)
+    with Neo4jStore.connect(sample_build, settings=settings) as store:
+        remote = retrieve_context(store, files, image_id=img, k=5, hops=2)
+    assert [n.id for n in remote.neighbours] == [n.id for n in local.neighbours]
+    def shape(c):
+        return [(f.concept, f.polarity, f.cases, f.of, f.citations) for f in c.findings]
+
+    assert shape(remote) == shape(local) and remote.excluded == local.excluded
+    assert [f.support for f in remote.findings] == pytest.approx([f.support for f in local.findings], abs=2e-3)
+    assert {(t.head.cui, t.relation, t.tail.cui) for t in remote.triplets} == \
+        {(t.head.cui, t.relation, t.tail.cui) for t in local.triplets}
