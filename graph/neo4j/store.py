@@ -60,9 +60,10 @@ class Neo4jStore:
 
     def nodes_by_key(self, label: str, keys: list[str]) -> dict[str, dict]:
         k = NODE_KEYS.get(label, "id")
+        # image embeddings stay in the database: retrieval reads them from the vector index, not per node
         rows = self.client.run(f"UNWIND $keys AS key MATCH (n:{name(label)} {{{prop(k)}: key}}) "
-                               "RETURN key, properties(n) AS p", keys=list(keys))
-        return {r["key"]: r["p"] for r in rows}
+                               "RETURN key, [p IN keys(n) WHERE p <> 'embedding' | [p, n[p]]] AS kv", keys=list(keys))
+        return {r["key"]: dict(r["kv"]) for r in rows}
 
     def edges_of_many(self, label: str, keys: list[str], *, other: str | None = None) -> dict[str, list[EdgeRef]]:
         k = NODE_KEYS.get(label, "id")
