@@ -2,7 +2,6 @@
 by this test (nothing downloaded), loaded back with the real loading code; the augmented prompt goes through
 the processor's chat template into ``generate``."""
 
-import numpy as np
 import pytest
 from PIL import Image
 
