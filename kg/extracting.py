@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from extract.radgraph import to_radgraph
-from kg.corpus import Rejected, Study, read_corpus
+from kg.corpus import Rejected, read_corpus, unique_records
 from kg.executors import executor_for
 from kg.step import Processed, StepConfig
 
@@ -35,20 +35,6 @@ def record_object(p: Processed) -> dict:
     }
 
 
-def _unique(records):
-    """The second record with an id already read becomes a Rejected one (it is quarantined, never merged)."""
-    seen: dict[str, str] = {}
-    for rec in records:
-        if isinstance(rec, Study):
-            first = seen.get(rec.report_id)
-            if first is not None:
-                rec = Rejected(rec.id, rec.source, "read", f"duplicate record id {rec.report_id!r}: already read "
-                               f"from {first}", "give every record its own id (this one was left out)")
-            else:
-                seen[rec.report_id] = rec.source
-        yield rec
-
-
 @dataclass
 class ExtractCounts:
     read: int = 0
@@ -59,7 +45,7 @@ class ExtractCounts:
 def run_extract(source: Path, out: Path, *, fmt: str = "auto", limit: int | None = None, workers: int = 1,
                 extractor: str = "rules", umls: Path | None = None, executor: str | None = None,
                 advance=lambda n=1: None) -> ExtractCounts:
-    records = _unique(read_corpus(source, fmt=fmt, limit=limit))
+    records = unique_records(read_corpus(source, fmt=fmt, limit=limit))
     counts = ExtractCounts()
     qpath = out.with_name(out.name + ".quarantine.jsonl") if out.suffix != ".jsonl" else out.with_suffix(".quarantine.jsonl")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ from graph.store.outdir import BuildOutput
 from kg import __version__
 from kg.core.errors import InvalidInput, KGError
 from kg.core.progress import progress
-from kg.corpus import ImageRef, Rejected, Study, detect_format, read_corpus
+from kg.corpus import ImageRef, Rejected, Study, detect_format, read_corpus, unique_records
 from kg.executors import executor_for
 from kg.settings import BuildSettings
 from kg.step import Processed, StepConfig, context_for
@@ -96,29 +96,18 @@ class _Stages:
         self._t = now
 
 
-class _Ids:
-    """Record and image ids seen so far: the second record with an id is quarantined, never merged."""
+class _ImageIds:
+    """Image ids seen so far: a second image with an id is quarantined, never merged."""
 
     def __init__(self):
-        self.studies: dict[str, str] = {}
-        self.images: dict[str, str] = {}
+        self.seen: dict[str, str] = {}
 
-    def study(self, s: Study) -> Rejected | None:
-        for rid in dict.fromkeys((s.id, s.report_id)):
-            first = self.studies.get(rid)
-            if first is not None:
-                return Rejected(s.id, s.source, "read", f"duplicate record id {rid!r}: already read from {first}",
-                                "give every record its own id (this one was left out; the first one was built)")
-        for rid in (s.id, s.report_id):
-            self.studies[rid] = s.source
-        return None
-
-    def image(self, r: ImageRef, study_id: str) -> Rejected | None:
-        first = self.images.get(r.id)
+    def check(self, r: ImageRef, study_id: str) -> Rejected | None:
+        first = self.seen.get(r.id)
         if first is not None:
             return Rejected(r.id, r.path, "image", f"duplicate image id {r.id!r} (study {study_id}): already used "
                             f"by {first}", "give every image file its own name; image ids are file names without suffix")
-        self.images[r.id] = f"{r.path} (study {study_id})"
+        self.seen[r.id] = f"{r.path} (study {study_id})"
         return None
 
 
@@ -129,7 +118,7 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
     output = BuildOutput(settings.out, force=settings.force)
     output.check()  # before any work: a file, an unwritable or a foreign folder fails now, not after the build
     fmt = settings.format if settings.format != "auto" else detect_format(settings.source)
-    records = read_corpus(settings.source, fmt=fmt, images=settings.images, limit=settings.limit)
+    records = unique_records(read_corpus(settings.source, fmt=fmt, images=settings.images, limit=settings.limit))
     config = StepConfig(extractor=settings.extractor, radgraph=settings.radgraph, umls=settings.umls,
                         views=settings.views, one_image=settings.one_image_per_study)
     ctx = context_for(config)  # the concept index and extractor, built once (a bad setting fails here)
@@ -144,7 +133,7 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
     vec_ids: list[str] = []
     vecs: list[np.ndarray] = []
     h = hashlib.sha256()
-    ids = _Ids()
+    image_ids = _ImageIds()
     stages = _Stages()
 
     def reject(r: Rejected) -> None:
@@ -156,9 +145,6 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
         nonlocal read
         for rec in records:
             read += 1
-            if isinstance(rec, Study):
-                dup = ids.study(rec)
-                rec = dup or rec
             if isinstance(rec, Rejected):
                 reject(rec)
                 continue
@@ -191,7 +177,7 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
         accepted: set[tuple[str, str]] = set()  # (study, image)
         for p in done:
             for r in p.images:
-                dup = ids.image(r, p.study.id)
+                dup = image_ids.check(r, p.study.id)
                 if dup is not None:
                     reject(dup)
                 else:

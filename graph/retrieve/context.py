@@ -191,10 +191,11 @@ def _text_findings(files: FileStore, text: str) -> list[Finding]:
     umls = files.manifest.settings.get("umls")
     ex = _extractor(spec, str(umls) if umls else None).extract("query", text)
     out = []
+    known = files.nodes_by_key("Concept", [c.cui for c in ex.concepts])
     for c in ex.concepts:
         cites = tuple(Citation(report_id="query", section=m.section, start=m.start, end=m.end, text=m.text,
                                extractor=ex.extractor) for m in c.evidence)
-        out.append(Finding(concept=_ref(files, c.cui) if files.node("Concept", c.cui) else ConceptRef(cui=c.cui, name=c.name),
+        out.append(Finding(concept=_ref(files, c.cui, known[c.cui]) if c.cui in known else ConceptRef(cui=c.cui, name=c.name),
                            polarity={"positive": "present", "negative": "absent"}.get(c.polarity, "uncertain"),
                            support=1.0, cases=1, of=1, confidence=1.0, citations=cites))
     return out

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from graph.model import NODE_KEYS, PROP_RE, EdgeTable, Graph, NodeTable
+from graph.model import NODE_KEYS, POLARITY_TYPES, PROP_RE, EdgeTable, Graph, NodeTable
 from graph.store.manifest import Manifest, NodeProperty, load_manifest, save_manifest
 from graph.store.outdir import locked, recover
 from kg.core.errors import InvalidInput, NotFound
@@ -53,8 +53,6 @@ FINDING_COLUMNS = ("image", "type", "cui", "reportId", "section", "evidence", "e
 def image_findings(g: Graph) -> pa.Table:
     """Every (Image)-[:POSITIVE|NEGATIVE|UNCERTAIN]->(Concept) edge of ``g`` as one table, sorted. Taken before
     NaF, so retrieval sees the findings of the images NaF leaves without edges in the graph."""
-    from graph.model import POLARITY_TYPES
-
     rows = [r | {"_type": t.type} for t in g.edges.values()
             if t.source_label == "Image" and t.target_label == "Concept" and t.type in POLARITY_TYPES.values()
             for r in t.rows]
@@ -162,6 +160,11 @@ class FileStore:
         self.out = Path(out)
         self.manifest: Manifest = read_manifest(self.out)
 
+    def warm(self) -> "FileStore":
+        """Read everything the queries use now (a service does this before it takes requests)."""
+        self.graph, self.index, self._by_key, self._findings, self._concept_adjacency  # noqa: B018
+        return self
+
     @cached_property
     def graph(self) -> Graph:
         return read_graph(self.out)
@@ -214,7 +217,7 @@ class FileStore:
                 by_image.setdefault(r["image"], []).append(r)
             return by_image
         for t in self.graph.edges.values():  # a build from before the findings table: the graph's edges
-            if t.source_label == "Image" and t.target_label == "Concept" and t.type in ("POSITIVE", "NEGATIVE", "UNCERTAIN"):
+            if t.source_label == "Image" and t.target_label == "Concept" and t.type in POLARITY_TYPES.values():
                 for r in t.rows:
                     by_image.setdefault(r["_start"], []).append(
                         {"image": r["_start"], "type": t.type, "cui": r["_end"]} | {c: r.get(c) for c in FINDING_COLUMNS[3:]})

@@ -113,13 +113,15 @@ class Manifest(_Model):
         return json.loads(self.to_json())
 
 
-def is_build(out: Path) -> bool:
-    """Whether ``out`` holds a medkg build (a manifest that says so)."""
+def read_build(out: Path) -> Manifest | None:
+    """The manifest of the medkg build in ``out`` (one that says it is medkg's), or None — never an error."""
     try:
         raw = json.loads((out / NAME).read_text(encoding="utf-8"))
+        if isinstance(raw, dict) and "medkg" in raw and "format" in raw:
+            return Manifest.model_validate(raw)
     except (OSError, ValueError):
-        return False
-    return isinstance(raw, dict) and "medkg" in raw and "format" in raw
+        pass
+    return None
 
 
 def load_manifest(out: Path) -> Manifest:

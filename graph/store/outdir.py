@@ -24,7 +24,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from graph.store.manifest import Manifest, is_build, load_manifest
+from graph.store.manifest import Manifest, read_build
 from kg.core.errors import Conflict, InvalidInput, KGError
 
 # The parts of a build, in swap order: the manifest last, so a folder whose manifest is new is complete.
@@ -41,16 +41,6 @@ HIDDEN = (STAGING, PREVIOUS, LOCK)
 
 class OutputConflict(Conflict):
     """The output folder holds something medkg will not replace."""
-
-
-def _is_build(out: Path) -> Manifest | None:
-    """The manifest of the medkg build in ``out``, or None."""
-    if not is_build(out):
-        return None
-    try:
-        return load_manifest(out)
-    except KGError:
-        return None
 
 
 def owned_files(out: Path, manifest: Manifest | None) -> set[str]:
@@ -188,7 +178,7 @@ class BuildOutput:
         if not os.access(out, os.W_OK | os.X_OK):
             raise InvalidInput(f"cannot write to the output folder {out}", code="E152", fix="choose an --out folder you can write to")
         recover(out)
-        manifest = _is_build(out)
+        manifest = read_build(out)
         foreign = sorted(p.name for p in out.iterdir() if p.name not in HIDDEN)
         if manifest is None and foreign and not self.force:
             raise Conflict(
@@ -226,7 +216,7 @@ class BuildOutput:
         extra = sorted({_top(f) for f in self.files()} - set(parts))
         if extra:
             raise KGError(f"internal: the build staged unknown parts {extra}", code="E502", fix="report this to the medkg developers")
-        old = owned_files(self.out, _is_build(self.out))
+        old = owned_files(self.out, read_build(self.out))
         plan = {"parts": parts, "previousFiles": sorted(old)}
         tmp = staging / (COMPLETE + ".tmp")
         tmp.write_text(json.dumps(plan), encoding="utf-8")

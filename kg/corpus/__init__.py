@@ -24,7 +24,7 @@ READERS.add("text", textdir.read)
 FORMATS = ("auto", "mimic", "iu-xml", "jsonl", "csv", "text")
 FILE_FORMATS = ("jsonl", "csv")
 
-__all__ = ["FORMATS", "READERS", "ImageRef", "Rejected", "Study", "detect_format", "read_corpus"]
+__all__ = ["FORMATS", "READERS", "ImageRef", "Rejected", "Study", "detect_format", "read_corpus", "unique_records"]
 
 
 def detect_format(source: Path) -> str:
@@ -76,3 +76,20 @@ def read_corpus(
         raise NotFound(f"image folder not found: {images}", code="E202", fix="pass an existing folder to --images")
     reader, _ = READERS.get(fmt)
     return reader(source, images=images, limit=limit)
+
+
+def unique_records(records: Iterator[Study | Rejected]) -> Iterator[Study | Rejected]:
+    """The second record with an id (or report id) already read becomes a Rejected one naming both sources: it
+    is quarantined, never merged into the first."""
+    seen: dict[str, str] = {}
+    for rec in records:
+        if isinstance(rec, Study):
+            first = next((seen[i] for i in (rec.id, rec.report_id) if i in seen), None)
+            if first is not None:
+                rid = rec.id if rec.id in seen else rec.report_id
+                rec = Rejected(rec.id, rec.source, "read", f"duplicate record id {rid!r}: already read from {first}",
+                               "give every record its own id (this one was left out; the first one was kept)")
+            else:
+                seen.setdefault(rec.id, rec.source)
+                seen.setdefault(rec.report_id, rec.source)
+        yield rec

@@ -28,8 +28,9 @@ def _count(tokenizer) -> Callable[[str], int]:
     if tokenizer is None:
         return lambda s: len(s.split())
     if hasattr(tokenizer, "encode"):
-        return lambda s: len(tokenizer.encode(s, add_special_tokens=False)) if _takes_special(tokenizer) \
-            else len(tokenizer.encode(s))
+        if _takes_special(tokenizer):
+            return lambda s: len(tokenizer.encode(s, add_special_tokens=False))
+        return lambda s: len(tokenizer.encode(s))
     if callable(tokenizer):
         return lambda s: int(tokenizer(s))
     raise InvalidInput("the tokenizer has no encode() and is not callable", code="E181",

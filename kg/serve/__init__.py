@@ -33,9 +33,7 @@ def build_app(graph_dir: Path, *, neo4j: str | None = None, api_key: str | None 
     from graph.store import FileStore
     from kg.serve.app import create_app
 
-    files = FileStore(graph_dir)
-    files.graph, files.index, files.findings_of(""), files.node("Image", "")  # noqa: B018  (warm the caches)
-    files.edges_of("Concept", "", other="Concept")
+    files = FileStore(graph_dir).warm()
     store = files
     if neo4j is not None:
         from graph.neo4j.store import Neo4jStore

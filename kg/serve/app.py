@@ -148,8 +148,8 @@ def create_app(files: FileStore, store=None, *, api_key: str | None = None, max_
                              exclude: str = Form("patient")) -> Response:
         data = await image.read(max_upload + 1)
         if len(data) > max_upload:
-            return _error(413, {"code": "E190", "category": "invalid_input", "what": "the upload is too large",
-                                "where": image.filename, "fix": f"send images of at most {max_upload:,} bytes"})
+            raise TooLarge("the upload is too large", code="E190", where=image.filename,
+                           fix=f"send images of at most {max_upload:,} bytes")
         if format not in FORMATS:
             raise InvalidInput(f"unknown format {format!r}", code="E191", fix="use one of: " + ", ".join(FORMATS))
         req = ContextRequest(question=question, k=k, hops=hops, format=format, exclude=exclude)
