@@ -3,8 +3,9 @@
     python bench/serve.py [--images 100000] [--dim 256] [--requests 3000] [--concurrency 16] [--repeats 3]
 
 Generates a store of this model's shape (images with embedding-like low-rank vectors, ~6 findings per image over
-500 concepts with a Zipf profile, concept triplets), starts `kg serve` on loopback (one uvicorn worker), and
-sends --requests requests at --concurrency with an asyncio client (httpx), after a warm-up. Prints p50 / p99
+500 concepts with a Zipf profile, concept triplets), starts `kg serve --workers N` on loopback (default one worker per core), and
+loads it at --concurrency with wrk (`apt install wrk`; a C client that leaves the cores to the server) for
+--seconds per run, or without wrk sends --requests requests with an asyncio httpx client, after a warm-up. Prints p50 / p99
 latency and requests/s per run and their medians. In the same run it measures the floors a request cannot go
 below: `retrieve_context` in process (no HTTP) and `GET /healthz` over the same HTTP stack, and prints the
 service's p50 as a ratio to each. Also the plugin's `augment()` in process on the bundled sample (p50).
@@ -18,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -95,6 +97,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+WRK_SCRIPT = """
+local bodies, i = {}, 0
+for line in io.lines(os.getenv("MEDKG_BENCH_BODIES")) do bodies[#bodies + 1] = line end
+request = function()
+  i = i % #bodies + 1
+  return wrk.format("POST", "/v1/context", {["Content-Type"] = "application/json"}, bodies[i])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("MEDKG %d %d %d %d %d %d\\n", summary.requests, summary.duration, latency:percentile(50),
+           latency:percentile(99), summary.errors.status, summary.errors.connect + summary.errors.read
+           + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+def load_wrk(url: str, bodies: list[bytes], concurrency: int, seconds: float) -> tuple[float, float, float, dict]:
+    """wrk (C, one thread: it takes little of the two cores from the server): p50 and p99 in ms, requests/s."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "bodies.txt").write_bytes(b"\n".join(bodies) + b"\n")
+        (Path(tmp) / "post.lua").write_text(WRK_SCRIPT)
+        out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:.0f}s", "-s", str(Path(tmp) / "post.lua"),
+                              url], capture_output=True, text=True, check=True,
+                             env={**os.environ, "MEDKG_BENCH_BODIES": str(Path(tmp) / "bodies.txt")}).stdout
+    n, dur_us, p50, p99, bad, sock = (int(x) for x in out.split("MEDKG ", 1)[1].split()[:6])
+    return p50 / 1000, p99 / 1000, n / (dur_us / 1e6), {"non-2xx": bad, "socket errors": sock}
+
+
 async def load(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[float], float, dict]:
     import httpx
 
@@ -135,8 +164,13 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--k", type=int, default=8)
     ap.add_argument("--index", choices=["auto", "flat-ip", "hnsw"], default="auto",
-                    help="auto: what a build of this size gets (exact below 250k images)")
+                    help="auto: what a build of this size gets (HNSW from 50k images)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="kg serve --workers (default: one per core)")
+    ap.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto",
+                    help="wrk (Debian package) when on PATH, else an asyncio httpx client (slower: it takes CPU from the server)")
+    ap.add_argument("--seconds", type=float, default=10, help="length of each wrk run")
     a = ap.parse_args()
+    client = ("wrk" if shutil.which("wrk") else "httpx") if a.client == "auto" else a.client
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "store"
@@ -166,7 +200,8 @@ def main() -> None:
 
         port = free_port()
         env = {**os.environ}
-        proc = subprocess.Popen([sys.executable, "-m", "kg", "serve", str(out), "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, "-m", "kg", "serve", str(out), "--port", str(port), "--workers",
+                                 str(a.workers)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         url = f"http://127.0.0.1:{port}"
         try:
@@ -188,12 +223,19 @@ def main() -> None:
                     c.get("/healthz")
                     health.append(time.perf_counter() - t)
             print(f"GET /healthz (the HTTP floor): p50 {pct(health, 50):.2f} ms")
-            asyncio.run(load(url, bodies[:300], a.concurrency))  # warm-up
+            asyncio.run(load(url, bodies[:300], a.concurrency))  # warm-up (every worker)
             runs = []
+            print(f"client: {client}; server: kg serve --workers {a.workers}")
             for r in range(a.repeats):
-                lat, wall, statuses = asyncio.run(load(url, bodies, a.concurrency))
-                runs.append((pct(lat, 50), pct(lat, 99), len(lat) / wall))
-                print(f"run {r + 1}: {len(lat):,} requests at concurrency {a.concurrency}: p50 {runs[-1][0]:.2f} ms, "
+                if client == "wrk":
+                    p50_, p99_, rps_, statuses = load_wrk(url, bodies, a.concurrency, a.seconds)
+                    runs.append((p50_, p99_, rps_))
+                    what = f"{a.seconds:.0f} s"
+                else:
+                    lat, wall, statuses = asyncio.run(load(url, bodies, a.concurrency))
+                    runs.append((pct(lat, 50), pct(lat, 99), len(lat) / wall))
+                    what = f"{len(lat):,} requests"
+                print(f"run {r + 1}: {what} at concurrency {a.concurrency}: p50 {runs[-1][0]:.2f} ms, "
                       f"p99 {runs[-1][1]:.2f} ms, {runs[-1][2]:,.0f} requests/s, statuses {statuses}")
             p50 = statistics.median(r[0] for r in runs)
             p99 = statistics.median(r[1] for r in runs)

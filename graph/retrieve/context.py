@@ -19,6 +19,7 @@ context abstains (no findings from neighbours).
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -140,16 +141,19 @@ def expand(store: Store, seeds: list[str], *, hops: int = 1, limit: int = 20) ->
         frontier = nxt
     if not found:
         return []
-    rows = store.nodes_by_key("Concept", list(dict.fromkeys([*seeds, *(c for k in found for c in (k[0], k[2]))])))
+    rows = store.nodes_by_key("Concept", list(dict.fromkeys(seeds)))
     vecs = [v for v in (_gnn(rows, c) for c in seeds) if v is not None]
     if vecs:  # GNN embeddings present: rank by cosine similarity to the seeds' mean
+        rows |= store.nodes_by_key("Concept", list({k[1][3] for k in found.items()} - rows.keys()))
         centre = np.mean(vecs, axis=0)
         for key, (hop, _, props, other) in found.items():
             v = _gnn(rows, other)
             score = float(v @ centre / (np.linalg.norm(v) * np.linalg.norm(centre) + 1e-12)) if v is not None else -1.0
             found[key] = (hop, score, props, other)
-    best = sorted(found.items(), key=lambda kv: (kv[1][0], -kv[1][1], kv[0]))[:limit]
-    refs = {c: _ref(store, c, rows.get(c)) for c in {x for (h, _, t), _ in best for x in (h, t)}}
+    best = heapq.nsmallest(limit, found.items(), key=lambda kv: (kv[1][0], -kv[1][1], kv[0]))
+    names = {x for (h, _, t), _ in best for x in (h, t)}
+    rows |= store.nodes_by_key("Concept", list(names - rows.keys()))
+    refs = {c: _ref(store, c, rows.get(c)) for c in names}
 
     def ref(cui: str) -> ConceptRef:
         return refs[cui]

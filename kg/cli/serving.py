@@ -17,6 +17,7 @@ def serve_cmd(
     port: int = typer.Option(8000, "--port"),
     api_key: Optional[str] = typer.Option(None, "--api-key", help="Key for X-API-Key (default: $MEDKG_API_KEY)."),
     neo4j: Optional[str] = typer.Option(None, "--neo4j", help="Answer graph queries from this Neo4j (the build loaded into it)."),
+    workers: int = typer.Option(1, "--workers", help="Server processes (each holds the store in memory); one per core."),
 ):
     """Serve cited KG context over HTTP: POST /v1/context, GET /v1/concepts/{cui}, /v1/images/{id}, /healthz, /metrics."""
     import os
@@ -30,4 +31,4 @@ def serve_cmd(
 
     key = api_key or (medkg_env().api_key.get_secret_value() if medkg_env().api_key else None)
     typer.echo(f"medkg service on http://{host}:{port} (OpenAPI: /docs){'; API key required' if key else ''}", err=True)
-    serve(graph_dir, host=host, port=port, api_key=key, neo4j=neo4j)
+    serve(graph_dir, host=host, port=port, api_key=key, neo4j=neo4j, workers=workers)

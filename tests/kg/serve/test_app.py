@@ -88,18 +88,40 @@ def test_context_for_an_image_of_the_graph(service, sample_build):
     assert f["citations"][0]["reportId"] and f["citations"][0]["extractor"].startswith("rules/")
 
 
+def multipart(fields: dict, image: bytes | None = None, name: str = "image") -> tuple[bytes, dict]:
+    boundary = "medkgboundary"
+    body = b"".join(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n".encode()
+                    for k, v in fields.items())
+    if image is not None:
+        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"x.jpg\"\r\n"
+                 "Content-Type: image/jpeg\r\n\r\n").encode() + image + b"\r\n"
+    return body + f"--{boundary}--\r\n".encode(), {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
 def test_image_by_base64_and_by_upload_agree(service, lateral):
     b64 = base64.b64encode(lateral.read_bytes()).decode()
-    s1, b1 = call(service, "/v1/context", {"image_b64": b64, "k": 2, "format": "medmkg"})
-    boundary = "medkgboundary"
-    form = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"k\"\r\n\r\n2\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"format\"\r\n\r\nmedmkg\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"x.jpg\"\r\n"
-            "Content-Type: image/jpeg\r\n\r\n").encode() + lateral.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
-    s2, b2 = call(service, "/v1/context/upload", raw=form,
-                  headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
-    assert s1 == s2 == 200, (b1, b2)
-    assert json.loads(b1)["prompt"] == json.loads(b2)["prompt"] and json.loads(b1)["prompt"].startswith("Triplet 1:")
+    s1, b1 = call(service, "/v1/context", {"image_b64": b64, "k": 2, "format": "medmkg", "hops": 2})
+    form, headers = multipart({"k": 2, "format": "medmkg", "hops": 2}, lateral.read_bytes())
+    s2, b2 = call(service, "/v1/context", raw=form, headers=headers)  # multipart on the same route
+    s3, b3 = call(service, "/v1/context/upload", raw=form, headers=headers)
+    assert s1 == s2 == s3 == 200, (b1, b2, b3)
+    prompts = {json.loads(b)["prompt"] for b in (b1, b2, b3)}
+    assert len(prompts) == 1 and prompts.pop().startswith("Triplet 1:")
+    assert json.loads(b2)["context"]["query"]["kind"] == "image"
+
+
+@pytest.mark.parametrize("case", ["content-type", "image-as-text", "bad-field", "no-file"])
+def test_bad_forms_get_a_clear_422(service, lateral, case):
+    form, headers = {
+        "content-type": (b"image_id=x", {"Content-Type": "application/x-www-form-urlencoded"}),
+        "image-as-text": multipart({"image": "not a file"}),
+        "bad-field": multipart({"k": "many"}, lateral.read_bytes()),
+        "no-file": multipart({"k": 2}),
+    }[case]
+    status, body = call(service, "/v1/context/upload" if case == "no-file" else "/v1/context", raw=form, headers=headers)
+    err = json.loads(body)["error"]
+    assert status == 422 and err["fix"], (status, err)
+    assert {"content-type": "Content-Type", "image-as-text": "image", "no-file": "image"}.get(case, "k") in err["where"]
 
 
 def test_concepts_images_health_and_metrics(service, sample_build):
@@ -157,6 +179,21 @@ def test_beyond_loopback_it_needs_a_key(sample_build):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_several_workers_serve_one_port(sample_build):
+    proc, url = start(sample_build, "--workers", "2")
+    try:
+        img = (sample_build / "index" / "ids.txt").read_text().split()[0]
+        bodies = [call(url, "/v1/context", {"image_id": img, "k": 3})[1] for _ in range(6)]
+        assert len(set(bodies)) == 1 and json.loads(bodies[0])["metadata"]["k"]["k"] == 3
+        assert call(url, "/v1/context", {"image_id": "no-such-image"})[0] == 404
+    finally:
+        proc.terminate()
+        assert proc.wait(30) is not None
+    p = subprocess.run([sys.executable, "-m", "kg", "serve", str(sample_build), "--workers", "0"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "--workers" in p.stderr and "Traceback" not in p.stderr
 
 
 def test_the_plugin_over_http_gives_the_same_context(service, sample_build, lateral):
