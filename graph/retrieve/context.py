@@ -47,10 +47,25 @@ class Guard:
                                fix="pass exclude='patient' (default), 'study' or 'none'")
 
 
-def _refs(store: Store, cuis) -> dict[str, ConceptRef]:
-    """ConceptRefs for many CUIs with one store call (one query on Neo4j)."""
-    rows = store.nodes_by_key("Concept", list(dict.fromkeys(cuis)))
-    return {c: _ref(store, c, rows.get(c)) for c in dict.fromkeys(cuis)}
+def _memo(store: Store, name: str) -> dict | None:
+    """The store's memo for derived records (a file store's is read-only while open); None for a database."""
+    memo = getattr(store, "memo", None)
+    return memo(name) if memo is not None else None
+
+
+def _refs(store: Store, cuis, rows: dict[str, dict] | None = None) -> dict[str, ConceptRef]:
+    """ConceptRefs for many CUIs with at most one store call (one query on Neo4j), from the memo when it has them."""
+    cache = _memo(store, "retrieve.conceptRefs")
+    want = list(dict.fromkeys(cuis))
+    out = {c: cache[c] for c in want if c in cache} if cache is not None else {}
+    missing = [c for c in want if c not in out]
+    if missing:
+        rows = rows if rows is not None and all(c in rows for c in missing) else store.nodes_by_key("Concept", missing)
+        for c in missing:
+            out[c] = _ref(store, c, rows.get(c))
+            if cache is not None:
+                cache[c] = out[c]
+    return out
 
 
 def _ref(store: Store, cui: str, row: dict | None = None) -> ConceptRef:
@@ -118,51 +133,87 @@ def _gnn(rows: dict[str, dict], cui: str) -> np.ndarray | None:
     return None if v is None else np.asarray(v, dtype=np.float32)
 
 
-def expand(store: Store, seeds: list[str], *, hops: int = 1, limit: int = 20) -> list[Triplet]:
-    """Concept-to-concept triplets reachable from ``seeds`` in up to ``hops`` hops (either direction, reported as
-    stored), ranked by cosine similarity of ``gnnEmbedding`` to the seeds' mean when present, else by support."""
-    if not 0 <= hops <= MAX_HOPS:
-        raise InvalidInput(f"hops must be 0..{MAX_HOPS}, not {hops}", code="E174", fix=f"pass hops between 0 and {MAX_HOPS}")
+def _ranked_edges(store: Store, cuis: list[str]) -> dict[str, list]:
+    """Each concept's concept-to-concept edges as ``((-support, (head, type, tail)), properties, other)``, best first
+    (memoised on a file store)."""
+    cache = _memo(store, "retrieve.rankedEdges")
+    out = {c: cache[c] for c in cuis if c in cache} if cache is not None else {}
+    missing = [c for c in cuis if c not in out]
+    adjacency = store.edges_of_many("Concept", missing, other="Concept") if missing else {}
+    for c in missing:
+        items = []
+        for e in adjacency.get(c, ()):
+            key = (c, e.type, e.other_key) if e.direction == "out" else (e.other_key, e.type, c)
+            items.append(((-float(e.properties.get("support") or 0), key), e.properties, e.other_key))
+        items.sort(key=lambda x: x[0])
+        out[c] = items
+        if cache is not None:
+            cache[c] = items
+    return out
+
+
+def _search(store: Store, seeds: list[str], hops: int, limit: int, rows: dict, vecs: list) -> list:
+    """Breadth-first up to ``hops``; ranked by hop, then GNN cosine to the seeds' mean (``vecs``) or support."""
     found: dict[tuple[str, str, str], tuple] = {}  # light candidates; models only for the ones returned
     frontier, seen = list(dict.fromkeys(seeds)), set(seeds)
     for hop in range(1, hops + 1):
         nxt = []
-        adjacency = store.edges_of_many("Concept", frontier, other="Concept") if frontier else {}
+        ranked = _ranked_edges(store, frontier) if frontier else {}
         for cui in frontier:
-            for e in adjacency.get(cui, ()):
-                head, tail = (cui, e.other_key) if e.direction == "out" else (e.other_key, cui)
-                key = (head, e.type, tail)
+            for (neg, key), props, other in ranked.get(cui, ()):
                 if key in found:
                     continue
-                found[key] = (hop, float(e.properties.get("support") or 0), e.properties, e.other_key)
-                if e.other_key not in seen:
-                    seen.add(e.other_key)
-                    nxt.append(e.other_key)
+                found[key] = (hop, -neg, props, other)
+                if other not in seen:
+                    seen.add(other)
+                    nxt.append(other)
         frontier = nxt
-    if not found:
-        return []
-    rows = store.nodes_by_key("Concept", list(dict.fromkeys(seeds)))
-    vecs = [v for v in (_gnn(rows, c) for c in seeds) if v is not None]
-    if vecs:  # GNN embeddings present: rank by cosine similarity to the seeds' mean
-        rows |= store.nodes_by_key("Concept", list({k[1][3] for k in found.items()} - rows.keys()))
+    if vecs and found:  # GNN embeddings present: rank by cosine similarity to the seeds' mean
+        rows |= store.nodes_by_key("Concept", list({v[3] for v in found.values()} - rows.keys()))
         centre = np.mean(vecs, axis=0)
         for key, (hop, _, props, other) in found.items():
             v = _gnn(rows, other)
             score = float(v @ centre / (np.linalg.norm(v) * np.linalg.norm(centre) + 1e-12)) if v is not None else -1.0
             found[key] = (hop, score, props, other)
-    best = heapq.nsmallest(limit, found.items(), key=lambda kv: (kv[1][0], -kv[1][1], kv[0]))
-    names = {x for (h, _, t), _ in best for x in (h, t)}
-    rows |= store.nodes_by_key("Concept", list(names - rows.keys()))
-    refs = {c: _ref(store, c, rows.get(c)) for c in names}
+    return heapq.nsmallest(limit, found.items(), key=lambda kv: (kv[1][0], -kv[1][1], kv[0]))
 
-    def ref(cui: str) -> ConceptRef:
-        return refs[cui]
 
-    return [Triplet(head=ref(h), relation=r, tail=ref(t), hop=hop, score=round(score, 6),
-                    source=str(props.get("source") or "reports"), support=props.get("support"),
-                    sab=_strings(props.get("sab")),
-                    citations=tuple(Citation(report_id=x) for x in props.get("reportIds") or ()))
-            for (h, r, t), (hop, score, props, _) in best]
+def expand(store: Store, seeds: list[str], *, hops: int = 1, limit: int = 20) -> list[Triplet]:
+    """Concept-to-concept triplets reachable from ``seeds`` in up to ``hops`` hops (either direction, reported as
+    stored), ranked by cosine similarity of ``gnnEmbedding`` to the seeds' mean when present, else by support."""
+    if not 0 <= hops <= MAX_HOPS:
+        raise InvalidInput(f"hops must be 0..{MAX_HOPS}, not {hops}", code="E174", fix=f"pass hops between 0 and {MAX_HOPS}")
+    if limit <= 0 or hops == 0 or not seeds:
+        return []
+    rows = store.nodes_by_key("Concept", list(dict.fromkeys(seeds)))
+    vecs = [v for v in (_gnn(rows, c) for c in seeds) if v is not None]
+    if hops == 1 and not vecs:  # ranked by support alone: merge the seeds' edge lists, each sorted once
+        best, taken = [], set()
+        ranked = _ranked_edges(store, list(dict.fromkeys(seeds)))
+        for (neg, key), props, other in heapq.merge(*ranked.values(), key=lambda x: x[0]):
+            if key not in taken:
+                taken.add(key)
+                best.append((key, (1, -neg, props, other)))
+                if len(best) == limit:
+                    break
+    else:
+        best = _search(store, seeds, hops, limit, rows, vecs)
+    if not best:
+        return []
+    refs = _refs(store, [x for (h, _, t), _ in best for x in (h, t)], rows)
+    cache = _memo(store, "retrieve.triplets") if not vecs else None  # support-ranked triplets depend on the edge alone
+    out = []
+    for (h, r, t), (hop, score, props, _) in best:
+        item = cache.get((h, r, t, hop)) if cache is not None else None
+        if item is None:
+            item = Triplet(head=refs[h], relation=r, tail=refs[t], hop=hop, score=round(score, 6),
+                           source=str(props.get("source") or "reports"), support=props.get("support"),
+                           sab=_strings(props.get("sab")),
+                           citations=tuple(Citation(report_id=x) for x in props.get("reportIds") or ()))
+            if cache is not None:
+                cache[(h, r, t, hop)] = item
+        out.append(item)
+    return out
 
 
 def _strings(v) -> tuple[str, ...]:

@@ -159,6 +159,12 @@ class FileStore:
     def __init__(self, out: Path | str):
         self.out = Path(out)
         self.manifest: Manifest = read_manifest(self.out)
+        self._memos: dict[str, dict] = {}
+
+    def memo(self, name: str) -> dict:
+        """A dict for values derived from this build's nodes and edges (retrieval's concept records, say), kept
+        while the store is open and emptied when a property is written."""
+        return self._memos.setdefault(name, {})
 
     def warm(self) -> "FileStore":
         """Read everything the queries use now (a service does this before it takes requests)."""
@@ -291,4 +297,5 @@ class FileStore:
         self.manifest = m
         for attr in ("graph", "_by_key", "_adjacency", "_concept_adjacency", "_findings"):
             self.__dict__.pop(attr, None)
+        self._memos.clear()
         return prop

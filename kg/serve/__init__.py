@@ -6,12 +6,15 @@ refuses to start without one.
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import json
 import os
+import socket
+import sys
 from pathlib import Path
 
-from kg.core.errors import InvalidInput, MissingExtraError
+from kg.core.errors import InvalidInput, MissingExtraError, Unavailable
 
 LOOPBACK_NAMES = ("localhost",)
 _CONFIG, _KEY = "MEDKG_SERVE_CONFIG", "MEDKG_API_KEY"
@@ -42,13 +45,89 @@ def build_app(graph_dir: Path, *, neo4j: str | None = None, api_key: str | None 
         from graph.neo4j.store import Neo4jStore
 
         store = Neo4jStore.connect(graph_dir, uri=neo4j)
-    return create_app(files, store, api_key=api_key)
+    app = create_app(files, store, api_key=api_key)
+    # the store is millions of long-lived objects: leave them out of the cyclic collector's full scans, which
+    # otherwise walk all of them every few thousand requests (measured on 100k images: p50 and throughput, below)
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 def app_from_env():
     """The app of one worker process (``workers > 1``): its settings come from the parent through the environment."""
     cfg = json.loads(os.environ[_CONFIG])
     return build_app(Path(cfg["dir"]), neo4j=cfg["neo4j"], api_key=os.environ.get(_KEY) or None)
+
+
+def _listener(host: str, port: int) -> socket.socket:
+    """A listening socket of its own on a shared port (``SO_REUSEPORT``): the kernel spreads new connections over
+    the workers' sockets. One socket shared by all workers instead goes to whichever wakes first, which takes a
+    burst of connections whole (measured: one of two workers busy, the other idle, p50 16 ms vs 12 ms)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _worker(graph_dir: str, host: str, port: int, neo4j: str | None, api_key: str | None) -> None:
+    """One worker process: its own copy of the store and its own listening socket on the shared port."""
+    import uvicorn
+
+    from kg.core.errors import KGError
+
+    try:
+        app = build_app(Path(graph_dir), neo4j=neo4j, api_key=api_key)
+    except KGError as e:
+        sys.stderr.write(f"error: {e}\n")
+        sys.exit(2)
+    sock = _listener(host, port)
+    sock.listen(2048)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=[sock])
+
+
+def _supervise(graph_dir: Path, host: str, port: int, neo4j: str | None, api_key: str | None, workers: int) -> None:
+    """Start ``workers`` processes; stop them all on SIGINT/SIGTERM or when one of them ends."""
+    import multiprocessing as mp
+    import signal
+    import time
+
+    try:  # the port is free, checked once here rather than in every worker
+        with socket.create_connection((host, port), timeout=0.5):
+            taken = "something already answers there"
+    except OSError:
+        taken = None
+    if taken is None:
+        try:
+            _listener(host, port).close()
+        except OSError as e:
+            taken = e.strerror
+    if taken:
+        raise InvalidInput(f"cannot listen on {host}:{port}: {taken}", code="E156", where="--port",
+                           fix="choose a free port (--port) or stop what is listening there")
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_worker, args=(str(graph_dir), host, port, neo4j, api_key), daemon=True)
+             for _ in range(workers)]
+    stop = []
+    previous = {sig: signal.signal(sig, lambda *_: stop.append(1)) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for p in procs:
+            p.start()
+        while not stop and all(p.is_alive() for p in procs):
+            time.sleep(0.2)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join(30)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    failed = [p.exitcode for p in procs if p.exitcode not in (0, -signal.SIGTERM, None)]
+    if failed and not stop:
+        raise Unavailable(f"a worker stopped (exit code {failed[0]}); the service is down", code="E423",
+                          fix="see the worker's error above")
 
 
 def serve(graph_dir: Path, *, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None,
@@ -70,7 +149,10 @@ def serve(graph_dir: Path, *, host: str = "127.0.0.1", port: int = 8000, api_key
     from graph.store import FileStore
 
     FileStore(graph_dir).manifest  # a wrong folder fails here, once, not in every worker
-    os.environ[_CONFIG] = json.dumps({"dir": str(Path(graph_dir).resolve()), "neo4j": neo4j})
+    if hasattr(socket, "SO_REUSEPORT"):
+        _supervise(Path(graph_dir).resolve(), host, port, neo4j, api_key, workers)
+        return
+    os.environ[_CONFIG] = json.dumps({"dir": str(Path(graph_dir).resolve()), "neo4j": neo4j})  # no SO_REUSEPORT
     if api_key:
         os.environ[_KEY] = api_key
     uvicorn.run("kg.serve:app_from_env", factory=True, workers=workers, host=host, port=port, log_level="warning",

@@ -188,6 +188,9 @@ def test_several_workers_serve_one_port(sample_build):
         bodies = [call(url, "/v1/context", {"image_id": img, "k": 3})[1] for _ in range(6)]
         assert len(set(bodies)) == 1 and json.loads(bodies[0])["metadata"]["k"]["k"] == 3
         assert call(url, "/v1/context", {"image_id": "no-such-image"})[0] == 404
+        taken = subprocess.run([sys.executable, "-m", "kg", "serve", str(sample_build), "--workers", "2", "--port",
+                                url.rsplit(":", 1)[1]], capture_output=True, text=True, timeout=60)
+        assert taken.returncode == 2 and "E156" in taken.stderr and "Traceback" not in taken.stderr, taken.stderr
     finally:
         proc.terminate()
         assert proc.wait(30) is not None
