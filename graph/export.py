@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from graph.medmkg import write_medmkg
 from graph.model import NODE_KEYS, Graph
 from graph.store import to_networkx
 from kg.core.registry import Registry
@@ -74,4 +75,7 @@ def write_turtle(g: Graph, path: Path) -> None:
 
 FORMATS.add("graphml", write_graphml)
 FORMATS.add("rdf", write_turtle)
-SUFFIX = {"graphml": "graphml", "rdf": "ttl"}
+
+
+FORMATS.add("medmkg", write_medmkg)
+SUFFIX = {"graphml": "graphml", "rdf": "ttl", "medmkg": "medmkg.csv"}

@@ -257,6 +257,17 @@ class FileStore:
             save_manifest(m, self.out)
         self.manifest = m
 
+    def record_gnn(self, model: str, record: dict, files: list[str]) -> None:
+        """Record a trained model (settings, data hash, split, metrics) in the manifest and list the ``files`` it
+        wrote (relative to the folder) as the build's own, so a rebuild replaces them; atomically, under the lock."""
+        with locked(self.out):
+            m = load_manifest(self.out)
+            m.gnn = {**m.gnn, model: record}
+            if m.files is not None:
+                m.files = sorted(set(m.files) | set(files))
+            save_manifest(m, self.out)
+        self.manifest = m
+
     def write_node_property(self, label: str, name: str, values: Mapping[str, Any], *,
                             writer: str = "") -> NodeProperty:
         """Set ``label.name`` for the nodes whose keys ``values`` maps (others get null), replacing an earlier

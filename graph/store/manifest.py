@@ -100,6 +100,7 @@ class Manifest(_Model):
     files: list[str] | None = None  # every file the build wrote (None: a build from before medkg listed them)
     properties: list[NodeProperty] = Field(default_factory=list)
     calibration: dict | None = None  # `kg calibrate`: the chosen k and its guarantee (graph.retrieve.calibrate)
+    gnn: dict[str, dict] = Field(default_factory=dict)  # `kg train-gnn`, by model: settings, data hash, split, metrics
 
     @property
     def checksum(self) -> str:

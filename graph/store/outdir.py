@@ -28,7 +28,7 @@ from graph.store.manifest import Manifest, read_build
 from kg.core.errors import Conflict, InvalidInput, KGError
 
 # The parts of a build, in swap order: the manifest last, so a folder whose manifest is new is complete.
-PARTS = ("nodes", "edges", "index", "retrieval", "quarantine.jsonl", "report.html", "manifest.json")
+PARTS = ("nodes", "edges", "index", "retrieval", "gnn", "quarantine.jsonl", "report.html", "manifest.json")
 # What builds that predate the `files` list wrote.
 LEGACY_PARTS = ("nodes", "edges", "index", "quarantine.jsonl", "manifest.json")
 STAGING = ".medkg-staging"

@@ -12,7 +12,7 @@ import sys
 import typer
 
 # imported in the order `kg --help` lists their commands
-from kg.cli import build, browse, extraction, umls, neo4j, serving, calibration, mcp  # noqa: F401  (the order is `kg --help`'s)
+from kg.cli import build, browse, extraction, umls, neo4j, serving, calibration, mcp, gnn  # noqa: F401  (the order is `kg --help`'s)
 from kg.cli.app import app
 from kg.core.errors import KGError
 

@@ -63,11 +63,11 @@ def neighbors(
 @app.command()
 def export(
     graph_dir: Path = typer.Argument(..., metavar="DIR"),
-    format: str = typer.Option(..., "--format", "-f", help="graphml, rdf (Turtle) or neo4j-admin (CSV for bulk import)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file (folder for neo4j-admin; default: DIR/graph.graphml, DIR/graph.ttl, DIR/neo4j-import/)."),
+    format: str = typer.Option(..., "--format", "-f", help="graphml, rdf (Turtle), medmkg (MedMKG.csv's columns) or neo4j-admin (CSV for bulk import)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file (folder for neo4j-admin; default: DIR/graph.graphml, DIR/graph.ttl, DIR/graph.medmkg.csv, DIR/neo4j-import/)."),
     database: str = typer.Option("neo4j", "--database", help="neo4j-admin: the database to import into."),
 ):
-    """Export the graph as GraphML, RDF Turtle, or CSV files for neo4j-admin import."""
+    """Export the graph as GraphML, RDF Turtle, MedMKG CSV, or CSV files for neo4j-admin import."""
     from graph.export import FORMATS, SUFFIX
     from graph.store import read_graph
 

@@ -15,6 +15,9 @@ Unavailable     a server or optional package is not   E4xx      2       503
                 there
 KGError         a bug in medkg                        E5xx      1       500
 =============== ===================================== ========= ======= =========
+
+A category whose hundred three-digit codes are used up goes on with four digits in the same range: ``E1101``
+is invalid input (``E11xx``: the GNN), ``E2101`` not found, and so on.
 """
 
 from __future__ import annotations

@@ -1,0 +1,248 @@
+"""Link-prediction models over :class:`graph.gnn.data.KGData`, one interface for training and ranking.
+
+* ``rgcn``: an R-GCN encoder (basis decomposition as a PyG ``MessagePassing`` layer that aggregates per basis,
+  or PyG's ``RGCNConv`` with block decomposition; the graph's inverse edges as relations of their own) over
+  learned node features, with a DistMult or ComplEx decoder (Schlichtkrull et al., 2018).
+* ``transe``, ``distmult``, ``complex``, ``rotate``: PyG's ``torch_geometric.nn.kge`` models, as baselines.
+
+Every model gives ``embeddings() -> [N, d]`` (what is written to the store as ``gnnEmbedding``) and scores
+against every entity: ``score_tails(h, r) -> [B, N]``, ``score_heads(r, t) -> [B, N]``; higher is more likely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from kg.core.errors import InvalidInput
+
+MODELS = ("rgcn", "transe", "distmult", "complex", "rotate")
+
+
+@dataclass
+class ModelConfig:
+    model: str = "rgcn"
+    dim: int = 64
+    layers: int = 2  # R-GCN layers
+    decomposition: str = "basis"  # R-GCN: "basis" or "block"
+    num_bases: int = 8  # basis decomposition: shared bases; block: blocks (dim must divide by it)
+    decoder: str = "distmult"  # R-GCN decoder: "distmult" or "complex"
+    dropout: float = 0.2
+    margin: float = 1.0  # TransE / RotatE margin
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def check(self) -> None:
+        if self.model not in MODELS:
+            raise InvalidInput(f"unknown model {self.model!r}", code="E1104", fix="use one of: " + ", ".join(MODELS))
+        if self.decomposition not in ("basis", "block"):
+            raise InvalidInput(f"unknown decomposition {self.decomposition!r}", code="E1105", fix="use basis or block")
+        if self.decoder not in ("distmult", "complex"):
+            raise InvalidInput(f"unknown decoder {self.decoder!r}", code="E1106", fix="use distmult or complex")
+        if self.dim < 2 or self.dim % 2:
+            raise InvalidInput(f"dim must be an even number >= 2, not {self.dim}", code="E1107", fix="e.g. --dim 64")
+        if self.decomposition == "block" and self.dim % self.num_bases:
+            raise InvalidInput(f"block decomposition needs dim ({self.dim}) divisible by blocks ({self.num_bases})",
+                               code="E1108", fix="choose --bases that divides --dim")
+
+
+def _basis_conv_class():
+    from torch_geometric.nn import MessagePassing
+
+    class BasisRGCNConv(MessagePassing):
+        """An R-GCN layer with basis decomposition, ``W_r = sum_b a[r, b] V_b``, that aggregates before it
+        transforms: ``h_i = W_0 x_i + sum_b V_b^T (sum_{(j, r) -> i} a[r, b] / c_{i,r} x_j)``, with
+        ``c_{i,r}`` = i's in-degree under r (Schlichtkrull et al., eq. 2). One pass per basis rather than per
+        relation, so hundreds of relation types (MedMKG's 262, each with its inverse) cost what a few do.
+        Shapes: ``x [N, in]``, ``edge_index [2, E]``, ``edge_type [E]`` -> ``[N, out]``."""
+
+        def __init__(self, in_channels: int, out_channels: int, num_relations: int, num_bases: int):
+            super().__init__(aggr="add")
+            self.num_relations = num_relations
+            self.bases = nn.Parameter(torch.empty(num_bases, in_channels, out_channels))
+            self.comp = nn.Parameter(torch.empty(num_relations, num_bases))
+            self.root = nn.Linear(in_channels, out_channels)
+            nn.init.xavier_uniform_(self.bases)
+            nn.init.xavier_uniform_(self.comp)
+            self._norm_key = None
+
+        def _norm(self, edge_index: torch.Tensor, edge_type: torch.Tensor, n: int) -> torch.Tensor:
+            key = (edge_index.data_ptr(), edge_type.data_ptr(), edge_index.shape[1], n)
+            if self._norm_key != key:  # the graph is fixed during training: counted once
+                slot = edge_index[1] * self.num_relations + edge_type
+                deg = torch.bincount(slot, minlength=n * self.num_relations).clamp(min=1)
+                self._norm_cache, self._norm_key = 1.0 / deg[slot].float(), key
+            return self._norm_cache
+
+        def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor) -> torch.Tensor:
+            norm = self._norm(edge_index, edge_type, x.size(0))
+            out = self.root(x)
+            weights = self.comp[edge_type] * norm.unsqueeze(1)  # [E, B]
+            for b in range(self.bases.size(0)):
+                h = self.propagate(edge_index, x=x, weight=weights[:, b])
+                out = out + h @ self.bases[b]
+            return out
+
+        def message(self, x_j: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+            return weight.unsqueeze(1) * x_j
+
+    return BasisRGCNConv
+
+
+class RGCN(nn.Module):
+    """Node features ``x [N, d]`` → ``layers`` × RGCNConv over ``2R`` relations (each edge and its inverse) →
+    ``z [N, d]``; decoder relation vectors ``[R, d]``."""
+
+    def __init__(self, num_entities: int, num_relations: int, cfg: ModelConfig):
+        super().__init__()
+        from torch_geometric.nn import RGCNConv
+
+        self.cfg, self.num_relations = cfg, num_relations
+        self.x = nn.Embedding(num_entities, cfg.dim)
+        nn.init.xavier_uniform_(self.x.weight)
+        if cfg.decomposition == "basis":
+            conv = _basis_conv_class()
+            layers = [conv(cfg.dim, cfg.dim, 2 * num_relations, min(cfg.num_bases, 2 * num_relations))
+                      for _ in range(cfg.layers)]
+        else:  # block-diagonal weights per relation: PyG's RGCNConv (one pass per relation)
+            layers = [RGCNConv(cfg.dim, cfg.dim, 2 * num_relations, num_blocks=cfg.num_bases) for _ in range(cfg.layers)]
+        self.convs = nn.ModuleList(layers)
+        self.rel = nn.Parameter(torch.empty(num_relations, cfg.dim))
+        nn.init.xavier_uniform_(self.rel)
+        self.edge_index: torch.Tensor | None = None
+        self.edge_type: torch.Tensor | None = None
+        self._z: torch.Tensor | None = None
+
+    def set_graph(self, edge_index: torch.Tensor, edge_type: torch.Tensor) -> None:
+        """The message-passing graph (training edges and their inverses)."""
+        self.edge_index, self.edge_type, self._z = edge_index, edge_type, None
+
+    def encode(self) -> torch.Tensor:
+        z = self.x.weight
+        for n, conv in enumerate(self.convs):
+            z = conv(z, self.edge_index, self.edge_type)
+            if n < len(self.convs) - 1:
+                z = torch.relu(z)
+                z = nn.functional.dropout(z, self.cfg.dropout, self.training)
+        return z
+
+    def _decode(self, zh: torch.Tensor, r: torch.Tensor, zt: torch.Tensor) -> torch.Tensor:
+        """Scores of aligned triples: ``zh``, ``zt`` ``[B, d]``, ``r`` ``[B]`` -> ``[B]``."""
+        rel = self.rel[r]
+        if self.cfg.decoder == "distmult":
+            return (zh * rel * zt).sum(-1)
+        d = self.cfg.dim // 2  # ComplEx: Re(<h, r, conj(t)>), halves as real and imaginary parts
+        hr, hi, rr, ri, tr, ti = zh[..., :d], zh[..., d:], rel[..., :d], rel[..., d:], zt[..., :d], zt[..., d:]
+        return (hr * rr * tr + hi * rr * ti + hr * ri * ti - hi * ri * tr).sum(-1)
+
+    def _against_all(self, z: torch.Tensor, fixed: torch.Tensor, r: torch.Tensor, side: str) -> torch.Tensor:
+        """Every entity as the tail (``side="tail"``, ``fixed`` = heads) or head of ``(fixed, r)``: ``[B, N]`` by one
+        matrix product, never a ``[B, N, d]`` intermediate."""
+        rel, q = self.rel[r], z[fixed]
+        if self.cfg.decoder == "distmult":
+            return (q * rel) @ z.T
+        d = self.cfg.dim // 2
+        qr, qi, rr, ri = q[:, :d], q[:, d:], rel[:, :d], rel[:, d:]
+        if side == "tail":  # sum tr (hr rr - hi ri) + ti (hr ri + hi rr)
+            a = torch.cat([qr * rr - qi * ri, qr * ri + qi * rr], dim=1)
+        else:  # sum hr (rr tr + ri ti) + hi (rr ti - ri tr), q = t
+            a = torch.cat([rr * qr + ri * qi, rr * qi - ri * qr], dim=1)
+        return a @ z.T
+
+    def loss(self, pos: torch.Tensor, neg: torch.Tensor | None = None) -> torch.Tensor:
+        """1-vs-all cross-entropy: each positive ``(h, r, t)`` ``[B, 3]`` against every entity as its tail and as its
+        head (Ruffinelli et al., 2020), with label smoothing and L2 on the decoder's relations. ``neg`` is unused:
+        every other entity is a negative."""
+        z = self.encode()
+        h, r, t = pos[:, 0], pos[:, 1], pos[:, 2]
+        tails = self._against_all(z, h, r, "tail")
+        heads = self._against_all(z, t, r, "head")
+        ce = nn.functional.cross_entropy
+        return (ce(tails.float(), t, label_smoothing=0.1) + ce(heads.float(), h, label_smoothing=0.1)) / 2 \
+            + 1e-3 * self.rel.pow(2).mean()
+
+    @torch.no_grad()
+    def prepare(self) -> None:
+        """Encode once for ranking (eval mode)."""
+        self._z = self.encode()
+
+    def embeddings(self) -> torch.Tensor:
+        if self._z is None:
+            self.prepare()
+        return self._z
+
+    def score_tails(self, h: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        return self._against_all(self.embeddings(), h, r, "tail")
+
+    def score_heads(self, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self._against_all(self.embeddings(), t, r, "head")
+
+
+class KGE(nn.Module):
+    """A ``torch_geometric.nn.kge`` model (TransE, DistMult, ComplEx, RotatE) behind the same interface."""
+
+    def __init__(self, num_entities: int, num_relations: int, cfg: ModelConfig):
+        super().__init__()
+        from torch_geometric.nn import kge
+
+        cls = {"transe": kge.TransE, "distmult": kge.DistMult, "complex": kge.ComplEx, "rotate": kge.RotatE}[cfg.model]
+        kw = {"margin": cfg.margin} if cfg.model in ("transe", "rotate") else {}
+        dim = cfg.dim // 2 if cfg.model in ("complex", "rotate") else cfg.dim  # complex: d/2 real + d/2 imaginary
+        self.cfg, self.num_entities = cfg, num_entities
+        self.kge = cls(num_entities, num_relations, dim, **kw)
+
+    def set_graph(self, edge_index, edge_type) -> None:  # no message passing
+        pass
+
+    def loss(self, pos: torch.Tensor, neg: torch.Tensor | None = None) -> torch.Tensor:
+        """PyG's own loss for the model (it draws its own corruptions)."""
+        return self.kge.loss(pos[:, 0], pos[:, 1], pos[:, 2])
+
+    def prepare(self) -> None:
+        pass
+
+    def embeddings(self) -> torch.Tensor:
+        w = self.kge.node_emb.weight
+        im = getattr(self.kge, "node_emb_im", None)
+        return torch.cat([w, im.weight], dim=-1) if im is not None else w
+
+    def _against_all(self, fixed: torch.Tensor, r: torch.Tensor, side: str) -> torch.Tensor:
+        """Every entity as the tail (``side="tail"``, ``fixed`` = heads) or head: ``[B, N]``, in closed form (a
+        distance or a matrix product over all entities), the same numbers as PyG's ``forward`` triple by triple."""
+        m, name = self.kge, self.cfg.model
+        e = m.node_emb.weight
+        if name == "transe":
+            p = m.p_norm
+            en = nn.functional.normalize(e, p=p, dim=-1)
+            q = en[fixed]
+            return -torch.cdist(q + m.rel_emb(r), en, p=p) if side == "tail" else -torch.cdist(q - m.rel_emb(r), en, p=p)
+        if name == "distmult":
+            return (e[fixed] * m.rel_emb(r)) @ e.T
+        im = m.node_emb_im.weight
+        qr, qi = e[fixed], im[fixed]
+        if name == "complex":
+            rr, ri = m.rel_emb(r), m.rel_emb_im(r)
+            if side == "tail":
+                return (qr * rr - qi * ri) @ e.T + (qr * ri + qi * rr) @ im.T
+            return (rr * qr + ri * qi) @ e.T + (rr * qi - ri * qr) @ im.T
+        theta = m.rel_emb(r)  # rotate: |h o r - t| = |h - t o conj(r)| since |r| = 1
+        cr, ci = torch.cos(theta), torch.sin(theta)
+        if side == "tail":
+            q = torch.cat([cr * qr - ci * qi, cr * qi + ci * qr], dim=1)
+        else:
+            q = torch.cat([cr * qr + ci * qi, cr * qi - ci * qr], dim=1)
+        return m.margin - torch.cdist(q, torch.cat([e, im], dim=1), p=2)
+
+    def score_tails(self, h: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        return self._against_all(h, r, "tail")
+
+    def score_heads(self, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self._against_all(t, r, "head")
+
+
+def build_model(num_entities: int, num_relations: int, cfg: ModelConfig) -> nn.Module:
+    cfg.check()
+    return RGCN(num_entities, num_relations, cfg) if cfg.model == "rgcn" else KGE(num_entities, num_relations, cfg)

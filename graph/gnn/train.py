@@ -1,0 +1,181 @@
+"""Training: negative sampling, early stopping on validation MRR, seeds, checkpoints and resume, CPU or CUDA.
+
+Full batch: each step encodes the whole training graph (R-GCN) and scores ``batch_size`` positive triples with
+``negatives`` corruptions each (head or tail replaced by a uniformly drawn entity). On CUDA the forward pass runs
+under bfloat16 autocast unless ``precision="fp32"``. A checkpoint (``checkpoint.pt``) is written after every
+evaluation and the best weights (``model.pt``) whenever validation MRR improves, each to a temporary file first.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from graph.gnn.data import KGData
+from graph.gnn.evaluate import known_index, metrics
+from graph.gnn.models import ModelConfig, build_model
+from graph.gnn.split import Split
+from kg.core.errors import InvalidInput, Unavailable
+
+FORMAT = 1  # checkpoint layout
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 200
+    lr: float = 0.01
+    batch_size: int | None = None  # positive triples per step (default: 32768 for R-GCN, 1024 for KGE models)
+    negatives: int = 4  # corruptions per positive (R-GCN; PyG's KGE models draw their own)
+    eval_every: int = 5
+    patience: int = 5  # evaluations without a better validation MRR before stopping
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16
+    max_eval: int = 5000  # validation triples ranked per evaluation (a seeded sample beyond this)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    model: torch.nn.Module
+    best_epoch: int
+    epochs_run: int
+    valid_mrr: float
+    device: str
+    precision: str
+    epoch_seconds: float  # median
+    history: list[dict] = field(default_factory=list)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise Unavailable("--device cuda, but torch sees no CUDA device", code="E4101",
+                              fix="use --device cpu (or auto), or install a CUDA build of torch on a GPU machine")
+        return torch.device("cuda")
+    if name == "cpu":
+        return torch.device("cpu")
+    raise InvalidInput(f"unknown device {name!r}", code="E1109", fix="use auto, cpu or cuda")
+
+
+def _save(obj: dict, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A medkg GNN file (``model.pt`` or ``checkpoint.pt``), or a clear error for anything else."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # a truncated or foreign file
+        raise InvalidInput(f"{path} is not a readable medkg GNN checkpoint ({type(e).__name__})", code="E1110",
+                           where=str(path), fix="delete it and train again (kg train-gnn DIR)") from None
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT or "state" not in obj:
+        raise InvalidInput(f"{path} is not a medkg GNN checkpoint of this version", code="E1111", where=str(path),
+                           fix="delete it and train again (kg train-gnn DIR)")
+    return obj
+
+
+def _negatives(pos: torch.Tensor, n: int, num_entities: int, gen: torch.Generator) -> torch.Tensor:
+    neg = pos.repeat(n, 1)
+    swap_tail = torch.rand(len(neg), generator=gen, device=pos.device) < 0.5
+    rand = torch.randint(num_entities, (len(neg),), generator=gen, device=pos.device)
+    neg[:, 2] = torch.where(swap_tail, rand, neg[:, 2])
+    neg[:, 0] = torch.where(swap_tail, neg[:, 0], rand)
+    return neg
+
+
+def train(kg: KGData, split: Split, mcfg: ModelConfig, tcfg: TrainConfig, *, out: Path | None = None,
+          resume: bool = False, on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
+    """Train ``mcfg.model`` on ``split.train``; early-stop on filtered MRR over ``split.valid``. With ``out``,
+    checkpoints go there (and ``resume`` continues from ``out/checkpoint.pt``)."""
+    device = pick_device(tcfg.device)
+    precision = tcfg.precision if tcfg.precision != "auto" else ("bf16" if device.type == "cuda" else "fp32")
+    if precision not in ("fp32", "bf16"):
+        raise InvalidInput(f"unknown precision {precision!r}", code="E1112", fix="use auto, fp32 or bf16")
+    if len(split.valid) == 0:
+        raise InvalidInput("no validation triples to stop on", code="E1113",
+                           fix="use a larger graph or a larger validation share (--split)")
+    torch.manual_seed(tcfg.seed)
+    gen = torch.Generator(device=device).manual_seed(tcfg.seed)
+    model = build_model(kg.num_entities, kg.num_relations, mcfg).to(device)
+    edge_index, edge_type = kg.edge_index(split.train)
+    model.set_graph(edge_index.to(device), edge_type.to(device))
+    opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr)
+    data_hash = kg.checksum()
+    filters = known_index(split.train, split.valid, split.test)
+    valid = split.valid
+    if len(valid) > tcfg.max_eval:
+        valid = valid[np.random.default_rng(tcfg.seed).choice(len(valid), tcfg.max_eval, replace=False)]
+    start, best, best_epoch, bad, history = 1, -1.0, 0, 0, []
+    meta = {"format": FORMAT, "model": mcfg.as_dict(), "train": tcfg.as_dict(), "maps": kg.maps(),
+            "dataHash": data_hash, "split": split.describe(kg.relations)}
+    if resume and out is not None and (out / "checkpoint.pt").is_file():
+        ck = load_checkpoint(out / "checkpoint.pt")
+        if ck.get("dataHash") != data_hash or ck.get("model") != mcfg.as_dict():
+            raise InvalidInput("the checkpoint was trained on another graph or model settings", code="E1114",
+                               where=str(out / "checkpoint.pt"),
+                               fix="train from scratch (drop --resume) or use the settings it was trained with")
+        model.load_state_dict(ck["state"])
+        opt.load_state_dict(ck["optimizer"])
+        start, best, best_epoch, history = ck["epoch"] + 1, ck["best"], ck["bestEpoch"], ck.get("history", [])
+        bad = ck.get("bad", 0)
+    train_t = torch.as_tensor(split.train, dtype=torch.long, device=device)
+    batch_size = tcfg.batch_size or (4096 if mcfg.model == "rgcn" else 1024)
+    seconds: list[float] = []
+    epoch = start - 1
+    for epoch in range(start, tcfg.epochs + 1):
+        model.train()
+        t0 = time.perf_counter()
+        perm = torch.randperm(len(train_t), generator=gen, device=device)
+        total, steps = 0.0, 0
+        for s in range(0, len(perm), batch_size):
+            pos = train_t[perm[s:s + batch_size]]
+            neg = _negatives(pos, tcfg.negatives, kg.num_entities, gen)
+            opt.zero_grad(set_to_none=True)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                loss = model.loss(pos, neg)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            total, steps = total + float(loss.detach()), steps + 1
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds.append(time.perf_counter() - t0)
+        row = {"epoch": epoch, "loss": total / max(steps, 1), "seconds": seconds[-1]}
+        if epoch % tcfg.eval_every == 0 or epoch == tcfg.epochs:
+            m = metrics(model, valid, filters, kg.relations, device=device)
+            row["validMrr"] = m["filtered"]["both"]["mrr"]
+            if row["validMrr"] > best:
+                best, best_epoch, bad = row["validMrr"], epoch, 0
+                if out is not None:
+                    _save(meta | {"state": model.state_dict(), "epoch": epoch, "validMrr": best}, out / "model.pt")
+            else:
+                bad += 1
+            history.append(row)
+            if out is not None:
+                _save(meta | {"state": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "best": best,
+                              "bestEpoch": best_epoch, "bad": bad, "history": history}, out / "checkpoint.pt")
+        if on_epoch is not None:
+            on_epoch(row)
+        if bad >= tcfg.patience:
+            break
+    if out is not None and (out / "model.pt").is_file():
+        model.load_state_dict(load_checkpoint(out / "model.pt")["state"])
+    model.eval()
+    model.prepare()
+    return TrainResult(model, best_epoch, epoch, best, device.type, precision,
+                       float(np.median(seconds)) if seconds else 0.0, history)

@@ -1,0 +1,138 @@
+"""graph/gnn/train.py and runs.py on a generated graph with planted structure, and through the CLI."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from graph.gnn.data import KGData
+from graph.gnn.evaluate import known_index, metrics
+from graph.gnn.models import ModelConfig
+from graph.gnn.split import split_edges
+from graph.gnn.train import TrainConfig, train
+from kg.core.errors import InvalidInput, Unavailable
+from tests.graph.gnn.conftest import COMMUNITIES, SIZE, planted_rows
+
+
+@pytest.fixture(scope="module")
+def planted():
+    rows, member = planted_rows()
+    lab = lambda x: ("Image", x) if x.startswith("I") else ("Concept", x)  # noqa: E731
+    kg = KGData.from_triples([(lab(h), r, lab(t)) for h, r, t in rows])
+    return kg, split_edges(kg.triples, seed=0), member
+
+
+@pytest.mark.parametrize("model,epochs", [("rgcn", 40), ("transe", 300)])
+def test_held_out_edges_are_recovered_far_above_chance(planted, model, epochs, tmp_path):
+    kg, split, member = planted
+    res = train(kg, split, ModelConfig(model=model, dim=32), TrainConfig(epochs=epochs, eval_every=10, patience=3,
+                                                                         device="cpu"), out=tmp_path)
+    m = metrics(res.model, split.test, known_index(split.train, split.valid, split.test), kg.relations)
+    chance = np.mean(1.0 / np.arange(1, kg.num_entities + 1))  # expected MRR of a random ranking
+    tail = m["filtered"]["tail"]
+    assert tail["mrr"] > 5 * chance and tail["hits@10"] > 0.2, (tail, chance)
+    # the planted community: of the top 20 tails of a held-out concept relation, the share in the target community
+    # (a random ranking: 1 in 12)
+    q = split.test[split.test[:, 1] != kg.relation_index["POSITIVE"]][:30]
+    with torch.no_grad():
+        top = torch.topk(res.model.score_tails(torch.as_tensor(q[:, 0]), torch.as_tensor(q[:, 1])), SIZE).indices
+    share = np.mean([[member.get(kg.entities[i][1]) == member[kg.entities[t][1]] for i in row]
+                     for row, t in zip(top.tolist(), q[:, 2].tolist())])
+    assert share > 4 / COMMUNITIES, share
+    assert (tmp_path / "model.pt").is_file() and (tmp_path / "checkpoint.pt").is_file()
+    assert COMMUNITIES * SIZE <= kg.num_entities
+
+
+def test_resume_continues_and_refuses_another_graph(planted, tmp_path):
+    kg, split, _ = planted
+    cfg, mc = TrainConfig(epochs=4, eval_every=2, device="cpu"), ModelConfig(model="distmult", dim=16)
+    train(kg, split, mc, cfg, out=tmp_path)
+    seen = []
+    train(kg, split, mc, TrainConfig(epochs=6, eval_every=2, device="cpu"), out=tmp_path, resume=True,
+          on_epoch=lambda row: seen.append(row["epoch"]))
+    assert seen == [5, 6]
+    other = KGData.from_triples([(("Concept", f"C{i:07d}"), "R", ("Concept", f"C{i + 1:07d}")) for i in range(300)])
+    with pytest.raises(InvalidInput, match="another graph"):
+        train(other, split_edges(other.triples), mc, cfg, out=tmp_path, resume=True)
+    (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(InvalidInput, match="not a readable medkg GNN checkpoint"):
+        train(kg, split, mc, cfg, out=tmp_path, resume=True)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_cuda_without_a_gpu_says_so(planted):
+    kg, split, _ = planted
+    with pytest.raises(Unavailable, match="no CUDA device"):
+        train(kg, split, ModelConfig(model="transe"), TrainConfig(device="cuda"))
+
+
+def kg_cli(*args, ok=True):
+    p = subprocess.run([sys.executable, "-m", "kg", *map(str, args)], capture_output=True, text=True, timeout=600)
+    if ok:
+        assert p.returncode == 0, p.stderr
+    return p
+
+
+def test_import_train_eval_predict_export(planted_csv, tmp_path):
+    out = tmp_path / "g"
+    kg_cli("import", "medmkg", planted_csv, "--out", out)
+    kg_cli("train-gnn", out, "--model", "rgcn", "--epochs", "20", "--eval-every", "5", "--dim", "32", "-q")
+    kg_cli("train-gnn", out, "--model", "transe", "--epochs", "20", "--eval-every", "5", "--dim", "32", "-q")
+    rows = json.loads(kg_cli("eval-gnn", out, "--json").stdout)
+    assert {r["model"] for r in rows} == {"rgcn", "transe"}
+    for r in rows:
+        assert set(r["filtered"]) == set(r["raw"]) == {"head", "tail"}
+        assert set(r["filtered"]["tail"]) == {"mrr", "hits@1", "hits@3", "hits@10"}
+        assert r["filtered"]["tail"]["mrr"] >= r["raw"]["tail"]["mrr"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["gnn"]["rgcn"]["dataHash"].startswith("sha256:") and manifest["gnn"]["rgcn"]["split"]["seed"] == 0
+    assert {p["label"] for p in manifest["properties"] if p["name"] == "gnnEmbedding"} == {"Concept", "Image"}
+    assert "gnn/rgcn/model.pt" in manifest["files"]
+    from graph.store import FileStore
+
+    node = FileStore(out).node("Concept", "C0000000")
+    assert len(node["gnnEmbedding"]) in (32, 64)
+    pred = json.loads(kg_cli("predict", out, "--head", "C0000000", "--relation", "rel_0", "-k", "20",
+                             "--model", "rgcn", "--json").stdout)
+    assert len(pred["tails"]) == 20 and pred["relation"] == "REL_0"
+    assert any(t["known"] for t in pred["tails"])  # the graph's own edges come back, marked
+    bad = kg_cli("predict", out, "--head", "C9999999", "--relation", "rel_0", ok=False)
+    assert bad.returncode == 2 and "E2106" in bad.stderr and "Traceback" not in bad.stderr
+    kg_cli("export", out, "--format", "medmkg", "--out", tmp_path / "back.csv")
+    import csv
+
+    read = lambda p: sorted(tuple(r.values()) for r in csv.DictReader(p.open()))  # noqa: E731
+    assert read(tmp_path / "back.csv") == read(planted_csv)
+
+
+def test_import_quarantines_bad_rows_and_refuses_a_wrong_file(tmp_path):
+    src = tmp_path / "m.csv"
+    src.write_text("Head,Relation,Tail,Head_Name,Tail_Name\n"
+                   "I50000001,POSITIVE,C0000001,Image_I50000001,a\n"
+                   "C0000001,isa,C0000002,a,b\n"
+                   "C0000001,isa,C0000002,a,b\n"
+                   "I50000001,isa,C0000002,x,b\n"
+                   ",POSITIVE,C0000001,,a\n")
+    p = kg_cli("import", "medmkg", src, "--out", tmp_path / "g")
+    assert "3 rows quarantined" in p.stderr
+    q = [json.loads(x) for x in (tmp_path / "g" / "quarantine.jsonl").read_text().splitlines()]
+    assert [x["record"] for x in q] == ["m.csv:4", "m.csv:5", "m.csv:6"] and all(x["fix"] for x in q)
+    wrong = tmp_path / "w.csv"
+    wrong.write_text("a,b\n1,2\n")
+    p = kg_cli("import", "medmkg", wrong, "--out", tmp_path / "h", ok=False)
+    assert p.returncode == 2 and "E1115" in p.stderr
+
+
+def test_the_published_medmkg_round_trips(shared_data, tmp_path):
+    src = shared_data / "medmkg" / "MedMKG.csv"
+    kg_cli("import", "medmkg", src, "--images", shared_data / "medmkg" / "image_mapping.csv", "--out", tmp_path / "g")
+    kg_cli("export", tmp_path / "g", "--format", "medmkg", "--out", tmp_path / "back.csv")
+    import csv
+
+    read = lambda p: sorted(tuple(r.values()) for r in csv.DictReader(p.open(encoding="utf-8")))  # noqa: E731
+    assert read(tmp_path / "back.csv") == read(src)
+    stats = json.loads((tmp_path / "g" / "manifest.json").read_text())["graph"]["nodes"]
+    assert stats == {"Concept": 3149, "Image": 4868}  # 8,017 entities, none merged
