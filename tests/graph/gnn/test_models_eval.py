@@ -100,3 +100,28 @@ def test_metrics_report_raw_filtered_and_per_relation():
     assert m["raw"]["tail"]["mr"] == (2 + 4) / 2 and m["filtered"]["tail"]["mr"] == (1 + 4) / 2
     assert m["raw"]["head"]["mrr"] == 1.0 and set(m["perRelation"]) == {"A", "B"}
     assert m["perRelation"]["A"]["filtered"]["tail"]["mrr"] == 1.0
+
+
+def test_the_basis_layer_is_the_r_gcn_formula():
+    """h_i = W_0 x_i + sum_r sum_{j in N_i^r} W_r x_j / c_{i,r}, W_r = sum_b a_rb V_b, computed the slow way;
+    relation chunks of one relation each exercise the chunked path too."""
+    from graph.gnn.models import BasisRGCNConv
+
+    torch.manual_seed(1)
+    n, r, d = 40, 5, 4
+    ei, et = torch.randint(n, (2, 60)), torch.randint(r, (60,))
+    x = torch.randn(n, d)
+    conv = BasisRGCNConv(d, 3, r, 2)
+    want = conv.root(x).detach().clone()
+    w = torch.einsum("rb,bio->rio", conv.comp, conv.bases).detach()
+    for i in range(n):
+        for rel in range(r):
+            js = ei[0][(ei[1] == i) & (et == rel)]
+            if len(js):
+                want[i] += (x[js] @ w[rel]).sum(0) / len(js)
+    assert torch.allclose(conv(x, ei, et), want, atol=1e-5)
+    assert conv._plan[0] == "bases"  # 40 nodes x 5 relations > 2 x 60 edges
+    big = (torch.cat([ei] * 3, 1), torch.cat([et] * 3))  # each edge three times: same means, 180 edges
+    assert torch.allclose(conv(x, *big), want, atol=1e-5) and conv._plan[0] == "slots"
+    conv.CHUNK, conv._plan_key = n * d, None  # one relation per chunk
+    assert torch.allclose(conv(x, *big), want, atol=1e-5) and len(conv._plan[1]) == r
