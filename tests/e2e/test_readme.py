@@ -40,7 +40,7 @@ def test_python_examples_run(sample_build, tmp_path):
 
 
 def test_other_commands_run(sample_build, tmp_path):
-    other = README.split("## Other commands", 1)[1]
+    other = README.split("## Other commands", 1)[1].split("\n## ", 1)[0]
     (block,) = re.findall(r"```bash\n(.*?)```", other, flags=re.S)
     for line in block.splitlines():
         cmd = line.split("#", 1)[0].strip()
@@ -108,7 +108,7 @@ def test_gnn_commands_run(tmp_path):
     write_medmkg_csv(tmp_path / "MedMKG.csv", rows)
     images = sorted({h for h, _, _ in rows if h.startswith("I")})
     (tmp_path / "image_mapping.csv").write_text("IID,Image_Path\n" + "".join(f"{i},files/{i}.jpg\n" for i in images))
-    section = README.split("## Link prediction", 1)[1]
+    section = README.split("## Link prediction", 1)[1].split("\n## ", 1)[0]
     (block,) = re.findall(r"```bash\n(.*?)```", section, flags=re.S)[:1]
     ran = 0
     for line in block.splitlines():
