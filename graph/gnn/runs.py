@@ -124,7 +124,9 @@ def predict(out: Path, head: str, relation: str, *, k: int = 10, model: str | No
                        fix="pass a CUI (C0032227) or an image id that has edges in the graph")
     rel = {r.upper(): r for r in kg.relations}.get(relation.upper())
     if rel is None:
-        raise NotFound(f"no relation {relation!r} in the graph", code="E2107", fix="use one of: " + ", ".join(kg.relations[:20]))
+        more = f" (and {len(kg.relations) - 20} more: kg stats DIR lists them)" if len(kg.relations) > 20 else ""
+        raise NotFound(f"no relation {relation!r} in the graph", code="E2107",
+                       fix="use one of: " + ", ".join(kg.relations[:20]) + more)
     if not 1 <= k <= 1000:
         raise InvalidInput(f"-k must be 1..1000, not {k}", code="E1118", fix="e.g. -k 10")
     h, r = kg.index[key], kg.relation_index[rel]

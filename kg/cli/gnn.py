@@ -84,8 +84,12 @@ def train_gnn_cmd(
     from graph.gnn.train import TrainConfig
     from kg.cli.render import console
 
+    from graph.store import FileStore
+
     mcfg = ModelConfig(model=model, dim=dim, layers=layers, decomposition=decomposition, num_bases=bases, decoder=decoder)
     mcfg.check()
+    ratios = _ratios(split)
+    FileStore(graph_dir)  # not a build folder: said before the progress bar starts
     tcfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, eval_every=eval_every, patience=patience,
                        seed=seed, device=device, precision=precision)
     err = console(stderr=True)
@@ -109,7 +113,7 @@ def train_gnn_cmd(
             mrr = f", valid MRR {state['mrr']:.4f}" if state["mrr"] is not None else ""
             bar.update(task, completed=row["epoch"], description=f"{model} loss {row['loss']:.4f}{mrr}")
 
-        rec = train_store(graph_dir, model_cfg=mcfg, train_cfg=tcfg, ratios=_ratios(split), split_seed=split_seed,
+        rec = train_store(graph_dir, model_cfg=mcfg, train_cfg=tcfg, ratios=ratios, split_seed=split_seed,
                           resume=resume, write=not no_write, on_epoch=epoch, on_start=started)
     t = rec["test"]
     typer.echo(f"{model} on {rec['device']} ({rec['precision']}): best epoch {rec['bestEpoch']}, "
