@@ -175,10 +175,10 @@ class RGCN(nn.Module):
             a = torch.cat([rr * qr + ri * qi, rr * qi - ri * qr], dim=1)
         return a @ z.T
 
-    def loss(self, pos: torch.Tensor, neg: torch.Tensor | None = None) -> torch.Tensor:
+    def loss(self, pos: torch.Tensor) -> torch.Tensor:
         """1-vs-all cross-entropy: each positive ``(h, r, t)`` ``[B, 3]`` against every entity as its tail and as its
-        head (Ruffinelli et al., 2020), with label smoothing and L2 on the decoder's relations. ``neg`` is unused:
-        every other entity is a negative."""
+        head (Ruffinelli et al., 2020), with label smoothing and L2 on the decoder's relations; every other entity
+        is a negative."""
         z = self.encode()
         h, r, t = pos[:, 0], pos[:, 1], pos[:, 2]
         tails = self._against_all(z, h, r, "tail")
@@ -220,7 +220,7 @@ class KGE(nn.Module):
     def set_graph(self, edge_index, edge_type) -> None:  # no message passing
         pass
 
-    def loss(self, pos: torch.Tensor, neg: torch.Tensor | None = None) -> torch.Tensor:
+    def loss(self, pos: torch.Tensor) -> torch.Tensor:
         """PyG's own loss for the model (it draws its own corruptions)."""
         return self.kge.loss(pos[:, 0], pos[:, 1], pos[:, 2])
 

@@ -22,10 +22,6 @@ GNN_DIR = "gnn"
 PROPERTY = "gnnEmbedding"
 
 
-def graph_data(store: FileStore) -> KGData:
-    return KGData.from_graph(store.graph)
-
-
 def train_store(out: Path, *, model_cfg, train_cfg, ratios=(0.8, 0.1, 0.1), split_seed: int = 0, resume: bool = False,
                 write: bool = True, on_epoch: Callable[[dict], None] | None = None,
                 on_start: Callable[[dict], None] | None = None) -> dict:
@@ -34,7 +30,7 @@ def train_store(out: Path, *, model_cfg, train_cfg, ratios=(0.8, 0.1, 0.1), spli
     from graph.gnn.train import train
 
     store = FileStore(out)
-    kg = graph_data(store)
+    kg = KGData.from_graph(store.graph)
     split = split_edges(kg.triples, ratios=ratios, seed=split_seed)
     folder = out / GNN_DIR / model_cfg.model
     folder.mkdir(parents=True, exist_ok=True)
@@ -95,7 +91,7 @@ def load_model(out: Path, model: str | None = None):
     if not path.is_file():
         raise NotFound(f"{path} is missing", code="E2105", fix=f"train it again: kg train-gnn {out} --model {model}")
     ck = load_checkpoint(path)
-    kg = graph_data(store)
+    kg = KGData.from_graph(store.graph)
     if ck["dataHash"] != kg.checksum():
         raise InvalidInput(f"the graph in {out} changed since {model} was trained", code="E1116", where=str(path),
                            fix=f"train again: kg train-gnn {out} --model {model}")

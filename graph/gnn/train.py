@@ -1,7 +1,7 @@
 """Training: negative sampling, early stopping on validation MRR, seeds, checkpoints and resume, CPU or CUDA.
 
-Full batch: each step encodes the whole training graph (R-GCN) and scores ``batch_size`` positive triples with
-``negatives`` corruptions each (head or tail replaced by a uniformly drawn entity). On CUDA the forward pass runs
+Full batch: each step encodes the whole training graph (R-GCN) and scores ``batch_size`` positive triples against
+every entity as tail and head (PyG's KGE models draw their own corrupted triples). On CUDA the forward pass runs
 under bfloat16 autocast unless ``precision="fp32"``. A checkpoint (``checkpoint.pt``) is written after every
 evaluation and the best weights (``model.pt``) whenever validation MRR improves, each to a temporary file first.
 """
@@ -31,7 +31,6 @@ class TrainConfig:
     epochs: int = 200
     lr: float = 0.01
     batch_size: int | None = None  # positive triples per step (default: 32768 for R-GCN, 1024 for KGE models)
-    negatives: int = 4  # corruptions per positive (R-GCN; PyG's KGE models draw their own)
     eval_every: int = 5
     patience: int = 5  # evaluations without a better validation MRR before stopping
     seed: int = 0
@@ -89,15 +88,6 @@ def load_checkpoint(path: Path) -> dict:
     return obj
 
 
-def _negatives(pos: torch.Tensor, n: int, num_entities: int, gen: torch.Generator) -> torch.Tensor:
-    neg = pos.repeat(n, 1)
-    swap_tail = torch.rand(len(neg), generator=gen, device=pos.device) < 0.5
-    rand = torch.randint(num_entities, (len(neg),), generator=gen, device=pos.device)
-    neg[:, 2] = torch.where(swap_tail, rand, neg[:, 2])
-    neg[:, 0] = torch.where(swap_tail, neg[:, 0], rand)
-    return neg
-
-
 def train(kg: KGData, split: Split, mcfg: ModelConfig, tcfg: TrainConfig, *, out: Path | None = None,
           resume: bool = False, on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
     """Train ``mcfg.model`` on ``split.train``; early-stop on filtered MRR over ``split.valid``. With ``out``,
@@ -144,10 +134,9 @@ def train(kg: KGData, split: Split, mcfg: ModelConfig, tcfg: TrainConfig, *, out
         total, steps = 0.0, 0
         for s in range(0, len(perm), batch_size):
             pos = train_t[perm[s:s + batch_size]]
-            neg = _negatives(pos, tcfg.negatives, kg.num_entities, gen)
             opt.zero_grad(set_to_none=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-                loss = model.loss(pos, neg)
+                loss = model.loss(pos)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()

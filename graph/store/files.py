@@ -252,20 +252,24 @@ class FileStore:
     def write_calibration(self, calibration: dict) -> None:
         """Record `kg calibrate`'s result (chosen k, guarantee) in the manifest, atomically, under the lock."""
         with locked(self.out):
-            m = load_manifest(self.out)
-            m.calibration = calibration
-            save_manifest(m, self.out)
-        self.manifest = m
+            self._change_manifest(lambda m: setattr(m, "calibration", calibration))
 
     def record_gnn(self, model: str, record: dict, files: list[str]) -> None:
         """Record a trained model (settings, data hash, split, metrics) in the manifest and list the ``files`` it
         wrote (relative to the folder) as the build's own, so a rebuild replaces them; atomically, under the lock."""
-        with locked(self.out):
-            m = load_manifest(self.out)
+        def change(m: Manifest) -> None:
             m.gnn = {**m.gnn, model: record}
             if m.files is not None:
                 m.files = sorted(set(m.files) | set(files))
-            save_manifest(m, self.out)
+
+        with locked(self.out):
+            self._change_manifest(change)
+
+    def _change_manifest(self, change) -> None:
+        """Read the manifest, apply ``change`` to it, write it back (the caller holds the folder's lock)."""
+        m = load_manifest(self.out)
+        change(m)
+        save_manifest(m, self.out)
         self.manifest = m
 
     def write_node_property(self, label: str, name: str, values: Mapping[str, Any], *,
@@ -302,10 +306,8 @@ class FileStore:
             os.replace(tmp, path)
             prop = NodeProperty(label=label, name=name, kind=kind, dim=dim,
                                 count=sum(v is not None for v in col), writer=writer)
-            m = load_manifest(self.out)
-            m.properties = [p for p in m.properties if (p.label, p.name) != (label, name)] + [prop]
-            save_manifest(m, self.out)
-        self.manifest = m
+            self._change_manifest(lambda m: setattr(
+                m, "properties", [p for p in m.properties if (p.label, p.name) != (label, name)] + [prop]))
         for attr in ("graph", "_by_key", "_adjacency", "_concept_adjacency", "_findings"):
             self.__dict__.pop(attr, None)
         self._memos.clear()

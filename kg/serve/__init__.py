@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import gc
 import ipaddress
-import json
-import os
 import socket
 import sys
 from pathlib import Path
@@ -17,7 +15,6 @@ from pathlib import Path
 from kg.core.errors import InvalidInput, MissingExtraError, Unavailable
 
 LOOPBACK_NAMES = ("localhost",)
-_CONFIG, _KEY = "MEDKG_SERVE_CONFIG", "MEDKG_API_KEY"
 
 
 def is_loopback(host: str) -> bool:
@@ -51,12 +48,6 @@ def build_app(graph_dir: Path, *, neo4j: str | None = None, api_key: str | None 
     gc.collect()
     gc.freeze()
     return app
-
-
-def app_from_env():
-    """The app of one worker process (``workers > 1``): its settings come from the parent through the environment."""
-    cfg = json.loads(os.environ[_CONFIG])
-    return build_app(Path(cfg["dir"]), neo4j=cfg["neo4j"], api_key=os.environ.get(_KEY) or None)
 
 
 def _listener(host: str, port: int) -> socket.socket:
@@ -149,11 +140,7 @@ def serve(graph_dir: Path, *, host: str = "127.0.0.1", port: int = 8000, api_key
     from graph.store import FileStore
 
     FileStore(graph_dir).manifest  # a wrong folder fails here, once, not in every worker
-    if hasattr(socket, "SO_REUSEPORT"):
-        _supervise(Path(graph_dir).resolve(), host, port, neo4j, api_key, workers)
-        return
-    os.environ[_CONFIG] = json.dumps({"dir": str(Path(graph_dir).resolve()), "neo4j": neo4j})  # no SO_REUSEPORT
-    if api_key:
-        os.environ[_KEY] = api_key
-    uvicorn.run("kg.serve:app_from_env", factory=True, workers=workers, host=host, port=port, log_level="warning",
-                access_log=False)
+    if not hasattr(socket, "SO_REUSEPORT"):
+        raise Unavailable("--workers needs SO_REUSEPORT sockets, which this system lacks", code="E424",
+                          fix="run one worker per port behind a load balancer, or serve on Linux or macOS")
+    _supervise(Path(graph_dir).resolve(), host, port, neo4j, api_key, workers)
