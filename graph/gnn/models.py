@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -74,19 +75,26 @@ class BasisRGCNConv(nn.Module):
         nn.init.xavier_uniform_(self.comp)
         self._plan_key, self._plan = None, None
 
-    def _prepare(self, edge_index: torch.Tensor, edge_type: torch.Tensor, n: int, d: int) -> tuple[str, list]:
-        """How to aggregate this graph (computed once per graph): per (node, relation) slot in relation chunks when
-        the slot table is no larger than twice the edges, else one weighted pass per basis."""
+    def _prepare(self, edge_index: torch.Tensor, edge_type: torch.Tensor, n: int, d: int,
+                 cache: bool = True) -> tuple[str, list]:
+        """How to aggregate this graph (kept for the next call with ``cache``, i.e. for the one full graph; a
+        sampled subgraph is planned afresh, its tensors' addresses are reused by the next batch): per (node,
+        relation) slot in relation chunks when the slot table is no larger than twice the edges, else one weighted
+        pass per basis."""
+        if not cache:
+            return self._make_plan(edge_index, edge_type, n, d)
         key = (edge_index.data_ptr(), edge_type.data_ptr(), edge_index.shape[1], n, d)
-        if self._plan_key == key:
-            return self._plan
+        if self._plan_key != key:
+            self._plan_key, self._plan = key, self._make_plan(edge_index, edge_type, n, d)
+        return self._plan
+
+    def _make_plan(self, edge_index: torch.Tensor, edge_type: torch.Tensor, n: int, d: int) -> tuple[str, list]:
         src, dst, rel = edge_index[0], edge_index[1], edge_type
         slot = dst * self.num_relations + rel
         deg = torch.bincount(slot, minlength=n * self.num_relations).clamp(min=1)
         norm = (1.0 / deg[slot].float()).unsqueeze(1)
         if n * self.num_relations > 2 * len(rel):  # many relations, few edges each (MedMKG: 524 x 8k vs 57k)
-            self._plan_key, self._plan = key, ("bases", [(src, dst, rel, norm)])
-            return self._plan
+            return "bases", [(src, dst, rel, norm)]
         order = torch.argsort(rel, stable=True)
         src, dst, rel, norm = src[order], dst[order], rel[order], norm[order]
         per = max(1, self.CHUNK // max(n * d, 1))  # relations per chunk
@@ -97,23 +105,26 @@ class BasisRGCNConv(nn.Module):
             if a < b:
                 hi = min(lo + per, self.num_relations)
                 plan.append((lo, hi, src[a:b], dst[a:b] * (hi - lo) + (rel[a:b] - lo), norm[a:b]))
-        self._plan_key, self._plan = key, ("slots", plan)
-        return self._plan
+        return "slots", plan
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor,
+                cache: bool = True, num_out: int | None = None) -> torch.Tensor:
+        """``num_out``: only the first ``num_out`` nodes' outputs (every edge's target among them), ``[num_out, out]``
+        -- a sampled subgraph's inner hops."""
         n, d = x.shape
-        how, plan = self._prepare(edge_index, edge_type, n, d)
-        h = x.new_zeros(n, self.bases.size(0), d)
+        m = n if num_out is None else num_out
+        how, plan = self._prepare(edge_index, edge_type, m, d, cache)
         if how == "bases":
             (src, dst, rel, norm), = plan
             xs = x[src] * norm.to(x.dtype)  # [E, d], kept once for the backward pass
             w = self.comp[rel].to(x.dtype)  # [E, B]
-            h = torch.stack([x.new_zeros(n, d).index_add(0, dst, xs * w[:, b:b + 1]) for b in range(w.size(1))], 1)
+            h = torch.stack([x.new_zeros(m, d).index_add(0, dst, xs * w[:, b:b + 1]) for b in range(w.size(1))], 1)
         else:
+            h = x.new_zeros(m, self.bases.size(0), d)
             for lo, hi, src, slot, norm in plan:
-                agg = x.new_zeros(n * (hi - lo), d).index_add(0, slot, x[src] * norm.to(x.dtype)).view(n, hi - lo, d)
+                agg = x.new_zeros(m * (hi - lo), d).index_add(0, slot, x[src] * norm.to(x.dtype)).view(m, hi - lo, d)
                 h = h + torch.einsum("nrd,rb->nbd", agg, self.comp[lo:hi].to(x.dtype))
-        return self.root(x) + torch.einsum("nbd,bdo->no", h, self.bases.to(x.dtype))
+        return self.root(x[:m]) + torch.einsum("nbd,bdo->no", h, self.bases.to(x.dtype))
 
 
 class RGCN(nn.Module):
@@ -143,11 +154,33 @@ class RGCN(nn.Module):
         """The message-passing graph (training edges and their inverses)."""
         self.edge_index, self.edge_type, self._z = edge_index, edge_type, None
 
-    def encode(self) -> torch.Tensor:
-        z = self.x.weight
+    def encode(self, n_id: torch.Tensor | None = None, edge_index: torch.Tensor | None = None,
+               edge_type: torch.Tensor | None = None, hops: tuple[list[int], list[int]] | None = None) -> torch.Tensor:
+        """``z [N, d]`` over the whole graph, or for a sampled subgraph: its nodes' global ids ``n_id [n]``, its edges
+        ``edge_index [2, e]`` (local) and ``edge_type [e]``, and ``hops`` = (nodes added per hop, edges sampled per
+        hop), PyG's ``num_sampled_nodes``/``num_sampled_edges``, nodes and edges in hop order. Each layer then only
+        computes what the next needs (PyG's trim-to-layer idea): layer ``l`` of ``L`` gives the nodes of hops
+        ``0..L-1-l`` from the edges of those hops, and the result is ``[seeds, d]``."""
+        sub = n_id is not None
+        z = self.x(n_id) if sub else self.x.weight
+        ei, et = (edge_index, edge_type) if sub else (self.edge_index, self.edge_type)
+        L = len(self.convs)
+        if hops is not None:
+            nodes, edges = np.cumsum(hops[0]).tolist(), np.cumsum(hops[1]).tolist()
+            if len(edges) < L:
+                raise ValueError(f"{len(edges)} sampled hops for {L} layers")
         for n, conv in enumerate(self.convs):
-            z = conv(z, self.edge_index, self.edge_type)
-            if n < len(self.convs) - 1:
+            if hops is None:
+                out = None
+                z = conv(z, ei, et, cache=not sub) if isinstance(conv, BasisRGCNConv) else conv(z, ei, et)
+            else:
+                e, out = edges[L - 1 - n], nodes[L - 1 - n]
+                z = z[:nodes[L - n]]
+                if isinstance(conv, BasisRGCNConv):
+                    z = conv(z, ei[:, :e], et[:e], cache=False, num_out=out)
+                else:
+                    z = conv((z, z[:out]), ei[:, :e], et[:e])
+            if n < L - 1:
                 z = torch.relu(z)
                 z = nn.functional.dropout(z, self.cfg.dropout, self.training)
         return z
@@ -185,6 +218,18 @@ class RGCN(nn.Module):
         heads = self._against_all(z, t, r, "head")
         ce = nn.functional.cross_entropy
         return (ce(tails.float(), t, label_smoothing=0.1) + ce(heads.float(), h, label_smoothing=0.1)) / 2 \
+            + 1e-3 * self.rel.pow(2).mean()
+
+    def loss_sampled(self, n_id: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor,
+                     hops: tuple[list[int], list[int]], pos: torch.Tensor) -> torch.Tensor:
+        """The loss of :meth:`loss` on a sampled subgraph (:meth:`encode`'s arguments; ``pos [B, 3]`` in its local
+        ids): each positive against the subgraph's seeds (the batch's heads and tails and the random nodes drawn
+        with them) as tails and heads, a sampled softmax in place of the full one."""
+        z = self.encode(n_id, edge_index, edge_type, hops)
+        h, r, t = pos[:, 0], pos[:, 1], pos[:, 2]
+        ce = nn.functional.cross_entropy
+        return (ce(self._against_all(z, h, r, "tail").float(), t, label_smoothing=0.1)
+                + ce(self._against_all(z, t, r, "head").float(), h, label_smoothing=0.1)) / 2 \
             + 1e-3 * self.rel.pow(2).mean()
 
     @torch.no_grad()

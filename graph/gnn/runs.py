@@ -27,7 +27,7 @@ def train_store(out: Path, *, model_cfg, train_cfg, ratios=(0.8, 0.1, 0.1), spli
                 on_start: Callable[[dict], None] | None = None) -> dict:
     """Train one model on the build in ``out``; returns its manifest record (with test metrics)."""
     from graph.gnn.evaluate import known_index, metrics
-    from graph.gnn.train import train
+    from graph.gnn.train import choose_batch_mode, pick_device, train
 
     store = FileStore(out)
     kg = KGData.from_graph(store.graph)
@@ -35,12 +35,14 @@ def train_store(out: Path, *, model_cfg, train_cfg, ratios=(0.8, 0.1, 0.1), spli
     folder = out / GNN_DIR / model_cfg.model
     folder.mkdir(parents=True, exist_ok=True)
     if on_start is not None:
-        on_start({"graph": kg.describe(), "split": split.describe(kg.relations)})
+        mode = choose_batch_mode(kg.num_entities, 2 * len(split.train), model_cfg, train_cfg,
+                                 pick_device(train_cfg.device))
+        on_start({"graph": kg.describe(), "split": split.describe(kg.relations), "batch": mode})
     res = train(kg, split, model_cfg, train_cfg, out=folder, resume=resume, on_epoch=on_epoch)
     test = metrics(res.model, split.test, known_index(split.train, split.valid, split.test), kg.relations)
     record = {"model": model_cfg.as_dict(), "train": train_cfg.as_dict(), "dataHash": kg.checksum(),
               "graph": kg.describe(), "split": split.describe(kg.relations), "device": res.device,
-              "precision": res.precision, "bestEpoch": res.best_epoch, "epochsRun": res.epochs_run,
+              "precision": res.precision, "batchMode": res.batch_mode, "bestEpoch": res.best_epoch, "epochsRun": res.epochs_run,
               "epochSeconds": round(res.epoch_seconds, 4), "validMrr": res.valid_mrr, "test": test}
     (folder / "metrics.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     if write:

@@ -1,7 +1,10 @@
 """Training: negative sampling, early stopping on validation MRR, seeds, checkpoints and resume, CPU or CUDA.
 
 Full batch: each step encodes the whole training graph (R-GCN) and scores ``batch_size`` positive triples against
-every entity as tail and head (PyG's KGE models draw their own corrupted triples). On CUDA the forward pass runs
+every entity as tail and head (PyG's KGE models draw their own corrupted triples). Neighbour mini-batches (R-GCN,
+``batch_mode="neighbor"``, or ``"auto"`` when a full-batch step would not fit in memory): each step samples the
+seed triples' neighbourhoods with PyG's ``LinkNeighborLoader`` (``neighbors`` incoming edges per node and layer)
+and scores the triples against the subgraph's nodes; evaluation still encodes the whole graph, without gradients. On CUDA the forward pass runs
 under bfloat16 autocast unless ``precision="fp32"``. A checkpoint (``checkpoint.pt``) is written after every
 evaluation and the best weights (``model.pt``) whenever validation MRR improves, each to a temporary file first.
 """
@@ -37,6 +40,8 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16
     max_eval: int = 5000  # validation triples ranked per evaluation (a seeded sample beyond this)
+    batch_mode: str = "auto"  # R-GCN: auto (full batch when it fits in memory) | full | neighbor
+    neighbors: int = 10  # neighbour mini-batches: incoming edges sampled per node and layer (-1: all)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -51,6 +56,7 @@ class TrainResult:
     device: str
     precision: str
     epoch_seconds: float  # median
+    batch_mode: str = "full"  # full | neighbor (R-GCN); triples (the KGE models encode no graph)
     history: list[dict] = field(default_factory=list)
 
 
@@ -65,6 +71,29 @@ def pick_device(name: str) -> torch.device:
     if name == "cpu":
         return torch.device("cpu")
     raise InvalidInput(f"unknown device {name!r}", code="E1109", fix="use auto, cpu or cuda")
+
+
+def choose_batch_mode(num_entities: int, mp_edges: int, mcfg: ModelConfig, tcfg: TrainConfig,
+                      device: torch.device) -> dict:
+    """``{"mode": "full"|"neighbor"|"triples", "needBytes", "budgetBytes", "why"}``: how an R-GCN trains on this graph
+    (``tcfg.batch_mode``; under ``auto`` full batch when :func:`full_batch_bytes` fits :func:`memory_budget`)."""
+    from graph.gnn.sampling import full_batch_bytes, memory_budget
+
+    if tcfg.batch_mode not in ("auto", "full", "neighbor"):
+        raise InvalidInput(f"unknown batch mode {tcfg.batch_mode!r}", code="E1121", fix="use auto, full or neighbor")
+    if tcfg.neighbors == 0 or tcfg.neighbors < -1:
+        raise InvalidInput(f"--neighbors must be a positive number or -1 (all), not {tcfg.neighbors}", code="E1122",
+                           fix="e.g. --neighbors 10")
+    if mcfg.model != "rgcn":
+        return {"mode": "triples", "why": "the model encodes no graph"}
+    need = full_batch_bytes(num_entities, mp_edges, dim=mcfg.dim, layers=mcfg.layers, bases=mcfg.num_bases,
+                            batch=tcfg.batch_size or 4096)
+    budget = memory_budget(device)
+    if tcfg.batch_mode != "auto":
+        return {"mode": tcfg.batch_mode, "needBytes": need, "budgetBytes": budget, "why": "asked for"}
+    mode = "full" if need <= budget else "neighbor"
+    return {"mode": mode, "needBytes": need, "budgetBytes": budget,
+            "why": f"a full-batch step needs about {need / 2**30:.1f} GiB, {budget / 2**30:.1f} GiB may be used"}
 
 
 def _save(obj: dict, path: Path) -> None:
@@ -124,19 +153,24 @@ def train(kg: KGData, split: Split, mcfg: ModelConfig, tcfg: TrainConfig, *, out
         start, best, best_epoch, history = ck["epoch"] + 1, ck["best"], ck["bestEpoch"], ck.get("history", [])
         bad = ck.get("bad", 0)
     train_t = torch.as_tensor(split.train, dtype=torch.long, device=device)
-    batch_size = tcfg.batch_size or (4096 if mcfg.model == "rgcn" else 1024)
+    mode = choose_batch_mode(kg.num_entities, edge_index.shape[1], mcfg, tcfg, device)["mode"]
+    batch_size = tcfg.batch_size or (4096 if mode == "full" else 1024)
+    loader = None
+    if mode == "neighbor":
+        from graph.gnn.sampling import link_loader
+
+        loader = link_loader(edge_index, edge_type, kg.num_entities, train_t, batch_size=batch_size,
+                             fanout=[tcfg.neighbors] * mcfg.layers)
     seconds: list[float] = []
     epoch = start - 1
     for epoch in range(start, tcfg.epochs + 1):
         model.train()
         t0 = time.perf_counter()
-        perm = torch.randperm(len(train_t), generator=gen, device=device)
         total, steps = 0.0, 0
-        for s in range(0, len(perm), batch_size):
-            pos = train_t[perm[s:s + batch_size]]
+        for batch in _batches(train_t, batch_size, gen, loader, device):
             opt.zero_grad(set_to_none=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-                loss = model.loss(pos)
+                loss = model.loss(batch) if loader is None else model.loss_sampled(*batch)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
@@ -167,4 +201,21 @@ def train(kg: KGData, split: Split, mcfg: ModelConfig, tcfg: TrainConfig, *, out
     model.eval()
     model.prepare()
     return TrainResult(model, best_epoch, epoch, best, device.type, precision,
-                       float(np.median(seconds)) if seconds else 0.0, history)
+                       float(np.median(seconds)) if seconds else 0.0, history=history, batch_mode=mode)
+
+
+def _batches(train_t: torch.Tensor, batch_size: int, gen: torch.Generator, loader, device: torch.device):
+    """Full batch: shuffled ``[B, 3]`` slices of the training triples. Neighbour mode: ``(n_id, edge_index,
+    edge_type, hops, pos)`` of each sampled subgraph (``hops``: nodes and edges per hop), ``pos [B, 3]`` in its
+    local ids, on ``device``."""
+    if loader is None:
+        perm = torch.randperm(len(train_t), generator=gen, device=device)
+        for s in range(0, len(perm), batch_size):
+            yield train_t[perm[s:s + batch_size]]
+        return
+    for b in loader:
+        keep = b.edge_label > 0  # the rest: random node pairs, there as candidates
+        h, t = b.edge_label_index[:, keep]
+        pos = torch.stack([h, b.edge_label[keep].long() - 1, t], dim=1)
+        hops = (list(b.num_sampled_nodes), list(b.num_sampled_edges))
+        yield b.n_id.to(device), b.edge_index.to(device), b.edge_type.to(device), hops, pos.to(device)

@@ -69,6 +69,8 @@ def train_gnn_cmd(
     seed: int = typer.Option(0, "--seed"),
     eval_every: int = typer.Option(5, "--eval-every", min=1),
     patience: int = typer.Option(5, "--patience", min=1, help="Evaluations without a better validation MRR before stopping."),
+    batch_mode: str = typer.Option("auto", "--batch-mode", help="R-GCN: auto (full batch when it fits in memory), full, or neighbor (sampled mini-batches)."),
+    neighbors: int = typer.Option(10, "--neighbors", help="Neighbour mini-batches: edges sampled per node and layer (-1: all)."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda."),
     precision: str = typer.Option("auto", "--precision", help="auto (bf16 on CUDA), fp32 or bf16."),
     resume: bool = typer.Option(False, "--resume", help="Continue from DIR/gnn/MODEL/checkpoint.pt."),
@@ -91,7 +93,7 @@ def train_gnn_cmd(
     ratios = _ratios(split)
     FileStore(graph_dir)  # not a build folder: said before the progress bar starts
     tcfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, eval_every=eval_every, patience=patience,
-                       seed=seed, device=device, precision=precision)
+                       seed=seed, device=device, precision=precision, batch_mode=batch_mode, neighbors=neighbors)
     err = console(stderr=True)
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err, disable=quiet)
@@ -103,6 +105,9 @@ def train_gnn_cmd(
             err.print(f"{model}: {g['entities']:,} entities, {g['relations']} relations, {g['triples']:,} triples; "
                       f"split {s['train']:,}/{s['valid']:,}/{s['test']:,} (seed {s['seed']}, "
                       f"{len(s['inversePairs'])} inverse relation pairs kept together)")
+            b = info["batch"]
+            if b["mode"] != "triples":
+                err.print(f"batch mode: {b['mode']} ({b['why']})")
 
     with bar:
         task = bar.add_task(f"training {model}", total=epochs)
@@ -116,7 +121,7 @@ def train_gnn_cmd(
         rec = train_store(graph_dir, model_cfg=mcfg, train_cfg=tcfg, ratios=ratios, split_seed=split_seed,
                           resume=resume, write=not no_write, on_epoch=epoch, on_start=started)
     t = rec["test"]
-    typer.echo(f"{model} on {rec['device']} ({rec['precision']}): best epoch {rec['bestEpoch']}, "
+    typer.echo(f"{model} on {rec['device']} ({rec['precision']}, {rec['batchMode']}): best epoch {rec['bestEpoch']}, "
                f"{rec['epochSeconds']:.2f} s/epoch. Test, filtered: tail MRR {t['filtered']['tail']['mrr']:.4f}, "
                f"Hits@10 {t['filtered']['tail']['hits@10']:.4f}; head MRR {t['filtered']['head']['mrr']:.4f}. "
                f"Raw tail MRR {t['raw']['tail']['mrr']:.4f}, Hits@10 {t['raw']['tail']['hits@10']:.4f}")

@@ -125,3 +125,22 @@ def test_the_basis_layer_is_the_r_gcn_formula():
     assert torch.allclose(conv(x, *big), want, atol=1e-5) and conv._plan[0] == "slots"
     conv.CHUNK, conv._plan_key = n * d, None  # one relation per chunk
     assert torch.allclose(conv(x, *big), want, atol=1e-5) and len(conv._plan[1]) == r
+
+
+@pytest.mark.parametrize("decomposition", ["basis", "block"])
+def test_a_trimmed_subgraph_encodes_its_seeds_as_the_untrimmed_one_does(decomposition):
+    """Layer by layer, a sampled subgraph only computes the hops the next layer needs; the seeds come out the same."""
+    from graph.gnn.sampling import link_loader
+
+    g = torch.Generator().manual_seed(0)
+    n, r = 400, 3
+    ei, et = torch.randint(0, n, (2, 3000), generator=g), torch.randint(0, 2 * r, (3000,), generator=g)
+    triples = torch.stack([ei[0], et % r, ei[1]], 1)[:200]
+    model = build_model(n, r, ModelConfig(model="rgcn", dim=16, decomposition=decomposition, num_bases=4)).eval()
+    b = next(iter(link_loader(ei, et, n, triples, fanout=[4, 4], batch_size=64)))
+    seeds = b.num_sampled_nodes[0]
+    with torch.no_grad():
+        trimmed = model.encode(b.n_id, b.edge_index, b.edge_type, (b.num_sampled_nodes, b.num_sampled_edges))
+        whole = model.encode(b.n_id, b.edge_index, b.edge_type)
+    assert trimmed.shape == (seeds, 16) and b.n_id.numel() > seeds
+    assert torch.allclose(trimmed, whole[:seeds], atol=1e-5)

@@ -12,7 +12,8 @@ from graph.gnn.data import KGData
 from graph.gnn.evaluate import known_index, metrics
 from graph.gnn.models import ModelConfig
 from graph.gnn.split import split_edges
-from graph.gnn.train import TrainConfig, train
+from graph.gnn.sampling import link_loader
+from graph.gnn.train import TrainConfig, choose_batch_mode, train
 from kg.core.errors import InvalidInput, Unavailable
 from tests.graph.gnn.conftest import COMMUNITIES, SIZE, planted_rows
 
@@ -25,11 +26,13 @@ def planted():
     return kg, split_edges(kg.triples, seed=0), member
 
 
-@pytest.mark.parametrize("model,epochs", [("rgcn", 40), ("transe", 300)])
-def test_held_out_edges_are_recovered_far_above_chance(planted, model, epochs, tmp_path):
+@pytest.mark.parametrize("model,epochs,mode", [("rgcn", 40, "full"), ("rgcn", 40, "neighbor"), ("transe", 300, "auto")])
+def test_held_out_edges_are_recovered_far_above_chance(planted, model, epochs, mode, tmp_path):
     kg, split, member = planted
-    res = train(kg, split, ModelConfig(model=model, dim=32), TrainConfig(epochs=epochs, eval_every=10, patience=3,
-                                                                         device="cpu"), out=tmp_path)
+    res = train(kg, split, ModelConfig(model=model, dim=32),
+                TrainConfig(epochs=epochs, eval_every=10, patience=3, device="cpu", batch_mode=mode, neighbors=5),
+                out=tmp_path)
+    assert res.batch_mode == {"auto": "triples"}.get(mode, mode)
     m = metrics(res.model, split.test, known_index(split.train, split.valid, split.test), kg.relations)
     chance = np.mean(1.0 / np.arange(1, kg.num_entities + 1))  # expected MRR of a random ranking
     tail = m["filtered"]["tail"]
@@ -44,6 +47,44 @@ def test_held_out_edges_are_recovered_far_above_chance(planted, model, epochs, t
     assert share > 4 / COMMUNITIES, share
     assert (tmp_path / "model.pt").is_file() and (tmp_path / "checkpoint.pt").is_file()
     assert COMMUNITIES * SIZE <= kg.num_entities
+
+
+def test_auto_batch_mode_samples_neighbours_only_when_a_full_batch_does_not_fit(planted):
+    kg, _, _ = planted
+    cpu, rgcn = torch.device("cpu"), ModelConfig(model="rgcn")
+    small = choose_batch_mode(kg.num_entities, 6000, rgcn, TrainConfig(), cpu)
+    assert small["mode"] == "full" and small["needBytes"] < small["budgetBytes"]
+    huge = choose_batch_mode(50_000_000, 4_000_000_000, rgcn, TrainConfig(), cpu)  # ~6 TB a step
+    assert huge["mode"] == "neighbor" and "GiB" in huge["why"]
+    assert choose_batch_mode(10, 10, rgcn, TrainConfig(batch_mode="neighbor"), cpu)["mode"] == "neighbor"
+    assert choose_batch_mode(10, 10, ModelConfig(model="transe"), TrainConfig(), cpu)["mode"] == "triples"
+    with pytest.raises(InvalidInput, match="batch mode"):
+        choose_batch_mode(10, 10, rgcn, TrainConfig(batch_mode="sometimes"), cpu)
+    with pytest.raises(InvalidInput, match="--neighbors"):
+        choose_batch_mode(10, 10, rgcn, TrainConfig(neighbors=0), cpu)
+
+
+def test_neighbour_batches_are_subgraphs_of_the_training_graph(planted):
+    kg, split, _ = planted
+    edge_index, edge_type = kg.edge_index(split.train)
+    train_t = torch.as_tensor(split.train)
+    loader = link_loader(edge_index, edge_type, kg.num_entities, train_t, fanout=[3, 3], batch_size=100)
+    edges = set(zip(*edge_index.tolist(), edge_type.tolist()))
+    triples, seen = set(map(tuple, split.train.tolist())), 0
+    for b in loader:
+        g = b.n_id[b.edge_index]
+        assert set(zip(*g.tolist(), b.edge_type.tolist())) <= edges  # every sampled edge is a training edge
+        assert b.n_id.unique().numel() == b.n_id.numel()
+        assert int(torch.bincount(b.edge_index[1]).max()) <= 3 * 2  # <= k per node and hop (a seed can be reached twice)
+        keep = b.edge_label > 0  # relation + 1; 0: a pair of random nodes
+        h, t = b.n_id[b.edge_label_index[:, keep]]
+        batch = set(zip(h.tolist(), (b.edge_label[keep].long() - 1).tolist(), t.tolist()))
+        assert batch <= triples and (~keep).sum() == keep.sum()
+        seen += int(keep.sum())
+        # the seeds (heads and tails of the batch) come first, and every one has its in-edges sampled
+        seeds = b.edge_label_index.unique()
+        assert int(seeds.max()) < int(b.num_sampled_nodes[0])
+    assert seen == len(split.train)
 
 
 def test_resume_continues_and_refuses_another_graph(planted, tmp_path):
@@ -79,7 +120,10 @@ def kg_cli(*args, ok=True):
 def test_import_train_eval_predict_export(planted_csv, tmp_path):
     out = tmp_path / "g"
     kg_cli("import", "medmkg", planted_csv, "--out", out)
-    kg_cli("train-gnn", out, "--model", "rgcn", "--epochs", "20", "--eval-every", "5", "--dim", "32", "-q")
+    p = kg_cli("train-gnn", out, "--model", "rgcn", "--epochs", "20", "--eval-every", "5", "--dim", "32")
+    assert "batch mode: full (a full-batch step needs about" in p.stderr and "(fp32, full)" in p.stdout
+    p = kg_cli("train-gnn", out, "--model", "rgcn", "--epochs", "2", "--batch-mode", "sometimes", ok=False)
+    assert p.returncode == 2 and "E1121" in p.stderr and "Traceback" not in p.stderr
     kg_cli("train-gnn", out, "--model", "transe", "--epochs", "20", "--eval-every", "5", "--dim", "32", "-q")
     rows = json.loads(kg_cli("eval-gnn", out, "--json").stdout)
     assert {r["model"] for r in rows} == {"rgcn", "transe"}
