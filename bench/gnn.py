@@ -7,7 +7,7 @@
     --models takes rgcn:neighbor (or rgcn:full) for an R-GCN in that batch mode; plain rgcn lets auto decide.
 
 1. MedMKG (imported with medkg's own importer), one seeded split (medkg's: data-inverse pairs kept together):
-   every medkg model (R-GCN, TransE, DistMult, ComplEx, RotatE), then PyKEEN's TransE, RotatE and ComplEx trained
+   every medkg model (R-GCN, CompGCN, TransE, DistMult, ComplEx, RotatE), then PyKEEN's TransE, RotatE and ComplEx trained
    on the same train/valid/test triples with the same dimension (64 real numbers per entity), epochs and batch
    size, in the same run. One table: filtered and raw MRR and Hits@10, head and tail; PyKEEN's own evaluator
    scores PyKEEN's models (realistic ranks, filtered with train + valid + test). MedMKG's paper reports raw tail
@@ -49,7 +49,7 @@ def medkg_runs(kg, split, args) -> list[dict]:
     filters = known_index(split.train, split.valid, split.test)
     for name in args.models.split(","):
         model, _, mode = name.partition(":")  # rgcn:neighbor = R-GCN on sampled neighbourhoods
-        epochs = args.rgcn_epochs if model == "rgcn" else args.epochs
+        epochs = args.rgcn_epochs if model in ("rgcn", "compgcn") else args.epochs
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
         t0 = time.perf_counter()
@@ -58,7 +58,7 @@ def medkg_runs(kg, split, args) -> list[dict]:
                                 batch_mode=mode or "auto"))
         m = metrics(res.model, split.test, filters, kg.relations, device=res.device)
         gpu = f", GPU peak {torch.cuda.max_memory_allocated() / 2**20:,.0f} MB" if res.device == "cuda" else ""
-        model = f"{model} ({res.batch_mode})" if model == "rgcn" else model
+        model = f"{model} ({res.batch_mode})" if res.batch_mode != "triples" else model
         rows.append({"who": "medkg", "model": model, "m": m, "epochSeconds": res.epoch_seconds,
                      "wall": time.perf_counter() - t0, "epochs": res.epochs_run, "best": res.best_epoch,
                      "device": f"{res.device} {res.precision}{gpu}"})
@@ -201,7 +201,7 @@ def big_graph_mode(n_edges: int, mode: str, args) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--medmkg", type=Path, default=DEFAULT_MEDMKG)
-    ap.add_argument("--models", default="rgcn,transe,distmult,complex,rotate")
+    ap.add_argument("--models", default="rgcn,compgcn,transe,distmult,complex,rotate")
     ap.add_argument("--epochs", type=int, default=100, help="epochs for the KGE models, medkg's and PyKEEN's")
     ap.add_argument("--rgcn-epochs", type=int, default=60)
     ap.add_argument("--pykeen", default="transe,rotate,complex", help="PyKEEN models to train beside (empty: none)")

@@ -19,7 +19,8 @@ from torch import nn
 
 from kg.core.errors import InvalidInput
 
-MODELS = ("rgcn", "transe", "distmult", "complex", "rotate")
+MODELS = ("rgcn", "compgcn", "transe", "distmult", "complex", "rotate")
+COMPOSITIONS = ("mult", "sub", "corr")
 
 
 @dataclass
@@ -32,6 +33,7 @@ class ModelConfig:
     decoder: str = "distmult"  # R-GCN decoder: "distmult" or "complex"
     dropout: float = 0.2
     margin: float = 1.0  # TransE / RotatE margin
+    composition: str = "mult"  # CompGCN: how a neighbour and its relation combine: mult, sub or corr
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -41,6 +43,9 @@ class ModelConfig:
             raise InvalidInput(f"unknown model {self.model!r}", code="E1104", fix="use one of: " + ", ".join(MODELS))
         if self.decomposition not in ("basis", "block"):
             raise InvalidInput(f"unknown decomposition {self.decomposition!r}", code="E1105", fix="use basis or block")
+        if self.composition not in COMPOSITIONS:
+            raise InvalidInput(f"unknown composition {self.composition!r}", code="E1123",
+                               fix="use one of: " + ", ".join(COMPOSITIONS))
         if self.decoder not in ("distmult", "complex"):
             raise InvalidInput(f"unknown decoder {self.decoder!r}", code="E1106", fix="use distmult or complex")
         if self.dim < 2 or self.dim % 2:
@@ -249,6 +254,114 @@ class RGCN(nn.Module):
         return self._against_all(self.embeddings(), t, r, "head")
 
 
+def _compose(x: torch.Tensor, rel: torch.Tensor, how: str) -> torch.Tensor:
+    """CompGCN's composition of a node vector and a relation vector (``[.., d]`` each): elementwise product
+    (DistMult-like), difference (TransE-like) or circular correlation (HolE-like, by FFT)."""
+    if how == "mult":
+        return x * rel
+    if how == "sub":
+        return x - rel
+    d = x.size(-1)
+    return torch.fft.irfft(torch.conj(torch.fft.rfft(x.float(), dim=-1)) * torch.fft.rfft(rel.float(), dim=-1),
+                           n=d, dim=-1).to(x.dtype)
+
+
+def _compgcn_conv_cls():
+    from torch_geometric.nn import MessagePassing
+
+    class CompGCNConv(MessagePassing):
+        """A CompGCN layer (Vashishth et al., 2020) as a PyG ``MessagePassing`` layer: node ``v`` gets
+        ``BN(1/3 (sum_{(u, r) -> v} W_dir(r) phi(x_u, z_r) / c_{v,dir} + W_loop phi(x_v, z_loop)) + b)``, ``dir`` the
+        edge's direction (a relation or its inverse: ``edge_type >= R``), ``c`` v's in-degree in that direction,
+        ``BN`` batch normalisation as in the authors' code (without it products of small vectors shrink layer by
+        layer and nothing learns); the relations move on as ``W_rel z_r``. Shapes: ``x [N, in]``, ``edge_index [2, E]``, ``edge_type [E]`` in
+        ``0..2R-1``, ``rel [2R, in]`` -> ``([num_out, out], [2R, out])``."""
+
+        def __init__(self, in_channels: int, out_channels: int, composition: str):
+            super().__init__(aggr="add")
+            self.composition, self.out_channels = composition, out_channels
+            self.w_in = nn.Linear(in_channels, out_channels, bias=False)
+            self.w_out = nn.Linear(in_channels, out_channels, bias=False)
+            self.w_loop = nn.Linear(in_channels, out_channels, bias=False)
+            self.w_rel = nn.Linear(in_channels, out_channels, bias=False)
+            self.loop_rel = nn.Parameter(torch.empty(1, in_channels))
+            self.bias = nn.Parameter(torch.zeros(out_channels))
+            self.bn = nn.BatchNorm1d(out_channels)
+            nn.init.xavier_uniform_(self.loop_rel)
+
+        def forward(self, x, edge_index, edge_type, rel, num_out: int | None = None):
+            n = x.size(0)
+            m = n if num_out is None else num_out
+            inv = edge_type >= rel.size(0) // 2
+            key = edge_index[1] * 2 + inv.long()
+            norm = 1.0 / torch.bincount(key, minlength=2 * m).clamp(min=1)[key].to(x.dtype)
+            agg = self.propagate(edge_index, x=(x, x[:m]), rel=rel, edge_type=edge_type, inv=inv, norm=norm,
+                                 size=(n, m))
+            loop = self.w_loop(_compose(x[:m], self.loop_rel, self.composition))
+            return self.bn((agg + loop) / 3 + self.bias), self.w_rel(rel)
+
+        def message(self, x_j, rel, edge_type, inv, norm):
+            msg = _compose(x_j, rel[edge_type], self.composition)
+            out = msg.new_zeros(msg.size(0), self.out_channels)
+            out[~inv] = self.w_in(msg[~inv])
+            out[inv] = self.w_out(msg[inv])
+            return out * norm.unsqueeze(1)
+
+    return CompGCNConv
+
+
+class CompGCN(RGCN):
+    """CompGCN: node features ``x [N, d]`` and relation vectors ``[2R, d]`` (each relation and its inverse) through
+    ``layers`` CompGCN layers together; the decoder (DistMult or ComplEx) scores with the last layer's relation
+    vectors. The rest (losses, full-graph and sampled, ranking) is the R-GCN's."""
+
+    def __init__(self, num_entities: int, num_relations: int, cfg: ModelConfig):
+        nn.Module.__init__(self)
+        conv = _compgcn_conv_cls()
+        self.cfg, self.num_relations = cfg, num_relations
+        self.x = nn.Embedding(num_entities, cfg.dim)
+        nn.init.xavier_uniform_(self.x.weight)
+        self.rel0 = nn.Parameter(torch.empty(2 * num_relations, cfg.dim))
+        nn.init.xavier_uniform_(self.rel0)
+        self.convs = nn.ModuleList(conv(cfg.dim, cfg.dim, cfg.composition) for _ in range(cfg.layers))
+        self.edge_index: torch.Tensor | None = None
+        self.edge_type: torch.Tensor | None = None
+        self._z: torch.Tensor | None = None
+        self._rel: torch.Tensor | None = None
+
+    @property
+    def rel(self) -> torch.Tensor:
+        """The decoder's relation vectors ``[R, d]``: the last layer's, from the latest :meth:`encode`."""
+        if self._rel is None:
+            self.prepare()
+        return self._rel
+
+    def encode(self, n_id: torch.Tensor | None = None, edge_index: torch.Tensor | None = None,
+               edge_type: torch.Tensor | None = None, hops: tuple[list[int], list[int]] | None = None) -> torch.Tensor:
+        """As :meth:`RGCN.encode`; also sets the decoder's relation vectors."""
+        sub = n_id is not None
+        z = self.x(n_id) if sub else self.x.weight
+        ei, et = (edge_index, edge_type) if sub else (self.edge_index, self.edge_type)
+        r, L = self.rel0, len(self.convs)
+        if hops is not None:
+            nodes, edges = np.cumsum(hops[0]).tolist(), np.cumsum(hops[1]).tolist()
+        for n, conv in enumerate(self.convs):
+            if hops is None:
+                z, r = conv(z, ei, et, r)
+            else:
+                e = edges[L - 1 - n]
+                z, r = conv(z[:nodes[L - n]], ei[:, :e], et[:e], r, num_out=nodes[L - 1 - n])
+            if n < L - 1:
+                z = nn.functional.dropout(torch.tanh(z), self.cfg.dropout, self.training)
+                r = torch.tanh(r)
+        self._rel = r[:self.num_relations]
+        return z
+
+    @torch.no_grad()
+    def prepare(self) -> None:
+        self._z = self.encode()
+
+
 class KGE(nn.Module):
     """A ``torch_geometric.nn.kge`` model (TransE, DistMult, ComplEx, RotatE) behind the same interface."""
 
@@ -313,4 +426,8 @@ class KGE(nn.Module):
 
 def build_model(num_entities: int, num_relations: int, cfg: ModelConfig) -> nn.Module:
     cfg.check()
-    return RGCN(num_entities, num_relations, cfg) if cfg.model == "rgcn" else KGE(num_entities, num_relations, cfg)
+    if cfg.model == "rgcn":
+        return RGCN(num_entities, num_relations, cfg)
+    if cfg.model == "compgcn":
+        return CompGCN(num_entities, num_relations, cfg)
+    return KGE(num_entities, num_relations, cfg)

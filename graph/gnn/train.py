@@ -27,6 +27,7 @@ from graph.gnn.split import Split
 from kg.core.errors import InvalidInput, Unavailable
 
 FORMAT = 1  # checkpoint layout
+GNN_MODELS = ("rgcn", "compgcn")  # the models that encode the graph (batch modes apply)
 
 
 @dataclass
@@ -84,7 +85,7 @@ def choose_batch_mode(num_entities: int, mp_edges: int, mcfg: ModelConfig, tcfg:
     if tcfg.neighbors == 0 or tcfg.neighbors < -1:
         raise InvalidInput(f"--neighbors must be a positive number or -1 (all), not {tcfg.neighbors}", code="E1122",
                            fix="e.g. --neighbors 10")
-    if mcfg.model != "rgcn":
+    if mcfg.model not in GNN_MODELS:
         return {"mode": "triples", "why": "the model encodes no graph"}
     need = full_batch_bytes(num_entities, mp_edges, dim=mcfg.dim, layers=mcfg.layers, bases=mcfg.num_bases,
                             batch=tcfg.batch_size or 4096)

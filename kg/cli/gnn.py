@@ -55,12 +55,13 @@ def _ratios(text: str) -> tuple[float, float, float]:
 @app.command("train-gnn")
 def train_gnn_cmd(
     graph_dir: Path = typer.Argument(..., metavar="DIR", help="A build folder (kg build or kg import)."),
-    model: str = typer.Option("rgcn", "--model", help="rgcn, transe, distmult, complex or rotate."),
+    model: str = typer.Option("rgcn", "--model", help="rgcn, compgcn, transe, distmult, complex or rotate."),
     dim: int = typer.Option(64, "--dim"),
     epochs: int = typer.Option(200, "--epochs", min=1),
     lr: float = typer.Option(0.01, "--lr"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Positive triples per step (default 4096 R-GCN, 1024 KGE)."),
     decoder: str = typer.Option("distmult", "--decoder", help="R-GCN decoder: distmult or complex."),
+    composition: str = typer.Option("mult", "--composition", help="CompGCN: mult, sub or corr."),
     decomposition: str = typer.Option("basis", "--decomposition", help="R-GCN weights: basis or block."),
     bases: int = typer.Option(8, "--bases", help="Bases (or blocks) of the R-GCN decomposition."),
     layers: int = typer.Option(2, "--layers", min=1, max=4),
@@ -88,7 +89,8 @@ def train_gnn_cmd(
 
     from graph.store import FileStore
 
-    mcfg = ModelConfig(model=model, dim=dim, layers=layers, decomposition=decomposition, num_bases=bases, decoder=decoder)
+    mcfg = ModelConfig(model=model, dim=dim, layers=layers, decomposition=decomposition, num_bases=bases, decoder=decoder,
+                       composition=composition)
     mcfg.check()
     ratios = _ratios(split)
     FileStore(graph_dir)  # not a build folder: said before the progress bar starts

@@ -10,7 +10,8 @@ from graph.gnn.models import MODELS, ModelConfig, build_model
 from kg.core.errors import InvalidInput
 
 
-@pytest.mark.parametrize("name,decoder", [("rgcn", "complex"), *((m, "distmult") for m in MODELS)])
+@pytest.mark.parametrize("name,decoder", [("rgcn", "complex"), ("compgcn", "complex"),
+                                          *((m, "distmult") for m in MODELS)])
 def test_scoring_every_entity_equals_scoring_each_triple(name, decoder):
     torch.manual_seed(0)
     n = 40
@@ -23,7 +24,7 @@ def test_scoring_every_entity_equals_scoring_each_triple(name, decoder):
         m.prepare()
         st, sh = m.score_tails(h, r), m.score_heads(r, t)
         all_n = torch.arange(n)
-        if name == "rgcn":
+        if name in ("rgcn", "compgcn"):
             z = m.embeddings()
             one = lambda a, b, c: m._decode(z[a], b, z[c])  # noqa: E731
         else:
@@ -35,6 +36,7 @@ def test_scoring_every_entity_equals_scoring_each_triple(name, decoder):
 
 def test_bad_model_settings_are_refused():
     for cfg, msg in ((ModelConfig(model="conve"), "unknown model"), (ModelConfig(dim=7), "even"),
+                     (ModelConfig(model="compgcn", composition="add"), "unknown composition"),
                      (ModelConfig(decomposition="block", num_bases=5), "divisible")):
         with pytest.raises(InvalidInput, match=msg):
             build_model(10, 2, cfg)
@@ -127,8 +129,8 @@ def test_the_basis_layer_is_the_r_gcn_formula():
     assert torch.allclose(conv(x, *big), want, atol=1e-5) and len(conv._plan[1]) == r
 
 
-@pytest.mark.parametrize("decomposition", ["basis", "block"])
-def test_a_trimmed_subgraph_encodes_its_seeds_as_the_untrimmed_one_does(decomposition):
+@pytest.mark.parametrize("model,decomposition", [("rgcn", "basis"), ("rgcn", "block"), ("compgcn", "basis")])
+def test_a_trimmed_subgraph_encodes_its_seeds_as_the_untrimmed_one_does(model, decomposition):
     """Layer by layer, a sampled subgraph only computes the hops the next layer needs; the seeds come out the same."""
     from graph.gnn.sampling import link_loader
 
@@ -136,7 +138,7 @@ def test_a_trimmed_subgraph_encodes_its_seeds_as_the_untrimmed_one_does(decompos
     n, r = 400, 3
     ei, et = torch.randint(0, n, (2, 3000), generator=g), torch.randint(0, 2 * r, (3000,), generator=g)
     triples = torch.stack([ei[0], et % r, ei[1]], 1)[:200]
-    model = build_model(n, r, ModelConfig(model="rgcn", dim=16, decomposition=decomposition, num_bases=4)).eval()
+    model = build_model(n, r, ModelConfig(model=model, dim=16, decomposition=decomposition, num_bases=4)).eval()
     b = next(iter(link_loader(ei, et, n, triples, fanout=[4, 4], batch_size=64)))
     seeds = b.num_sampled_nodes[0]
     with torch.no_grad():
@@ -144,3 +146,32 @@ def test_a_trimmed_subgraph_encodes_its_seeds_as_the_untrimmed_one_does(decompos
         whole = model.encode(b.n_id, b.edge_index, b.edge_type)
     assert trimmed.shape == (seeds, 16) and b.n_id.numel() > seeds
     assert torch.allclose(trimmed, whole[:seeds], atol=1e-5)
+
+
+@pytest.mark.parametrize("composition", ["mult", "sub", "corr"])
+def test_the_compgcn_layer_is_the_compgcn_formula(composition):
+    """One CompGCN layer against its formula written edge by edge."""
+    from graph.gnn.models import _compose, build_model
+
+    torch.manual_seed(1)
+    n, r, d = 7, 2, 4
+    m = build_model(n, r, ModelConfig(model="compgcn", dim=d, layers=1, composition=composition)).eval()
+    conv = m.convs[0]
+    ei = torch.tensor([[0, 1, 2, 3, 1, 5], [1, 1, 1, 0, 4, 4]])
+    et = torch.tensor([0, 1, 2, 3, 0, 0])  # 2, 3: inverses of 0, 1
+    x, rel = torch.randn(n, d), torch.randn(2 * r, d)
+    with torch.no_grad():
+        got, rel_out = conv(x, ei, et, rel)
+        for v in range(n):
+            total = conv.w_loop(_compose(x[v], conv.loop_rel[0], composition))
+            for inverse in (False, True):
+                into = [e for e in range(ei.size(1)) if int(ei[1, e]) == v and (int(et[e]) >= r) == inverse]
+                w = conv.w_out if inverse else conv.w_in
+                for e in into:
+                    total = total + w(_compose(x[ei[0, e]], rel[et[e]], composition)) / len(into)
+            assert torch.allclose(got[v], conv.bn((total / 3 + conv.bias).unsqueeze(0))[0], atol=1e-5), v
+        if composition == "corr":  # circular correlation: sum_i a_i b_(i + k mod d)
+            a, b = x[0], rel[0]
+            ref = torch.stack([sum(a[i] * b[(i + k) % d] for i in range(d)) for k in range(d)])
+            assert torch.allclose(_compose(a, b, "corr"), ref, atol=1e-5)
+    assert torch.allclose(rel_out, conv.w_rel(rel))

@@ -26,7 +26,8 @@ def planted():
     return kg, split_edges(kg.triples, seed=0), member
 
 
-@pytest.mark.parametrize("model,epochs,mode", [("rgcn", 40, "full"), ("rgcn", 40, "neighbor"), ("transe", 300, "auto")])
+@pytest.mark.parametrize("model,epochs,mode", [("rgcn", 40, "full"), ("rgcn", 40, "neighbor"), ("compgcn", 150, "full"),
+                                               ("transe", 300, "auto")])
 def test_held_out_edges_are_recovered_far_above_chance(planted, model, epochs, mode, tmp_path):
     kg, split, member = planted
     res = train(kg, split, ModelConfig(model=model, dim=32),
@@ -36,7 +37,10 @@ def test_held_out_edges_are_recovered_far_above_chance(planted, model, epochs, m
     m = metrics(res.model, split.test, known_index(split.train, split.valid, split.test), kg.relations)
     chance = np.mean(1.0 / np.arange(1, kg.num_entities + 1))  # expected MRR of a random ranking
     tail = m["filtered"]["tail"]
-    assert tail["mrr"] > 5 * chance and tail["hits@10"] > 0.2, (tail, chance)
+    # CompGCN learns this small graph more slowly and less well than the R-GCN (MedMKG, bench/gnn.py: 0.185 vs
+    # 0.197 filtered tail MRR): a lower bar, still several times chance (hits@10 by chance: 10 / 300)
+    weak = model == "compgcn"
+    assert tail["mrr"] > (3 if weak else 5) * chance and tail["hits@10"] > (0.15 if weak else 0.2), (tail, chance)
     # the planted community: of the top 20 tails of a held-out concept relation, the share in the target community
     # (a random ranking: 1 in 12)
     q = split.test[split.test[:, 1] != kg.relation_index["POSITIVE"]][:30]
@@ -44,7 +48,7 @@ def test_held_out_edges_are_recovered_far_above_chance(planted, model, epochs, m
         top = torch.topk(res.model.score_tails(torch.as_tensor(q[:, 0]), torch.as_tensor(q[:, 1])), SIZE).indices
     share = np.mean([[member.get(kg.entities[i][1]) == member[kg.entities[t][1]] for i in row]
                      for row, t in zip(top.tolist(), q[:, 2].tolist())])
-    assert share > 4 / COMMUNITIES, share
+    assert share > (3 if weak else 4) / COMMUNITIES, share
     assert (tmp_path / "model.pt").is_file() and (tmp_path / "checkpoint.pt").is_file()
     assert COMMUNITIES * SIZE <= kg.num_entities
 
@@ -125,8 +129,10 @@ def test_import_train_eval_predict_export(planted_csv, tmp_path):
     p = kg_cli("train-gnn", out, "--model", "rgcn", "--epochs", "2", "--batch-mode", "sometimes", ok=False)
     assert p.returncode == 2 and "E1121" in p.stderr and "Traceback" not in p.stderr
     kg_cli("train-gnn", out, "--model", "transe", "--epochs", "20", "--eval-every", "5", "--dim", "32", "-q")
+    kg_cli("train-gnn", out, "--model", "compgcn", "--composition", "corr", "--epochs", "10", "--eval-every", "5",
+           "--dim", "32", "--no-write", "-q")
     rows = json.loads(kg_cli("eval-gnn", out, "--json").stdout)
-    assert {r["model"] for r in rows} == {"rgcn", "transe"}
+    assert {r["model"] for r in rows} == {"rgcn", "transe", "compgcn"}
     for r in rows:
         assert set(r["filtered"]) == set(r["raw"]) == {"head", "tail"}
         assert set(r["filtered"]["tail"]) == {"mrr", "hits@1", "hits@3", "hits@10"}
