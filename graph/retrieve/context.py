@@ -75,18 +75,23 @@ def _ref(store: Store, cui: str, row: dict | None = None) -> ConceptRef:
 
 
 def _citations(row: dict, image: str, study: str | None, with_text: bool) -> list[Citation]:
+    evidence = row.get("evidence")
+    report, extractor = row.get("reportId"), row.get("extractor")
+    if not evidence:
+        return [Citation(image_id=image, study_id=study, report_id=report, section=row.get("section"),
+                         extractor=extractor)]
     out = []
-    for ev in row.get("evidence") or [None]:
-        section, start, end, text = row.get("section"), None, None, None
-        if ev:
-            parts = ev.split(":", 3)
-            if len(parts) == 4:
-                section = parts[0]
-                a, _, b = parts[1].partition("-")
-                start, end = (int(a), int(b)) if a.isdigit() and b.isdigit() else (None, None)
-                text = parts[3] if with_text else None
-        out.append(Citation(image_id=image, study_id=study, report_id=row.get("reportId"), section=section,
-                            start=start, end=end, text=text, extractor=row.get("extractor")))
+    for ev in evidence:
+        parts = ev.split(":", 3)
+        if len(parts) == 4:
+            a, _, b = parts[1].partition("-")
+            ok = a.isdigit() and b.isdigit()
+            out.append(Citation(image_id=image, study_id=study, report_id=report, section=parts[0],
+                                start=int(a) if ok else None, end=int(b) if ok else None,
+                                text=parts[3] if with_text else None, extractor=extractor))
+        else:
+            out.append(Citation(image_id=image, study_id=study, report_id=report, section=row.get("section"),
+                                extractor=extractor))
     return out
 
 
@@ -109,23 +114,26 @@ def choose_neighbours(hits: list[tuple[str, float]], k: int, *, gamma: float | N
 def aggregate(store: Store, neighbours: list[ImageHit], *, with_text: bool = False) -> list[Finding]:
     """The neighbours' findings per (concept, polarity), similarity-weighted, most support first."""
     total = sum(max(h.score, 0.0) for h in neighbours) or 1.0
-    acc: dict[tuple[str, str], dict] = {}
+    acc: dict[tuple[str, str], list] = {}  # (cui, type) -> [support, cases, citations]
     for h in neighbours:
-        seen = set()
+        w, seen = max(h.score, 0.0), set()
         for row in store.findings_of(h.id):
             key = (row["cui"], row["type"])
-            a = acc.setdefault(key, {"support": 0.0, "cases": 0, "citations": []})
+            a = acc.get(key)
+            if a is None:
+                a = acc[key] = [0.0, 0, []]
             if key not in seen:
-                a["support"] += max(h.score, 0.0)
-                a["cases"] += 1
+                a[0] += w
+                a[1] += 1
                 seen.add(key)
-            a["citations"].extend(_citations(row, h.id, h.study_id, with_text))
+            a[2] += _citations(row, h.id, h.study_id, with_text)
     refs = _refs(store, [cui for cui, _ in acc])
-    out = [Finding(concept=refs[cui], polarity=POLARITY_WORD[typ], support=round(a["support"], 6),
-                   cases=a["cases"], of=len(neighbours), confidence=round(a["support"] / total, 4),
-                   citations=tuple(a["citations"]))
-           for (cui, typ), a in acc.items()]
-    return sorted(out, key=lambda f: (-f.support, f.concept.cui, f.polarity))
+    of = len(neighbours)
+    out = [Finding(concept=refs[cui], polarity=POLARITY_WORD[typ], support=round(support, 6), cases=cases, of=of,
+                   confidence=round(support / total, 4), citations=tuple(cites))
+           for (cui, typ), (support, cases, cites) in acc.items()]
+    out.sort(key=lambda f: (-f.support, f.concept.cui, f.polarity))
+    return out
 
 
 def _gnn(rows: dict[str, dict], cui: str) -> np.ndarray | None:

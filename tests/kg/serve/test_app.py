@@ -231,3 +231,26 @@ def test_schemathesis_finds_no_server_error(service, tmp_path):
 
     m = re.search(r"(\d+) generated, (\d+) passed", tail)
     assert m and m.group(1) == m.group(2) and int(m.group(1)) > 100, tail  # every generated case passed
+
+
+def test_the_json_fast_path_answers_as_the_declared_route(service, sample_build):
+    """POST /v1/context with a JSON content type is served by a plain-ASGI fast path; without a content type the
+    FastAPI route (which takes it as JSON) answers. Both give the same bodies, errors included."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    ids = (sample_build / "index" / "ids.txt").read_text().split()
+    u = urlsplit(service)
+    bodies = [{"image_id": ids[1], "k": 4, "format": "kg-llava"}, {"image_id": "no-such-image"}, {"k": -1},
+              {"embedding": [0.1] * 3}, b'{"image_id": ']
+    for body in bodies:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        answers = []
+        for headers in ({"Content-Type": "application/json"}, {}):
+            conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+            conn.request("POST", "/v1/context", body=raw, headers=headers)
+            r = conn.getresponse()
+            answers.append((r.status, r.read(), r.getheader("content-type")))
+            conn.close()
+        assert answers[0] == answers[1], (body, answers)
+        assert answers[0][0] in (200, 404, 422)
