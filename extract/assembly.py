@@ -70,7 +70,8 @@ def assemble(report_id: str, text: str, sections, tokens, ents: list[tuple[Span,
             c = index.concept(e.cui)
             name = c.name if c is not None else e.cui
             pol = "positive" if e.kind == "anat" else e.polarity
-            mentions.append(ConceptMention(e.cui, name, pol, start, end, span, sec, e.weak, str(n)))
+            mentions.append(ConceptMention(e.cui, name, pol, start, end, span, sec, e.weak, str(n),
+                                            "" if e.kind == "anat" else e.reason))
     relations: list[Relation] = []
     for e, _units, _sec in ents:
         src = ids[id(e)]

@@ -15,6 +15,7 @@ A concept whose mentions carry more than one polarity is flagged ``conflict``.
 
 from __future__ import annotations
 
+from extract.certainty import CERTAINTIES
 from extract.records import ConceptMention, StudyConcept
 
 MERGE_RULE = "definite>hedged; impression>findings>other; positive>uncertain>negative; first"
@@ -35,6 +36,10 @@ def merge_mentions(mentions) -> tuple[StudyConcept, ...]:
     for cui in sorted(by_cui):
         ms = sorted(by_cui[cui], key=lambda m: (m.start, m.end))
         best = max(ms, key=_key)
+        # of the mentions with the winning polarity (and weight), the most confident grade: "likely atelectasis"
+        # in the impression and "possible atelectasis" in the findings make a probable atelectasis
+        peers = [m for m in ms if _key(m)[:4] == _key(best)[:4]]
+        lead = min(peers, key=lambda m: (CERTAINTIES.index(m.certainty), m.start))
         out.append(
             StudyConcept(
                 cui=cui,
@@ -42,6 +47,8 @@ def merge_mentions(mentions) -> tuple[StudyConcept, ...]:
                 polarity=best.polarity,
                 evidence=tuple(ms),
                 conflict=len({m.polarity for m in ms}) > 1,
+                certainty=lead.certainty,
+                rule=lead.rule,
             )
         )
     return tuple(out)

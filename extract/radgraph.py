@@ -37,7 +37,10 @@ def normalise_label(label: str) -> str | None:
     """A RadGraph v1 label for a v1 or RadGraph-XL label; None if unknown."""
     if label in LABELS:
         return label
-    return _XL_LABELS.get(str(label).strip().lower())
+    parts = str(label).strip().lower().split("::")
+    if len(parts) == 3 and parts[1] == "measurement":  # RadGraph-XL's measurement spans ("3 cm") keep their kind
+        parts = [parts[0], parts[2]]
+    return _XL_LABELS.get("::".join(parts))
 
 
 @dataclass(frozen=True)
@@ -127,8 +130,13 @@ def read_radgraph(path: Path, labeler: str | None = None) -> list[RGDoc]:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"cannot read RadGraph JSON: {exc}", code="E128", where=str(path), fix="pass a RadGraph .json file") from None
+    if isinstance(raw, list) and all(isinstance(x, dict) for x in raw):
+        # the radgraph package's output: a list with one {"0": {...}} per input text, in input order; the
+        # document's id is its position (item n of several documents: "n:key")
+        raw = {(str(n) if len(item) == 1 else f"{n}:{k}"): v for n, item in enumerate(raw) for k, v in item.items()}
     if not isinstance(raw, dict):
-        raise InvalidInput("RadGraph JSON must be an object {doc_id: {...}}", code="E124", where=str(path), fix="check the file")
+        raise InvalidInput("RadGraph JSON must be an object {doc_id: {...}} (or RadGraph-XL's list of them)",
+                           code="E124", where=str(path), fix="check the file")
     return [_parse_doc(str(k), v, str(path), labeler) for k, v in raw.items()]
 
 

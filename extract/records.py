@@ -71,6 +71,14 @@ class ConceptMention:
     section: str
     weak: bool = False  # e.g. "no new X", "history of X": yields to any other mention
     entity_id: str | None = None
+    rule: str = ""  # the trigger that set the polarity ("unc:likely", "neg:no", "normal:normal"); "" when none
+
+    @property
+    def certainty(self) -> str:
+        """definite, probable, possible or absent (:mod:`extract.certainty`)."""
+        from extract.certainty import certainty_of
+
+        return certainty_of(self.polarity, self.rule)
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,8 @@ class StudyConcept:
     polarity: str
     evidence: tuple[ConceptMention, ...]
     conflict: bool  # mentions disagreed on polarity
+    certainty: str = ""  # definite, probable, possible or absent: of the mention(s) that decided the polarity
+    rule: str = ""  # that mention's trigger
 
 
 @dataclass(frozen=True)

@@ -285,7 +285,7 @@ class RulesExtractor:
             c = self.index.concept(cui)
             if c is None:
                 continue
-            out.append(ConceptMention(cui, c.name, pol, start, end, text[start:end], section))
+            out.append(ConceptMention(cui, c.name, pol, start, end, text[start:end], section, rule=f"{kind}:{low_anat}"))
         return out
 
 def _compose(word: str, at: int, anats: list[Span]) -> tuple[Span, str] | None:

@@ -81,6 +81,9 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         # "hard to say whether there is edema": "whether" opens the scope and outranks "there is" (term)
         "whether", "whether there is", "whether there are", "whether there has been",
         "differential diagnosis would include", "differential would include",
+        # probable (extract.certainty): the finding is named as the likely reading, not stated outright
+        "consistent with", "compatible with", "in keeping with", "most consistent with", "favored", "favoring",
+        "favor", "favour", "favoured", "most compatible with", "highly suggestive of",
         # "minimal if any effusion": the hedge before the finding
         "minimal if any", "small if any", "trace if any", "little if any", "mild if any",
     ),
@@ -101,6 +104,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "could not be entirely excluded", "are not entirely excluded", "is not ruled out", "are not ruled out",
         "may be present", "might be present", "could be present", "may also be present",
         "is impossible to say", "impossible to say", "is uncertain", "are uncertain", "is equivocal", "is not certain",
+        "is favored", "are favored", "is favoured",
     ),
     "unc_both": ("versus", "vs", "or less likely", "or more likely"),
     "unc_alt": ("or",),
@@ -108,7 +112,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "but", "however", "although", "though", "aside from", "apart from", "except", "except for",
         "with the exception of", "which", "whereas", "while", "otherwise", "there is", "there are",
         "there has been", "there have been", "since", "and there is", "unchanged", "now",
-        "consistent with", "compatible with", "secondary to", "due to", "in keeping with",
+        "secondary to", "due to",
     ),
 }
 

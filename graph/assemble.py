@@ -127,6 +127,7 @@ def assemble(studies: list[StudyInput], index: ConceptIndex, *, keep_text: bool 
                         "_end": c.cui,
                         "reportId": s.report_id,
                         "evidence": _evidence(c),
+                        "certainty": c.certainty or None,
                         "section": ",".join(sections),
                         "extractor": s.extractor,
                     }

@@ -26,11 +26,12 @@ def record_object(p: Processed) -> dict:
         "sections": {s.name: {"start": s.start, "end": s.end, "header": s.header} for s in x.sections},
         "entities": to_radgraph(x, study.text),
         "concepts": [
-            {"cui": m.cui, "name": m.name, "polarity": m.polarity, "start": m.start, "end": m.end, "text": m.text,
-             "section": m.section}
+            {"cui": m.cui, "name": m.name, "polarity": m.polarity, "certainty": m.certainty, "rule": m.rule,
+             "start": m.start, "end": m.end, "text": m.text, "section": m.section}
             for m in x.mentions
         ],
-        "merged": [{"cui": c.cui, "name": c.name, "polarity": c.polarity, "conflict": c.conflict} for c in x.concepts],
+        "merged": [{"cui": c.cui, "name": c.name, "polarity": c.polarity, "certainty": c.certainty,
+                    "conflict": c.conflict} for c in x.concepts],
         "extractor": x.extractor,
     }
 

@@ -74,3 +74,73 @@ def eval_extract(
         typer.echo(json.dumps(result, indent=2))
         return
     print_eval(result)
+
+
+@app.command("label")
+def label_cmd(
+    source: Path = typer.Argument(..., help="Any corpus `kg build` reads."),
+    schema: str = typer.Option(..., "--schema", help="chexpert (the CheXpert labeler's 14 observations) or chestxray14 (NegBio's 14 findings)."),
+    out: Path = typer.Option(..., "--out", "-o", help="The CSV to write, in the schema's layout."),
+    uncertain: Optional[str] = typer.Option(None, "--uncertain", help="ones, zeros or keep (-1): what an uncertain finding becomes (default: keep for chexpert, zeros for chestxray14)."),
+    probable: str = typer.Option("positive", "--probable", help="positive or uncertain: what a probable finding ('likely', 'consistent with') becomes."),
+    finding_map: Optional[Path] = typer.Option(None, "--map", help="schema<TAB>label<TAB>CUI|CUI table (default: bundled extract/data/label_map.tsv)."),
+    ids: bool = typer.Option(False, "--ids", help="chexpert: key rows by report id (column 'id') instead of the report text."),
+    format: str = typer.Option("auto", "--format", "-f"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes."),
+    extractor: str = typer.Option("rules", "--extractor", help="Extractor backend."),
+    umls: Optional[Path] = typer.Option(None, "--umls", help="A UMLS index folder or release META folder (or a lexicon .tsv) instead of the bundled lexicon."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Finding labels per report (1 present / 0 absent / -1 uncertain / blank), as the CheXpert labeler or NegBio write them."""
+    from extract.labels import LabelPolicy, check_schema, default_policy
+    from kg.core.progress import progress
+    from kg.labeling import run_label
+
+    check_schema(schema)
+    policy = LabelPolicy(uncertain=uncertain or default_policy(schema).uncertain, probable=probable)
+    policy.check()
+    with progress(quiet) as track:
+        c = run_label(source, out, schema=schema, policy=policy, map_path=finding_map, ids=ids, fmt=format,
+                      limit=limit, workers=workers, extractor=extractor, umls=umls,
+                      advance=track("Labelling", unit="reports"))
+    typer.echo(f"labelled {c.labelled:,} of {c.read:,} reports ({schema}, uncertain -> {policy.uncertain}, "
+               f"probable -> {policy.probable}); wrote {out}")
+    if c.quarantined:
+        warn(f"{c.quarantined} record(s) quarantined in {out.name}.quarantine.jsonl")
+
+
+@eval_app.command("labels")
+def eval_labels_cmd(
+    pred: Path = typer.Argument(..., help="Predicted labels CSV (kg label, the CheXpert labeler, NegBio)."),
+    gold: Path = typer.Argument(..., help="Gold labels CSV in the same layout; rows joined on the first column."),
+    uncertain_as: str = typer.Option("negative", "--uncertain-as", help="How -1 counts on either side: negative or positive."),
+    exclude: str = typer.Option("", "--exclude", help="Labels to leave out, comma-separated (e.g. Hernia, which the Open-i NegBio gold never marks)."),
+    errors: Optional[Path] = typer.Option(None, "--errors", help="Write every disagreement (JSONL) here."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+):
+    """Per-label and micro precision / recall / F1 of present labels, PRED against GOLD."""
+    import json
+
+    from extract.labels import score_label_csvs
+    from kg.cli.render import console, table
+
+    if uncertain_as not in ("negative", "positive"):
+        raise InvalidInput(f"unknown --uncertain-as {uncertain_as!r}", code="E1134", fix="use negative or positive")
+    ev = score_label_csvs(pred, gold, uncertain_as=uncertain_as,
+                          exclude=frozenset(x.strip() for x in exclude.split(",") if x.strip()))
+    if ev.reports == 0:
+        raise InvalidInput(f"no report of {gold} is in {pred}", code="E1135",
+                           fix="label the same reports, keyed the same way (kg label --ids for report ids)")
+    if errors is not None:
+        errors.write_text("".join(json.dumps(e) + "\n" for e in ev.errors), encoding="utf-8")
+    result = ev.as_dict()
+    if ev.missing:
+        warn(f"{len(ev.missing):,} gold report(s) have no prediction and were left out (first: {', '.join(ev.missing[:3])})")
+    if json_out:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    rows = [[k, str(v["tp"]), str(v["fp"]), str(v["fn"]), f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}"]
+            for k, v in [*result["perLabel"].items(), ("micro", result["micro"])]]
+    console().print(table(f"{ev.reports:,} reports", ["label", "TP", "FP", "FN", "P", "R", "F1"], rows,
+                          right=("TP", "FP", "FN", "P", "R", "F1")))

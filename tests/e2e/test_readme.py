@@ -74,11 +74,13 @@ def test_extraction_commands_run(tmp_path):
         if not cmd:
             continue
         cmd = (cmd.replace("REPORTS", str(sample_corpus())).replace("labels.json", str(tmp_path / "labels.json"))
-               .replace("gold.json", str(gold)).replace("extractions.jsonl", str(tmp_path / "x.jsonl")))
+               .replace("gold.json", str(gold)).replace("extractions.jsonl", str(tmp_path / "x.jsonl"))
+               .replace("chexpert.csv", str(tmp_path / "chexpert.csv")))
         args = shlex.split(cmd)
         p = subprocess.run([sys.executable, "-m", "kg", *args[1:]], capture_output=True, text=True)
         assert p.returncode == 0, (cmd, p.stderr)
     assert len((tmp_path / "x.jsonl").read_text().splitlines()) == 42
+    assert (tmp_path / "chexpert.csv").read_text().startswith("Reports,No Finding,")
 
 
 def test_umls_commands_run(tmp_path):

@@ -1,0 +1,83 @@
+"""Finding labels against public gold, medkg beside a peer measured in the same run.
+
+    python bench/extract_quality.py [--openi ../shared/data/openi-dev] [--radgraph ../shared/data/radgraph-dev]
+
+1. ``openi-dev`` (1,500 IU X-ray reports, NegBio/ChestX-ray14 gold): medkg's rules extractor through
+   ``kg label --schema chestxray14`` (U-Zeros, the default, and U-Ones) and the keyword-and-negation baseline
+   (``bench/keyword_baseline.py``) on the same report text; per-label and micro P/R/F1 over the 13 findings the
+   gold marks (Hernia left out: that gold never marks it), and reports/s of each. Target (issue): micro-F1 >= 0.90,
+   ahead of every peer. medspacy's ConText pipeline is not measured yet (it needs spaCy, not installed here).
+2. ``radgraph-dev`` (300 CheXbert-test impressions, RadGraph-XL gold): medkg's entity and relation F1 by
+   RadGraph's matching (``kg eval extract --radgraph``). Targets: entity F1 >= 0.75, relation F1 >= 0.55.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import machine  # noqa: E402
+from bench.keyword_baseline import label as keyword_label  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--openi", type=Path, default=SHARED / "openi-dev")
+    ap.add_argument("--radgraph", type=Path, default=SHARED / "radgraph-dev")
+    args = ap.parse_args()
+    from extract.labels import LabelPolicy, score_label_csvs, write_labels
+    from kg.corpus import Rejected, read_corpus
+    from kg.labeling import run_label
+
+    print(f"machine: {machine()}")
+    gold = args.openi / "labels.csv"
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, policy in (("medkg rules, U-Zeros", "zeros"), ("medkg rules, U-Ones", "ones")):
+            t = time.perf_counter()
+            c = run_label(args.openi / "reports", Path(tmp) / "p.csv", schema="chestxray14",
+                          policy=LabelPolicy(uncertain=policy))
+            rows.append((name, score_label_csvs(Path(tmp) / "p.csv", gold, exclude=frozenset({"Hernia"})),
+                         c.labelled / (time.perf_counter() - t)))
+        studies = [s for s in read_corpus(args.openi / "reports") if not isinstance(s, Rejected)]
+        t = time.perf_counter()
+        labelled = [(s.report_id, keyword_label(s.text)) for s in studies]
+        speed = len(labelled) / (time.perf_counter() - t)
+        write_labels([(rid, {**lab, "normal": int(not any(lab.values()))}) for rid, lab in labelled], "chestxray14",
+                     Path(tmp) / "k.csv")
+        rows.append(("keyword + negation baseline", score_label_csvs(Path(tmp) / "k.csv", gold,
+                                                                     exclude=frozenset({"Hernia"})), speed))
+    n = sum(1 for _ in csv.reader(gold.open())) - 1
+    print(f"\nopeni-dev: {n:,} reports, NegBio/ChestX-ray14 gold, 13 findings (micro over present labels)")
+    print("| who | micro P | micro R | micro F1 | reports/s |")
+    print("|---|---|---|---|---|")
+    for name, ev, speed in rows:
+        m = ev.as_dict()["micro"]
+        print(f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {speed:,.0f} |")
+    labels = list(rows[0][1].labels)
+    print("\nper label F1: | label | " + " | ".join(r[0] for r in rows) + " |")
+    for label in labels:
+        print(f"| {label} | " + " | ".join(f"{r[1].as_dict()['perLabel'][label]['f1']:.3f}" for r in rows) + " |")
+    best_peer = max(r[1].as_dict()["micro"]["f1"] for r in rows if not r[0].startswith("medkg"))
+    best = max(r[1].as_dict()["micro"]["f1"] for r in rows if r[0].startswith("medkg"))
+    print(f"\nbest medkg micro-F1 {best:.3f} (target >= 0.90); best peer {best_peer:.3f}; ratio {best / best_peer:.3f}")
+
+    if (args.radgraph / "radgraph_xl.json").is_file():
+        from kg.evaluating import eval_radgraph
+
+        t = time.perf_counter()
+        r = eval_radgraph(args.radgraph / "radgraph_xl.json")
+        print(f"\nradgraph-dev: entity F1 {r['entity']['f1']:.3f} (target >= 0.75), relation F1 "
+              f"{r['relation']['f1']:.3f} (target >= 0.55), {time.perf_counter() - t:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""A certainty scale finer than RadGraph's three labels, and the rule that set it.
+
+``definite``  stated as present ("Right pleural effusion.");
+``probable``  hedged towards present: "likely", "probably", "consistent with", "compatible with", "favored",
+              "suggestive of", "presumed", "most likely", "concerning for";
+``possible``  hedged either way: "may", "could", "possible", "cannot exclude", "questionable", "versus", a
+              differential ("atelectasis or pneumonia"), "borderline";
+``absent``    negated ("No pneumothorax.", "The heart is normal in size.").
+
+Each mention records the trigger that decided its polarity as ``kind:phrase`` (``unc:likely``, ``neg:no``,
+``unc_alt:or``), and the certainty follows from it: an uncertain mention is ``probable`` when its trigger phrase
+is one of :data:`PROBABLE`, else ``possible``. For RadGraph output both hedged grades are ``OBS-U``; label
+policies (``kg label --probable``) and the graph's cross-modal edges (``certainty``) keep the difference.
+"""
+
+from __future__ import annotations
+
+CERTAINTIES = ("definite", "probable", "possible", "absent")
+
+# trigger phrases (extract.triggers) that lean towards present; every other hedge is "possible"
+PROBABLE = frozenset({
+    "probable", "probably", "likely", "most likely", "more likely", "likely representing", "likely reflecting",
+    "likely due to", "likely secondary to", "likely related to", "most likely representing", "presumed",
+    "presumably", "consistent with", "compatible with", "suggestive of", "suggesting", "suggests", "favored",
+    "favor", "favoring", "favour", "favoured", "concerning for", "concern for", "worrisome for", "suspicious for",
+    "suspicious of", "is suspected", "are suspected", "suspected", "is likely", "are likely", "is favored",
+    "most consistent with", "highly suggestive of", "characteristic of", "typical of", "in keeping with",
+    "may well represent", "i suspect", "suspect",
+})
+
+
+def certainty_of(polarity: str, rule: str = "") -> str:
+    """The certainty of a mention from its polarity and the trigger (``kind:phrase``) that set it."""
+    if polarity == "positive":
+        return "definite"
+    if polarity == "negative":
+        return "absent"
+    phrase = rule.split(":", 1)[1] if ":" in rule else ""
+    return "probable" if phrase in PROBABLE else "possible"
+
+
+def strongest(certainties) -> str:
+    """Of several hedged mentions of one finding, the most confident."""
+    order = {c: n for n, c in enumerate(CERTAINTIES)}
+    return min(certainties, key=lambda c: order.get(c, len(order)))
