@@ -2,9 +2,11 @@
 
 ``definite``  stated as present ("Right pleural effusion.");
 ``probable``  hedged towards present: "likely", "probably", "consistent with", "compatible with", "favored",
-              "suggestive of", "presumed", "most likely", "concerning for";
-``possible``  hedged either way: "may", "could", "possible", "cannot exclude", "questionable", "versus", a
-              differential ("atelectasis or pneumonia"), "borderline";
+              "suggestive of", "presumed", "most likely";
+``possible``  hedged either way: "may", "could", "possible", "cannot exclude", "questionable", "concerning for",
+              "suspicious for", "versus", a differential ("atelectasis or pneumonia"), "borderline", a request
+              ("evaluate for"), a sign rather than the finding ("blunting of the costophrenic angle" for an
+              effusion, a "nodular density" for a nodule);
 ``absent``    negated ("No pneumothorax.", "The heart is normal in size.").
 
 Each mention records the trigger that decided its polarity as ``kind:phrase`` (``unc:likely``, ``neg:no``,
@@ -22,10 +24,9 @@ PROBABLE = frozenset({
     "probable", "probably", "likely", "most likely", "more likely", "likely representing", "likely reflecting",
     "likely due to", "likely secondary to", "likely related to", "most likely representing", "presumed",
     "presumably", "consistent with", "compatible with", "suggestive of", "suggesting", "suggests", "favored",
-    "favor", "favoring", "favour", "favoured", "concerning for", "concern for", "worrisome for", "suspicious for",
-    "suspicious of", "is suspected", "are suspected", "suspected", "is likely", "are likely", "is favored",
+    "favor", "favoring", "favour", "favoured", "is likely", "are likely", "is favored",
     "most consistent with", "highly suggestive of", "characteristic of", "typical of", "in keeping with",
-    "may well represent", "i suspect", "suspect",
+    "may well represent",
 })
 
 

@@ -13,9 +13,12 @@ Two schemas, each a fixed list of labels and a concept table (``extract/data/lab
 A label's state is the most certain of its concepts' states in the report (:mod:`extract.certainty`):
 definite > probable > possible > absent. Then the policies: ``probable`` = ``positive`` (default: "likely
 atelectasis" is atelectasis, as NegBio and the radiologists' labels count it) or ``uncertain``; ``uncertain`` =
-``ones`` / ``zeros`` (CheXpert's U-Ones / U-Zeros) or ``keep`` (-1). Defaults: ``keep`` for chexpert (its own
-output), ``zeros`` for chestxray14 (binary; on the Open-i NegBio dev labels zeros scored micro-F1 0.821 and ones
-0.781: that gold counts differentials as present but "borderline" or "upper limits of normal" heart size not).
+``ones`` / ``zeros`` (CheXpert's U-Ones / U-Zeros) or ``keep`` (-1); ``differential`` = ``positive`` or
+``uncertain``: a finding hedged only by being one side of a differential ("atelectasis or pneumonia", "effusion
+versus pleural thickening"). Defaults: chexpert ``keep`` and differentials uncertain (its own output);
+chestxray14 ``zeros`` with differentials positive, as NegBio writes them (its uncertainty patterns do not hedge
+the sides of a differential; on the Open-i NegBio dev labels the hedged findings it does count as present are
+mostly those).
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ SCHEMAS: dict[str, tuple[str, ...]] = {
 }
 ID_COLUMN = {"chexpert": "Reports", "chestxray14": "filename"}
 DERIVED = {"chexpert": "No Finding", "chestxray14": "normal"}  # computed from the others, not from concepts
-STATE_RANK = {"definite": 3, "probable": 2, "possible": 1, "absent": 0}
+STATE_RANK = {"definite": 4, "probable": 3, "differential": 2, "possible": 1, "absent": 0}
+DIFFERENTIAL_TRIGGERS = frozenset({"or", "versus", "vs", "and/or"})  # "atelectasis or pneumonia", "X versus Y"
 UNCERTAIN_POLICIES = ("ones", "zeros", "keep")
 PROBABLE_POLICIES = ("positive", "uncertain")
 
@@ -46,6 +50,7 @@ PROBABLE_POLICIES = ("positive", "uncertain")
 class LabelPolicy:
     uncertain: str = "keep"  # ones | zeros | keep
     probable: str = "positive"  # positive | uncertain
+    differential: str = "uncertain"  # positive | uncertain: a finding named as one side of a differential
 
     def check(self) -> None:
         if self.uncertain not in UNCERTAIN_POLICIES:
@@ -54,10 +59,15 @@ class LabelPolicy:
         if self.probable not in PROBABLE_POLICIES:
             raise InvalidInput(f"unknown probable policy {self.probable!r}", code="E1125",
                                fix="use --probable positive or uncertain")
+        if self.differential not in PROBABLE_POLICIES:
+            raise InvalidInput(f"unknown differential policy {self.differential!r}", code="E1137",
+                               fix="use --differential positive or uncertain")
 
 
 def default_policy(schema: str) -> LabelPolicy:
-    return LabelPolicy(uncertain="zeros" if schema == "chestxray14" else "keep")
+    if schema == "chestxray14":  # NegBio's patterns do not hedge the sides of a differential
+        return LabelPolicy(uncertain="zeros", differential="positive")
+    return LabelPolicy(uncertain="keep")
 
 
 def check_schema(schema: str) -> None:
@@ -95,7 +105,8 @@ def load_label_map(schema: str, path: Path | None = None) -> dict[str, tuple[str
 
 
 def label_states(concepts: tuple[StudyConcept, ...], mapping: dict[str, tuple[str, ...]]) -> dict[str, str]:
-    """``{label: definite|probable|possible|absent}`` for the labels the report mentions."""
+    """``{label: definite|probable|differential|possible|absent}`` for the labels the report mentions
+    (``differential``: a possible finding hedged only by being one side of "X or Y", "X versus Y")."""
     by_cui = {c.cui: c for c in concepts}
     out = {}
     for label, cuis in mapping.items():
@@ -106,9 +117,10 @@ def label_states(concepts: tuple[StudyConcept, ...], mapping: dict[str, tuple[st
 
 
 def _state(c: StudyConcept) -> str:
-    if c.certainty:
-        return c.certainty
-    return {"positive": "definite", "negative": "absent"}.get(c.polarity, "possible")
+    state = c.certainty or {"positive": "definite", "negative": "absent"}.get(c.polarity, "possible")
+    if state == "possible" and c.rule.split(":", 1)[-1] in DIFFERENTIAL_TRIGGERS:
+        return "differential"
+    return state
 
 
 def label_row(concepts: tuple[StudyConcept, ...], schema: str, mapping: dict[str, tuple[str, ...]],
@@ -122,6 +134,8 @@ def label_row(concepts: tuple[StudyConcept, ...], schema: str, mapping: dict[str
         s = states.get(label)
         if s == "probable" and policy.probable == "uncertain":
             s = "possible"
+        if s == "differential":
+            s = "definite" if policy.differential == "positive" else "possible"
         v = {"definite": 1.0, "probable": 1.0, "absent": 0.0, None: None}.get(s, -1.0)
         if v == -1.0 and policy.uncertain != "keep":
             v = 1.0 if policy.uncertain == "ones" else 0.0

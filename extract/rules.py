@@ -34,6 +34,8 @@ from extract.triggers import (
     MODIFIER_WORDS,
     NORMAL_OF,
     NORMAL_PHRASES,
+    SIGN_PHRASES,
+    SIGN_WORDS,
     TRIGGERS,
 )
 
@@ -179,6 +181,13 @@ class RulesExtractor:
             i = e.u1
 
         normals = self._polarity(low, n, events)
+        for e in ents:  # a finding named only by a sign of it is possible
+            if e.kind != "obs" or e.polarity != "positive":
+                continue
+            if e.composed_from is not None and low[e.u0] in SIGN_WORDS:
+                e.polarity, e.reason = "uncertain", f"sign:{low[e.u0]}"
+            elif " ".join(low[e.u0:e.u1]) in SIGN_PHRASES:
+                e.polarity, e.reason = "uncertain", f"sign:{' '.join(low[e.u0:e.u1])}"
         ents.sort(key=lambda e: e.u0)
         add_relations(low, ents)
         return ents, normals
@@ -225,15 +234,17 @@ class RulesExtractor:
                         if e.polarity != "negative":
                             e.polarity, e.reason, e.weak = "uncertain", f"{kind}:{phrase}", False
                 elif kind == "unc_both":
-                    if clause:
+                    # a differential inside a hedge ("may represent atelectasis versus infiltrate") stays that hedge
+                    hedge = scope.reason if scope is not None and scope.kind == "unc" else phrase
+                    if clause and clause[-1].polarity != "uncertain":
                         clause[-1].polarity, clause[-1].reason = "uncertain", f"unc:{phrase}"
-                    scope = _Scope("unc", phrase, last=end)
+                    scope = _Scope("unc", hedge, last=end)
                 elif kind == "unc_alt":
                     if (scope is None or scope.kind == "unc") and clause and _joined(low, clause[-1], i) \
                             and _observation_follows(events, end, n):
                         if clause[-1].polarity == "positive":
                             clause[-1].polarity, clause[-1].reason, clause[-1].weak = "uncertain", f"unc_alt:{phrase}", False
-                        scope = _Scope("unc", phrase, last=end)
+                        scope = _Scope("unc", scope.reason if scope is not None else phrase, last=end)
                 elif kind in ("normal", "borderline"):
                     anat = [e for e in anatomy if e.rule_cui in NORMAL_OF]
                     if anat:  # "the heart is normal"

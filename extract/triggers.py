@@ -49,6 +49,9 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "no acute", "no focal", "no visible", "no appreciable", "no significant", "no large", "no overt",
         "no frank", "no obvious", "no gross", "no discrete", "no displaced", "without focal",
         "status post removal of", "s/p removal of",
+        # "the lungs are grossly clear of airspace disease, pneumothorax or effusion": a negated list, not the
+        # normal statement "grossly clear" followed by findings
+        "grossly clear of", "essentially clear of", "otherwise clear of", "are clear of", "remain clear of",
     ),
     "neg_post": (
         "is not seen", "are not seen", "not seen", "is not identified", "are not identified", "not identified",
@@ -80,7 +83,12 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "i suspect", "suspect", "unclear if", "cannot be certain",
         # "hard to say whether there is edema": "whether" opens the scope and outranks "there is" (term)
         "whether", "whether there is", "whether there are", "whether there has been",
-        "differential diagnosis would include", "differential would include",
+        "differential diagnosis would include", "differential would include", "differential diagnosis",
+        "differential diagnosis is", "differential considerations include", "differential considerations",
+        "differential includes", "the differential includes",
+        # a request to look for something is not a finding of it
+        "evaluate for", "to evaluate for", "evaluation for", "assess for", "to assess for", "correlate for",
+        "correlate clinically for", "clinically correlate for", "clinical correlation for",
         # probable (extract.certainty): the finding is named as the likely reading, not stated outright
         "consistent with", "compatible with", "in keeping with", "most consistent with", "favored", "favoring",
         "favor", "favour", "favoured", "most compatible with", "highly suggestive of",
@@ -179,6 +187,12 @@ COMPOSED: dict[str, tuple[tuple[frozenset[str], str], ...]] = {
     ),
 }
 COMPOSED_WORDS = frozenset(w for rules in COMPOSED.values() for words, _ in rules for w in words)
+#: Words that state a composed finding only as a sign of it, hedged ("blunting of the costophrenic angle" is a small
+#: effusion or pleural thickening; a "prominent" heart or hilum is borderline): the finding is possible, not definite.
+SIGN_WORDS = frozenset({"blunting", "blunted", "blunt", "prominent", "prominence"})
+#: Lexicon phrases that name a finding by its look only ("a nodular density" may be a nodule, a vessel seen end-on,
+#: a nipple shadow or a bone island): the finding is possible.
+SIGN_PHRASES = frozenset({"nodular density", "nodular densities", "nodular opacity", "nodular opacities", "nodularity"})
 #: "<anatomy> is normal" says these composed findings are absent ("top normal" makes them uncertain).
 NORMAL_OF: dict[str, tuple[str, ...]] = {
     "C0018787": ("C0018800",),  # heart -> cardiomegaly

@@ -83,6 +83,7 @@ def label_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="The CSV to write, in the schema's layout."),
     uncertain: Optional[str] = typer.Option(None, "--uncertain", help="ones, zeros or keep (-1): what an uncertain finding becomes (default: keep for chexpert, zeros for chestxray14)."),
     probable: str = typer.Option("positive", "--probable", help="positive or uncertain: what a probable finding ('likely', 'consistent with') becomes."),
+    differential: Optional[str] = typer.Option(None, "--differential", help="positive or uncertain: a finding named as one side of a differential ('atelectasis or pneumonia'); default uncertain for chexpert, positive for chestxray14."),
     finding_map: Optional[Path] = typer.Option(None, "--map", help="schema<TAB>label<TAB>CUI|CUI table (default: bundled extract/data/label_map.tsv)."),
     ids: bool = typer.Option(False, "--ids", help="chexpert: key rows by report id (column 'id') instead of the report text."),
     format: str = typer.Option("auto", "--format", "-f"),
@@ -98,14 +99,16 @@ def label_cmd(
     from kg.labeling import run_label
 
     check_schema(schema)
-    policy = LabelPolicy(uncertain=uncertain or default_policy(schema).uncertain, probable=probable)
+    default = default_policy(schema)
+    policy = LabelPolicy(uncertain=uncertain or default.uncertain, probable=probable,
+                         differential=differential or default.differential)
     policy.check()
     with progress(quiet) as track:
         c = run_label(source, out, schema=schema, policy=policy, map_path=finding_map, ids=ids, fmt=format,
                       limit=limit, workers=workers, extractor=extractor, umls=umls,
                       advance=track("Labelling", unit="reports"))
     typer.echo(f"labelled {c.labelled:,} of {c.read:,} reports ({schema}, uncertain -> {policy.uncertain}, "
-               f"probable -> {policy.probable}); wrote {out}")
+               f"probable -> {policy.probable}, differential -> {policy.differential}); wrote {out}")
     if c.quarantined:
         warn(f"{c.quarantined} record(s) quarantined in {out.name}.quarantine.jsonl")
 

@@ -31,14 +31,18 @@ def states(rules, text, schema="chexpert"):
     ("Findings compatible with pulmonary edema.", "Edema", "probable"),
     ("Possible small left pneumothorax.", "Pneumothorax", "possible"),
     ("Pneumonia cannot be excluded.", "Pneumonia", "possible"),
-    ("Atelectasis versus consolidation at the left base.", "Atelectasis", "possible"),
+    ("Atelectasis versus consolidation at the left base.", "Atelectasis", "differential"),
+    ("Left basilar opacity, atelectasis or pneumonia.", "Pneumonia", "differential"),
+    ("Basilar opacity which may represent atelectasis or pneumonia.", "Pneumonia", "possible"),  # inside a hedge
+    ("Mild blunting of the left costophrenic angle.", "Pleural Effusion", "possible"),
+    ("Patchy opacity concerning for pneumonia.", "Pneumonia", "possible"),
     ("The heart is normal in size.", "Cardiomegaly", "absent"),
 ])
 def test_each_mention_gets_a_certainty_and_the_rule_that_set_it(rules, text, label, state):
     got, x = states(rules, text)
     assert got.get(label) == state, (text, got)
     hedged = [m for m in x.mentions if m.polarity == "uncertain"]
-    assert all(m.rule.startswith(("unc", "borderline")) for m in hedged)
+    assert all(m.rule.startswith(("unc", "borderline", "sign:")) for m in hedged)
     assert all(c.certainty for c in x.concepts)
 
 

@@ -150,7 +150,16 @@ def test_arbitrary_text_offsets_and_ids_consistent(text):
         ("Pleural effusions, if any, are small.", "Pleural effusion", "uncertain"),
         ("The right effusion has nearly resolved.", "Pleural effusion", "positive"),
         ("The aorta is tortuous and calcified.", "Tortuous aorta", "positive"),
-        ("Blunting of the right costophrenic angle.", "Pleural effusion", "positive"),
+        # a sign, not the finding itself (extraction v2): blunting is a small effusion or pleural thickening
+        ("Blunting of the right costophrenic angle.", "Pleural effusion", "uncertain"),
+        ("The heart is enlarged.", "Cardiomegaly", "positive"),
+        ("The heart appears prominent.", "Cardiomegaly", "uncertain"),
+        ("The lungs are grossly clear of airspace disease, pneumothorax or effusion.", "Pneumothorax", "negative"),
+        ("There is a nodular density in the right midlung.", "Lung nodule", "uncertain"),
+        ("There is a 1 cm nodule in the right midlung.", "Lung nodule", "positive"),
+        ("Please correlate clinically for pneumonia.", "Pneumonia", "uncertain"),
+        ("Differential diagnosis is broad and includes pulmonary edema and atypical infection.", "Pulmonary edema",
+         "uncertain"),
     ],
 )
 def test_polarity_constructs_from_the_issue(text, name, expected):
