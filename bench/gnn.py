@@ -143,7 +143,7 @@ def big_graph_mode(n_edges: int, mode: str, args) -> None:
     from graph.gnn.data import KGData
     from graph.gnn.models import ModelConfig, build_model
     from graph.gnn.sampling import link_loader, sampler_backend
-    from graph.gnn.train import _batches
+    from graph.gnn.train import training_batches
 
     rng = np.random.default_rng(0)
     n_ent, n_rel = max(1000, n_edges // 20), 20
@@ -164,7 +164,7 @@ def big_graph_mode(n_edges: int, mode: str, args) -> None:
         batch = 1024
         loader = link_loader(ei, et, kg.num_entities, torch.as_tensor(triples), batch_size=batch,
                              fanout=[args.neighbors] * 2)
-        batches = _batches(pos_all, batch, None, loader, device)
+        batches = training_batches(pos_all, batch, None, loader, device)
         steps = 21
     else:
         batch, steps = 4096, 4

@@ -71,9 +71,13 @@ class RGDoc:
 
 
 def to_radgraph(x: Extraction, text: str) -> dict:
-    """An extraction as a RadGraph entities dict (token indices into our tokenisation)."""
+    """An extraction as a RadGraph entities dict (token indices into our tokenisation), at RadGraph's
+    granularity (:mod:`extract.radgraph_view`)."""
+    from extract.radgraph_view import radgraph_entities
+
+    entities, relations = radgraph_entities(x, text)
     rels: dict[str, list[list[str]]] = {}
-    for r in x.relations:
+    for r in relations:
         rels.setdefault(r.source, []).append([r.type, r.target])
     return {
         e.id: {
@@ -83,7 +87,7 @@ def to_radgraph(x: Extraction, text: str) -> dict:
             "end_ix": e.end_ix,
             "relations": rels.get(e.id, []),
         }
-        for e in x.entities
+        for e in entities
     }
 
 
@@ -192,12 +196,15 @@ def align_to_gold(gold: RGDoc, x: Extraction, text: str) -> RGDoc:
     def tok_at(ch: int) -> int:
         return max(0, bisect.bisect_right(starts, ch) - 1)
 
+    from extract.radgraph_view import radgraph_entities
+
+    entities, relations = radgraph_entities(x, text)
     ids = {}
     ents = []
     rels: dict[str, list[tuple[str, str]]] = {}
-    for r in x.relations:
+    for r in relations:
         rels.setdefault(r.source, []).append((r.type, r.target))
-    for e in x.entities:
+    for e in entities:
         s, t = tok_at(e.start), tok_at(e.end - 1)
         ids[e.id] = e.id
         ents.append(RGEntity(e.id, " ".join(gold.text.split(" ")[s : t + 1]), e.label, s, t, tuple(rels.get(e.id, []))))

@@ -30,6 +30,7 @@ from extract.triggers import (
     BORDERLINE_PHRASES,
     CLAUSE_VERBS,
     COMPOSED,
+    GENERIC_OBSERVATION_WORDS,
     COMPOSED_WORDS,
     MODIFIER_WORDS,
     NORMAL_OF,
@@ -171,6 +172,8 @@ class RulesExtractor:
                 e = Span(i, j, "anat")
             elif w in MODIFIER_WORDS or w in COMPOSED_WORDS:
                 e = Span(i, i + 1, "mod")
+            elif w in GENERIC_OBSERVATION_WORDS:
+                e = Span(i, i + 1, "obs")
             else:
                 i += 1
                 continue

@@ -46,7 +46,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "no convincing", "no convincing evidence of", "without evidence of", "without definite", "never",
         "neither", "nor", "ruled out", "rules out", "resolution of", "interval resolution of",
         "resolved", "removal of", "interval removal of", "clear of", "no longer", "no residual",
-        "no acute", "no focal", "no visible", "no appreciable", "no significant", "no large", "no overt",
+        "no visible", "no appreciable", "no significant", "no large", "no overt",
         "no frank", "no obvious", "no gross", "no discrete", "no displaced", "without focal",
         "status post removal of", "s/p removal of",
         # "the lungs are grossly clear of airspace disease, pneumothorax or effusion": a negated list, not the
@@ -142,8 +142,14 @@ ANATOMY_WORDS = frozenset(
     """
     left right bilateral bilaterally lower upper middle mid lobe lobes zone zones lateral medial posterior
     anterior retrocardiac paratracheal subpleural peripheral central perihilar basilar apical
-    segment segments segmental subsegmental field fields carina hemithorax
+    segment segments segmental subsegmental field fields carina hemithorax cardiopulmonary parenchymal
     """.split()
+)
+
+#: Observation nouns that are not findings of their own ("no acute cardiopulmonary process", "the tip of the tube",
+#: "no interval change"): entities for RadGraph and the polarity engine, never concepts.
+GENERIC_OBSERVATION_WORDS = frozenset(
+    "process processes abnormality abnormalities tip position loss".split()
 )
 
 #: Prepositions after an observation that lead to where it is ("opacity in the left lower lobe").

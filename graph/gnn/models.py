@@ -254,7 +254,7 @@ class RGCN(nn.Module):
         return self._against_all(self.embeddings(), t, r, "head")
 
 
-def _compose(x: torch.Tensor, rel: torch.Tensor, how: str) -> torch.Tensor:
+def compose(x: torch.Tensor, rel: torch.Tensor, how: str) -> torch.Tensor:
     """CompGCN's composition of a node vector and a relation vector (``[.., d]`` each): elementwise product
     (DistMult-like), difference (TransE-like) or circular correlation (HolE-like, by FFT)."""
     if how == "mult":
@@ -297,11 +297,11 @@ def _compgcn_conv_cls():
             norm = 1.0 / torch.bincount(key, minlength=2 * m).clamp(min=1)[key].to(x.dtype)
             agg = self.propagate(edge_index, x=(x, x[:m]), rel=rel, edge_type=edge_type, inv=inv, norm=norm,
                                  size=(n, m))
-            loop = self.w_loop(_compose(x[:m], self.loop_rel, self.composition))
+            loop = self.w_loop(compose(x[:m], self.loop_rel, self.composition))
             return self.bn((agg + loop) / 3 + self.bias), self.w_rel(rel)
 
         def message(self, x_j, rel, edge_type, inv, norm):
-            msg = _compose(x_j, rel[edge_type], self.composition)
+            msg = compose(x_j, rel[edge_type], self.composition)
             out = msg.new_zeros(msg.size(0), self.out_channels)
             out[~inv] = self.w_in(msg[~inv])
             out[inv] = self.w_out(msg[inv])

@@ -168,7 +168,7 @@ def train(kg: KGData, split: Split, mcfg: ModelConfig, tcfg: TrainConfig, *, out
         model.train()
         t0 = time.perf_counter()
         total, steps = 0.0, 0
-        for batch in _batches(train_t, batch_size, gen, loader, device):
+        for batch in training_batches(train_t, batch_size, gen, loader, device):
             opt.zero_grad(set_to_none=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
                 loss = model.loss(batch) if loader is None else model.loss_sampled(*batch)
@@ -205,7 +205,7 @@ def train(kg: KGData, split: Split, mcfg: ModelConfig, tcfg: TrainConfig, *, out
                        float(np.median(seconds)) if seconds else 0.0, history=history, batch_mode=mode)
 
 
-def _batches(train_t: torch.Tensor, batch_size: int, gen: torch.Generator, loader, device: torch.device):
+def training_batches(train_t: torch.Tensor, batch_size: int, gen: torch.Generator, loader, device: torch.device):
     """Full batch: shuffled ``[B, 3]`` slices of the training triples. Neighbour mode: ``(n_id, edge_index,
     edge_type, hops, pos)`` of each sampled subgraph (``hops``: nodes and edges per hop), ``pos [B, 3]`` in its
     local ids, on ``device``."""

@@ -135,3 +135,22 @@ def test_radgraph_xl_output_files_are_read(tmp_path):
         "tokens": "x", "label": "Device::present", "start_ix": 0, "end_ix": 0, "relations": []}}}}]))
     with pytest.raises(InvalidInput, match="label"):
         read_radgraph(tmp_path / "bad.json")
+
+
+def test_radgraph_output_splits_phrases_as_radgraph_annotates_them(rules):
+    """Lexicon phrases stay whole for concepts; the RadGraph view splits them into RadGraph's entities."""
+    from extract.radgraph import to_radgraph
+
+    text = "FINDINGS: Small left pleural effusion. No acute cardiopulmonary process. Unchanged mild cardiomegaly. " \
+           "PA and lateral chest radiographs."
+    x = rules.extract("r", text)
+    ents = to_radgraph(x, text)
+    by_word = {e["tokens"].lower(): e for e in ents.values()}
+    assert by_word["pleural"]["label"] == "ANAT-DP" and by_word["effusion"]["label"] == "OBS-DP"
+    assert ["located_at", next(k for k, e in ents.items() if e["tokens"] == "pleural")] in by_word["effusion"]["relations"]
+    assert by_word["acute"]["label"] == "OBS-DA" and by_word["process"]["label"] == "OBS-DA"  # takes its label
+    assert by_word["cardiopulmonary"]["label"] == "ANAT-DP"
+    assert by_word["unchanged"]["label"] == "OBS-DP" and by_word["unchanged"]["relations"][0][0] == "modify"
+    assert "chest" not in by_word  # the exam, not the patient
+    assert any(c.cui == "C0032227" for c in x.concepts)  # the concept is still the whole phrase's
+    assert {m.text.lower() for m in x.mentions if m.cui == "C0032227"} == {"pleural effusion"}

@@ -151,7 +151,7 @@ def test_a_trimmed_subgraph_encodes_its_seeds_as_the_untrimmed_one_does(model, d
 @pytest.mark.parametrize("composition", ["mult", "sub", "corr"])
 def test_the_compgcn_layer_is_the_compgcn_formula(composition):
     """One CompGCN layer against its formula written edge by edge."""
-    from graph.gnn.models import _compose, build_model
+    from graph.gnn.models import build_model, compose
 
     torch.manual_seed(1)
     n, r, d = 7, 2, 4
@@ -163,15 +163,15 @@ def test_the_compgcn_layer_is_the_compgcn_formula(composition):
     with torch.no_grad():
         got, rel_out = conv(x, ei, et, rel)
         for v in range(n):
-            total = conv.w_loop(_compose(x[v], conv.loop_rel[0], composition))
+            total = conv.w_loop(compose(x[v], conv.loop_rel[0], composition))
             for inverse in (False, True):
                 into = [e for e in range(ei.size(1)) if int(ei[1, e]) == v and (int(et[e]) >= r) == inverse]
                 w = conv.w_out if inverse else conv.w_in
                 for e in into:
-                    total = total + w(_compose(x[ei[0, e]], rel[et[e]], composition)) / len(into)
+                    total = total + w(compose(x[ei[0, e]], rel[et[e]], composition)) / len(into)
             assert torch.allclose(got[v], conv.bn((total / 3 + conv.bias).unsqueeze(0))[0], atol=1e-5), v
         if composition == "corr":  # circular correlation: sum_i a_i b_(i + k mod d)
             a, b = x[0], rel[0]
             ref = torch.stack([sum(a[i] * b[(i + k) % d] for i in range(d)) for k in range(d)])
-            assert torch.allclose(_compose(a, b, "corr"), ref, atol=1e-5)
+            assert torch.allclose(compose(a, b, "corr"), ref, atol=1e-5)
     assert torch.allclose(rel_out, conv.w_rel(rel))
