@@ -7,7 +7,7 @@ RadGraph entities (labels from polarity), relations, concept mentions and the st
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from extract.concepts import ConceptIndex
 from extract.merge import merge_mentions
@@ -81,6 +81,16 @@ def assemble(report_id: str, text: str, sections, tokens, ents: list[tuple[Span,
             relations.append(Relation("modify", src, ids[id(e.modifies)]))
         for b in e.suggests:
             relations.append(Relation("suggestive_of", src, ids[id(b)]))
+    # modifier words ("mild", "small", "acute", "unchanged") stay with the mention they modify: never concepts
+    ent_of = {e.id: e for e in entities}
+    mods: dict[str, list[str]] = {}
+    for r in relations:
+        src = ent_of.get(r.source)
+        if r.type == "modify" and src is not None and src.cui is None:
+            mods.setdefault(r.target, []).append(src.text.lower())
+    if mods:
+        mentions = [replace(m, modifiers=tuple(dict.fromkeys(mods[m.entity_id]))) if m.entity_id in mods else m
+                    for m in mentions]
     mentions.sort(key=lambda m: (m.start, m.end, m.cui))
     return Extraction(
         report_id=report_id,

@@ -49,6 +49,7 @@ def merge_mentions(mentions) -> tuple[StudyConcept, ...]:
                 conflict=len({m.polarity for m in ms}) > 1,
                 certainty=lead.certainty,
                 rule=lead.rule,
+                modifiers=tuple(dict.fromkeys(w for m in ms for w in m.modifiers)),
             )
         )
     return tuple(out)

@@ -72,6 +72,7 @@ class ConceptMention:
     weak: bool = False  # e.g. "no new X", "history of X": yields to any other mention
     entity_id: str | None = None
     rule: str = ""  # the trigger that set the polarity ("unc:likely", "neg:no", "normal:normal"); "" when none
+    modifiers: tuple[str, ...] = ()  # words that modify it ("mild", "small", "unchanged"): RadGraph ``modify``
 
     @property
     def certainty(self) -> str:
@@ -92,6 +93,7 @@ class StudyConcept:
     conflict: bool  # mentions disagreed on polarity
     certainty: str = ""  # definite, probable, possible or absent: of the mention(s) that decided the polarity
     rule: str = ""  # that mention's trigger
+    modifiers: tuple[str, ...] = ()  # the modifier words of its mentions, in order of appearance
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,11 @@ def record_object(p: Processed) -> dict:
         "entities": to_radgraph(x, study.text),
         "concepts": [
             {"cui": m.cui, "name": m.name, "polarity": m.polarity, "certainty": m.certainty, "rule": m.rule,
-             "start": m.start, "end": m.end, "text": m.text, "section": m.section}
+             "modifiers": list(m.modifiers), "start": m.start, "end": m.end, "text": m.text, "section": m.section}
             for m in x.mentions
         ],
         "merged": [{"cui": c.cui, "name": c.name, "polarity": c.polarity, "certainty": c.certainty,
-                    "conflict": c.conflict} for c in x.concepts],
+                    "modifiers": list(c.modifiers), "conflict": c.conflict} for c in x.concepts],
         "extractor": x.extractor,
     }
 

@@ -47,7 +47,8 @@ def write_graph(g: Graph, out: Path) -> None:
 
 
 FINDINGS = "retrieval/image_findings.parquet"
-FINDING_COLUMNS = ("image", "type", "cui", "reportId", "section", "evidence", "extractor")
+FINDING_COLUMNS = ("image", "type", "cui", "reportId", "section", "evidence", "extractor", "certainty", "modifiers")
+_LIST_COLUMNS = ("evidence", "modifiers")
 
 
 def image_findings(g: Graph) -> pa.Table:
@@ -60,7 +61,7 @@ def image_findings(g: Graph) -> pa.Table:
     cols = {"image": [r["_start"] for r in rows], "type": [r["_type"] for r in rows], "cui": [r["_end"] for r in rows]}
     for c in FINDING_COLUMNS[3:]:
         cols[c] = [r.get(c) for r in rows]
-    return pa.table({k: pa.array(v, pa.list_(pa.string()) if k == "evidence" else pa.string()) for k, v in cols.items()})
+    return pa.table({k: pa.array(v, pa.list_(pa.string()) if k in _LIST_COLUMNS else pa.string()) for k, v in cols.items()})
 
 
 def write_findings(table: pa.Table, out: Path) -> None:

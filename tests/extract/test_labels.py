@@ -154,3 +154,19 @@ def test_radgraph_output_splits_phrases_as_radgraph_annotates_them(rules):
     assert "chest" not in by_word  # the exam, not the patient
     assert any(c.cui == "C0032227" for c in x.concepts)  # the concept is still the whole phrase's
     assert {m.text.lower() for m in x.mentions if m.cui == "C0032227"} == {"pleural effusion"}
+
+
+def test_certainty_and_modifiers_reach_the_graphs_concept_edges(rules, sample_build):
+    """Modifier words stay with the concept they modify (edge properties), never concepts of their own."""
+    x = rules.extract("r", "FINDINGS: Small left pleural effusion. No acute fracture. Likely mild edema.")
+    got = {c.name: (c.certainty, c.modifiers) for c in x.concepts}
+    assert got["Pleural effusion"] == ("definite", ("small",)) and got["Fracture"] == ("absent", ("acute",))
+    assert got["Pulmonary edema"] == ("probable", ("mild",))
+    from graph.store import FileStore
+
+    store = FileStore(sample_build)
+    rows = [r for i in store.index.ids for r in store.findings_of(i)]
+    assert rows and all(r.get("certainty") in ("definite", "probable", "possible", "absent") for r in rows)
+    assert any(r.get("modifiers") for r in rows)
+    names = {n["name"].lower() for n in store.graph.nodes["Concept"].rows}
+    assert not names & {"small", "mild", "acute", "moderate"}
