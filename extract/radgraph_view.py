@@ -21,7 +21,7 @@ become concepts of their own).
 from __future__ import annotations
 
 from extract.records import Entity, Extraction, Relation
-from extract.triggers import ANATOMY_WORDS
+from extract.triggers import ANATOMY_WORDS, MODIFIER_WORDS
 
 #: Words that name where something is (an organ, a region, a side): ANAT-DP when split out of a phrase.
 ANATOMY_TOKENS = ANATOMY_WORDS | frozenset("""
@@ -37,7 +37,8 @@ ANATOMY_TOKENS = ANATOMY_WORDS | frozenset("""
 DESCRIPTOR_TOKENS = frozenset("""
     left right bilateral bilaterally lower upper middle mid lateral medial posterior anterior central peripheral
     silhouette contour contours volumes volume size margins margin borders border structures outline region regions
-    zone zones segment segments segmental subsegmental field fields aspect portion
+    zone zones segment segments segmental subsegmental field fields aspect portion base bases apex apices internal
+    external proximal distal both
 """.split())
 FUNCTION_TOKENS = frozenset("of the a an and or with in at to".split())
 COMPARISON_TOKENS = frozenset("prior previous previously recent recently".split())
@@ -68,13 +69,18 @@ def radgraph_entities(x: Extraction, text: str) -> tuple[list[Entity], list[Rela
         if e.label == "ANAT-DP":
             anat, obs = content, []
         else:
-            anat = [(k, w) for k, w in content[:-1] if w in ANATOMY_TOKENS]
+            anat = [(k, w) for k, w in content if w in ANATOMY_TOKENS or w in DESCRIPTOR_TOKENS]
+            if len(anat) == len(content):  # no observation word left: the last word is the observation
+                anat = anat[:-1]
             obs = [(k, w) for k, w in content if (k, w) not in anat]
         first = len(pieces)
         for k, _w in content:
             pieces.append(_piece(e, k, k, "ANAT-DP" if (k, _w) in anat else e.label))
         at = {k: first + n for n, (k, _w) in enumerate(content)}
-        organ = next((at[k] for k, w in anat if w not in DESCRIPTOR_TOKENS), at[anat[-1][0]] if anat else None)
+        organs = [at[k] for k, w in anat if w not in DESCRIPTOR_TOKENS]
+        # the organ word: in an observation phrase the one nearest the observation ("pulmonary vascular
+        # congestion": vascular), in an anatomy phrase the first ("right lung", "cardiac contours", "lung base")
+        organ = (organs[-1] if obs else organs[0]) if organs else (at[anat[-1][0]] if anat else None)
         for k, _w in anat:
             if at[k] != organ:
                 internal.append(("modify", at[k], organ))
@@ -89,7 +95,11 @@ def radgraph_entities(x: Extraction, text: str) -> tuple[list[Entity], list[Rela
         head_of[e.id] = head
     relations = [(r.type, head_of[r.source], head_of[r.target]) for r in x.relations
                  if r.source in head_of and r.target in head_of]
-    relations += internal
+    relations = _side_to_organ(relations + internal, pieces, low)
+    # an observation word relates to anatomy by located_at ("low lung volumes": *low* located_at *lung*)
+    relations = [("located_at" if typ == "modify" and pieces[s]["label"].startswith("OBS")
+                  and pieces[t]["label"] == "ANAT-DP" else typ, s, t) for typ, s, t in relations]
+    _tips(pieces, low, relations)
     _state_words(x, low, pieces, relations)
     # a modifier says how its observation is stated: it takes that observation's label
     label_of = {n: p["label"] for n, p in enumerate(pieces)}
@@ -113,6 +123,35 @@ def radgraph_entities(x: Extraction, text: str) -> tuple[list[Entity], list[Rela
     return entities, rels
 
 
+def _tips(pieces: list[dict], low: list[str], relations: list) -> None:
+    """"the tip of the endotracheal tube": *tip* modify the device named after it."""
+    has = {s for typ, s, _ in relations if typ == "modify"}
+    for n, p in enumerate(pieces):
+        if low[p["start_ix"]] != "tip" or p["end_ix"] != p["start_ix"] or n in has:
+            continue
+        nxt = sorted((q["start_ix"], m) for m, q in enumerate(pieces)
+                     if 0 < q["start_ix"] - p["start_ix"] <= 5 and q["label"].startswith("OBS")
+                     and low[q["end_ix"]] not in MODIFIER_WORDS)
+        if nxt:
+            relations.append(("modify", n, nxt[0][1]))
+
+
+def _side_to_organ(relations: list, pieces: list[dict], low: list[str]) -> list:
+    """"right pleural effusion": the side qualifies the organ word (*right* modify *pleural*), not the finding;
+    an observation located at a side-only anatomy and also at an organ keeps the organ."""
+    words = [" ".join(low[p["start_ix"]:p["end_ix"] + 1]) for p in pieces]
+    side = {n for n, p in enumerate(pieces) if p["label"] == "ANAT-DP"
+            and all(w in DESCRIPTOR_TOKENS for w in words[n].split())}
+    organ_of = {s: t for typ, s, t in relations if typ == "located_at" and t not in side}
+    out = []
+    for typ, s, t in relations:
+        if typ == "located_at" and t in side and s in organ_of:
+            out.append(("modify", t, organ_of[s]))
+        else:
+            out.append((typ, s, t))
+    return out
+
+
 #: Words that state how something is ("unchanged", "normal", "clear"), which the polarity engine reads as triggers:
 #: RadGraph annotates them as observations of what they describe.
 STATE_TOKENS = frozenset("unchanged normal clear unremarkable".split())
@@ -133,12 +172,15 @@ def _state_words(x: Extraction, low: list[str], pieces: list[dict], relations: l
         section = x.entities[0].section if x.entities else "findings"
         pieces.append({"start_ix": k, "end_ix": k, "label": "OBS-DP", "section": section, "cui": None, "reason": ""})
         me = len(pieces) - 1
-        after = [n for n in mine if pieces[n]["start_ix"] > k and pieces[n]["label"].startswith("OBS")]
+        obs = sorted((abs(pieces[n]["start_ix"] - k), n) for n in mine if pieces[n]["label"].startswith("OBS")
+                     and low[pieces[n]["end_ix"]] not in MODIFIER_WORDS)
         anat = sorted((abs(pieces[n]["start_ix"] - k), n) for n in mine if pieces[n]["label"] == "ANAT-DP")
-        if after and pieces[after[0]]["start_ix"] - k <= 3:
-            relations.append(("modify", me, after[0]))
-        elif anat:
+        if w == "unchanged" and obs:  # "unchanged mild cardiomegaly", "the effusion is unchanged"
+            relations.append(("modify", me, obs[0][1]))
+        elif anat:  # "the lungs are clear", "normal mediastinal contours"
             relations.append(("located_at", me, anat[0][1]))
+        elif obs:
+            relations.append(("modify", me, obs[0][1]))
 
 
 def _exam_context(low: list[str], s: int, t: int) -> bool:
