@@ -128,6 +128,7 @@ def assemble(studies: list[StudyInput], index: ConceptIndex, *, keep_text: bool 
                         "reportId": s.report_id,
                         "evidence": _evidence(c),
                         "certainty": c.certainty or None,
+                        "certaintyRule": c.rule or None,
                         "modifiers": list(c.modifiers) or None,
                         "section": ",".join(sections),
                         "extractor": s.extractor,

@@ -47,7 +47,8 @@ def write_graph(g: Graph, out: Path) -> None:
 
 
 FINDINGS = "retrieval/image_findings.parquet"
-FINDING_COLUMNS = ("image", "type", "cui", "reportId", "section", "evidence", "extractor", "certainty", "modifiers")
+FINDING_COLUMNS = ("image", "type", "cui", "reportId", "section", "evidence", "extractor", "certainty", "certaintyRule",
+                   "modifiers")
 _LIST_COLUMNS = ("evidence", "modifiers")
 
 

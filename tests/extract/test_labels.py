@@ -168,5 +168,6 @@ def test_certainty_and_modifiers_reach_the_graphs_concept_edges(rules, sample_bu
     rows = [r for i in store.index.ids for r in store.findings_of(i)]
     assert rows and all(r.get("certainty") in ("definite", "probable", "possible", "absent") for r in rows)
     assert any(r.get("modifiers") for r in rows)
+    assert any((r.get("certaintyRule") or "").startswith("neg:") for r in rows if r["type"] == "NEGATIVE")
     names = {n["name"].lower() for n in store.graph.nodes["Concept"].rows}
     assert not names & {"small", "mild", "acute", "moderate"}
