@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from extract.assembly import Span, assemble_plan
+from extract.certainty import PROBABLE
 from extract.concepts import ConceptIndex, normalise_word
 from extract.lexicon import Lexicon
 from extract.records import ConceptMention, Extraction, Section
@@ -226,6 +227,9 @@ class RulesExtractor:
             if what == "trig":
                 kind, phrase = payload
                 if kind in ("neg", "neg_weak", "unc"):
+                    if kind == "unc" and scope is not None and scope.kind == "unc" and not scope.captured \
+                            and phrase in PROBABLE and scope.reason not in PROBABLE:
+                        phrase = scope.reason  # "may be compatible with": the modal's grade, not the stronger one
                     scope = _Scope(kind, phrase, last=end)
                     clause, loose = [], []
                 elif kind == "neg_post":

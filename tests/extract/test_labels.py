@@ -36,6 +36,7 @@ def states(rules, text, schema="chexpert"):
     ("Basilar opacity which may represent atelectasis or pneumonia.", "Pneumonia", "possible"),  # inside a hedge
     ("Mild blunting of the left costophrenic angle.", "Pleural Effusion", "possible"),
     ("Patchy opacity concerning for pneumonia.", "Pneumonia", "possible"),
+    ("Basilar opacity may be compatible with atelectasis.", "Atelectasis", "possible"),  # the modal's grade
     ("The heart is normal in size.", "Cardiomegaly", "absent"),
 ])
 def test_each_mention_gets_a_certainty_and_the_rule_that_set_it(rules, text, label, state):
