@@ -215,14 +215,14 @@ def read_label_csv(path: Path) -> tuple[str, dict[str, dict[str, str]]]:
     return head[0], out
 
 
-def _positive(cell: str, uncertain_as: str) -> bool:
+def _positive(cell: str, uncertain_as: str, where: str = "") -> bool:
     v = cell.strip()
     if v in ("", "nan"):
         return False
     try:
         x = float(v)
     except ValueError:
-        raise InvalidInput(f"label value {cell!r} is not 1, 0, -1 or blank", code="E1133",
+        raise InvalidInput(f"label value {cell!r} is not 1, 0, -1 or blank", code="E1133", where=where or None,
                            fix="use 1/0/-1 (or 1.0/0.0/-1.0) and blank") from None
     return x == 1 or (x == -1 and uncertain_as == "positive")
 
@@ -243,7 +243,8 @@ def score_label_csvs(pred: Path, gold: Path, *, uncertain_as: str = "negative",
             continue
         ev.reports += 1
         for label, c in ev.labels.items():
-            gp, pp = _positive(grow[label], uncertain_as), _positive(prow[label], uncertain_as)
+            gp = _positive(grow[label], uncertain_as, f"{gold}: {rid}, {label}")
+            pp = _positive(prow[label], uncertain_as, f"{pred}: {rid}, {label}")
             c.tp += gp and pp
             c.fp += pp and not gp
             c.fn += gp and not pp

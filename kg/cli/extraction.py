@@ -94,11 +94,12 @@ def label_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Finding labels per report (1 present / 0 absent / -1 uncertain / blank), as the CheXpert labeler or NegBio write them."""
-    from extract.labels import LabelPolicy, check_schema, default_policy
+    from extract.labels import LabelPolicy, check_schema, default_policy, load_label_map
     from kg.core.progress import progress
     from kg.labeling import run_label
 
     check_schema(schema)
+    load_label_map(schema, finding_map)  # a bad table is said before the progress bar starts
     default = default_policy(schema)
     policy = LabelPolicy(uncertain=uncertain or default.uncertain, probable=probable,
                          differential=differential or default.differential)
