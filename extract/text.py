@@ -13,7 +13,7 @@ import re
 from extract.records import Section
 from extract.sections import split_sections, target_sections
 
-TOKEN_RE = re.compile(r"[A-Za-z0-9]+|[^\sA-Za-z0-9]")
+TOKEN_RE = re.compile(r"[A-Za-z0-9]+|_+|[^\sA-Za-z0-9]")  # "___" (a de-identified name or date): one token
 JOINERS = frozenset({"-", "/", "'", "’"})  # matched through: "right-sided", "pacemaker/ICD"
 MAX_SENTENCE_TOKENS = 256  # longer "sentences" (lists without stops, garbage) are cut: keeps the work linear
 

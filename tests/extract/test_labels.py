@@ -172,3 +172,19 @@ def test_certainty_and_modifiers_reach_the_graphs_concept_edges(rules, sample_bu
     assert any((r.get("certaintyRule") or "").startswith("neg:") for r in rows if r["type"] == "NEGATIVE")
     names = {n["name"].lower() for n in store.graph.nodes["Concept"].rows}
     assert not names & {"small", "mild", "acute", "moderate"}
+
+
+def test_radgraph_token_indices_match_radgraphs_own_tokens(shared_data):
+    """`kg extract`'s RadGraph indices are comparable with RadGraph's: its whitespace tokens, "___" included (a
+    de-identified name or date is one token), are medkg's tokens wherever RadGraph kept punctuation apart."""
+    from extract.text import tokenize
+
+    checked = 0
+    for line in (shared_data / "radgraph-dev" / "reports.jsonl").read_text().splitlines():
+        text = json.loads(line)["text"]
+        words = text.split()
+        if any(len(w) > 1 and not any(ch.isalnum() for ch in w) and set(w) != {"_"} for w in words):
+            continue  # ".:", "..": punctuation RadGraph's tokenizer kept glued
+        assert [text[a:b] for a, b in tokenize(text)] == words
+        checked += 1
+    assert checked > 280
