@@ -76,6 +76,16 @@ def test_two_builds_are_byte_identical(tmp_path):
     assert len(tables_digest(a)) > 10
 
 
+def test_a_build_on_ray_is_byte_identical_to_the_local_one(tmp_path):
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    a, b = tmp_path / "a", tmp_path / "b"
+    run("build", "--sample", "--out", a, "--quiet")
+    run("build", "--sample", "--out", b, "--quiet", "--workers", "2", "--executor", "ray")
+    assert tables_digest(a) == tables_digest(b) and len(tables_digest(b)) > 10
+    q = lambda d: (d / "quarantine.jsonl").read_text() if (d / "quarantine.jsonl").exists() else ""  # noqa: E731
+    assert q(a) == q(b)
+
+
 def _broken_corpus(tmp_path: Path) -> Path:
     from tests.conftest import copy_sample
 
