@@ -63,11 +63,13 @@ class ProcessExecutor:
 
 
 class _RayStep:
-    """A Ray Data actor: builds the step context once, then runs the step over batches of records."""
+    """A Ray Data actor: builds the step context once, then runs the step over batches of records. The config is
+    a class attribute of a subclass made per run (no constructor arguments in Ray's object store to lose)."""
 
-    def __init__(self, config: StepConfig):
-        self.config = config
-        context_for(config)
+    config: StepConfig
+
+    def __init__(self):
+        context_for(self.config)
 
     def __call__(self, batch):
         import numpy as np
@@ -97,22 +99,28 @@ class RayExecutor:
             from kg.core.errors import MissingExtraError
 
             raise MissingExtraError("the ray executor", "ray", "ray[data]") from None
+        import logging
+        import os
+
         context_for(config)  # a bad setting fails here, before any cluster work
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # Ray's notices stay out of medkg's output
         if not ray.is_initialized():
+            quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
             if self.address:
-                ray.init(address=self.address, log_to_driver=False)
+                ray.init(address=self.address, **quiet)
             else:
-                ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False)
+                ray.init(num_cpus=self.workers, include_dashboard=False, **quiet)
                 self._started = True
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True
-        ctx.enable_progress_bars = False
+        ctx.enable_progress_bars = False  # medkg's own progress counts the studies as they come back
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
         records = [{"record": s} for s in studies]
         if not records:
             return iter(())
-        ds = ray.data.from_items(records).map_batches(
-            _RayStep, fn_constructor_args=(config,), batch_size=self.batch_size, concurrency=self.workers,
-            batch_format="numpy")
+        step = type("MedkgStep", (_RayStep,), {"config": config})
+        ds = ray.data.from_items(records).map_batches(step, batch_size=self.batch_size, concurrency=self.workers,
+                                                      batch_format="numpy")
         return (row["result"] for row in ds.iter_rows())
 
     def close(self) -> None:
