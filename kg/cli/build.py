@@ -22,7 +22,7 @@ def build(
     images: Optional[Path] = typer.Option(None, "--images", help="Image root when images live apart from the reports."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Read at most this many records."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes for extraction and image encoding."),
-    executor: Optional[str] = typer.Option(None, "--executor", help="How the per-study step runs: local, processes, or ray[:ADDRESS] (Ray Data; a local instance with --workers CPUs, or the cluster at ADDRESS) (default: processes when --workers > 1)."),
+    executor: Optional[str] = typer.Option(None, "--executor", "--engine", help="How the per-study step runs: local, processes, or ray[:ADDRESS] (Ray Data; a local instance with --workers CPUs, or the cluster at ADDRESS) (default: processes when --workers > 1)."),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first bad record (exit 2) instead of quarantining it."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     extractor: str = typer.Option("rules", "--extractor", help="rules, transformers:<model folder> or radgraph[:model]."),

@@ -19,7 +19,7 @@ def extract_cmd(
     format: str = typer.Option("auto", "--format", "-f"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes."),
-    executor: Optional[str] = typer.Option(None, "--executor", help="local, processes, or ray[:ADDRESS] (default: processes when --workers > 1)."),
+    executor: Optional[str] = typer.Option(None, "--executor", "--engine", help="local, processes, or ray[:ADDRESS] (default: processes when --workers > 1)."),
     extractor: str = typer.Option("rules", "--extractor", help="Extractor backend."),
     umls: Optional[Path] = typer.Option(None, "--umls", help="A UMLS index folder or release META folder (or a lexicon .tsv) instead of the bundled lexicon."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
