@@ -87,7 +87,7 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, workers: int, address: str | None = None, batch_size: int = 32):
+    def __init__(self, workers: int, address: str | None = None, batch_size: int = 256):
         self.workers, self.address, self.batch_size = max(1, workers), address, batch_size
         self._started = False
 
