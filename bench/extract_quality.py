@@ -34,13 +34,6 @@ from bench.keyword_baseline import label as keyword_label  # noqa: E402
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def labelled_text(text: str) -> str:
-    """What medkg labels: its FINDINGS and IMPRESSION sections (or the fallback paragraph)."""
-    from extract.sections import split_sections, target_sections
-
-    return " ".join(text[s.start:s.end] for s in target_sections(split_sections(text)))
-
-
 def score_binary(labelled, gold: Path, path: Path):
     from extract.labels import score_label_csvs, write_labels
 
@@ -56,6 +49,7 @@ def main() -> None:
                     help="a Python with medspacy installed (bench/README.md)")
     args = ap.parse_args()
     from extract.labels import SCHEMAS, LabelPolicy, score_label_csvs
+    from extract.sections import target_text
     from kg.corpus import Rejected, read_corpus
     from kg.labeling import run_label
 
@@ -70,7 +64,7 @@ def main() -> None:
             c = run_label(args.openi / "reports", Path(tmp) / "p.csv", schema="chestxray14", policy=policy)
             rows.append((name, score_label_csvs(Path(tmp) / "p.csv", gold, exclude=frozenset({"Hernia"})),
                          c.labelled / (time.perf_counter() - t)))
-        texts = [(s.report_id, labelled_text(s.text)) for s in read_corpus(args.openi / "reports")
+        texts = [(s.report_id, target_text(s.text)) for s in read_corpus(args.openi / "reports")
                  if not isinstance(s, Rejected)]
         t = time.perf_counter()
         labelled = [(rid, keyword_label(text)) for rid, text in texts]

@@ -150,7 +150,7 @@ def big_graph_mode(n_edges: int, mode: str, args) -> None:
     triples = np.unique(np.stack([rng.integers(0, n_ent, n_edges), rng.integers(0, n_rel, n_edges),
                                   rng.integers(0, n_ent, n_edges)], 1), axis=0)
     kg = KGData([("Concept", f"C{i:07d}") for i in range(n_ent)], [f"R{i}" for i in range(n_rel)], triples)
-    from graph.gnn.train import pick_device
+    from kg.core.devices import pick_device
 
     device = pick_device(args.device)
     model = build_model(kg.num_entities, kg.num_relations, ModelConfig(model="rgcn", dim=64)).to(device)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from extract.certainty import certainty_of
 from extract.records import StudyConcept
 from kg.core.errors import InvalidInput
 
@@ -117,7 +118,7 @@ def label_states(concepts: tuple[StudyConcept, ...], mapping: dict[str, tuple[st
 
 
 def _state(c: StudyConcept) -> str:
-    state = c.certainty or {"positive": "definite", "negative": "absent"}.get(c.polarity, "possible")
+    state = c.certainty or certainty_of(c.polarity, c.rule)
     if state == "possible" and c.rule.split(":", 1)[-1] in DIFFERENTIAL_TRIGGERS:
         return "differential"
     return state

@@ -190,3 +190,12 @@ def _last_paragraph(text: str, heads, sections: list[Section]) -> Section | None
 def target_sections(sections: tuple[Section, ...]) -> tuple[Section, ...]:
     """The sections extraction reads: FINDINGS and IMPRESSION, else the fallback paragraph."""
     return tuple(s for s in sections if s.name in ("findings", "impression", "last_paragraph"))
+
+
+def target_text(text: str, sections: tuple[Section, ...] | None = None) -> str:
+    """The text of :func:`target_sections` (split here unless given), joined by a space; the whole report when it
+    has none: what a report's finding labels come from."""
+    if sections is None:
+        sections = split_sections(text)
+    parts = [text[s.start:s.end].strip() for s in target_sections(sections)]
+    return " ".join(p for p in parts if p) or text.strip()

@@ -23,7 +23,8 @@ from typing import Callable
 
 from extract.neural import BIO_LABELS
 from extract.radgraph import RGDoc, read_radgraph
-from kg.core.errors import Conflict, InvalidInput, MissingExtraError, Unavailable
+from kg.core.devices import pick_device
+from kg.core.errors import Conflict, InvalidInput, MissingExtraError
 
 
 @dataclass
@@ -63,17 +64,6 @@ def spans(tags: list[str]) -> set[tuple[int, int, str]]:
     return out
 
 
-def _device(torch, name: str):
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise Unavailable("--device cuda, but torch sees no CUDA device", code="E4102",
-                          fix="use --device cpu (or auto), or install a CUDA build of torch on a GPU machine")
-    if name not in ("cpu", "cuda"):
-        raise InvalidInput(f"unknown device {name!r}", code="E1142", fix="use auto, cpu or cuda")
-    return torch.device(name)
-
-
 def check_out(out: Path) -> None:
     """``out`` may be new, empty, or a tagger this command wrote before (it has ``medkg-train.json``)."""
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "medkg-train.json").is_file())):
@@ -97,7 +87,7 @@ def train_extractor(gold_path: Path, base: Path, out: Path, settings: TrainSetti
     if len(docs) < 2:
         raise InvalidInput(f"{gold_path} has {len(docs)} document(s): too few to train on", code="E1139",
                            where=str(gold_path), fix="pass a RadGraph file with annotated reports")
-    device = _device(torch, settings.device)
+    device = pick_device(settings.device)
     try:
         tok = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
         model = AutoModelForTokenClassification.from_pretrained(

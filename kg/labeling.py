@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from extract.labels import LabelPolicy, label_row, load_label_map, write_labels
+from extract.sections import target_text
 from kg.corpus import Rejected, read_corpus, unique_records
 from kg.executors import executor_for
 from kg.step import StepConfig
@@ -36,7 +37,7 @@ def run_label(source: Path, out: Path, *, schema: str, policy: LabelPolicy, map_
                 counts.quarantined += 1
                 rejected.append(r.as_dict())
                 continue
-            key = r.study.report_id if (ids or schema == "chestxray14") else _labelled_text(r)
+            key = r.study.report_id if (ids or schema == "chestxray14") else target_text(r.study.text, r.extraction.sections)
             rows.append((key, label_row(r.extraction.concepts, schema, mapping, policy)))
             counts.labelled += 1
     finally:
@@ -48,10 +49,3 @@ def run_label(source: Path, out: Path, *, schema: str, policy: LabelPolicy, map_
         q.write_text("".join(json.dumps(x, sort_keys=True) + "\n" for x in rejected), encoding="utf-8")
     return counts
 
-
-def _labelled_text(r) -> str:
-    """The sections the labels come from (IMPRESSION and FINDINGS, or the fallback paragraph), as written."""
-    text = r.study.text
-    parts = [text[s.start:s.end].strip() for s in r.extraction.sections
-             if s.name in ("impression", "findings", "last_paragraph")]
-    return " ".join(p for p in parts if p) or text.strip()

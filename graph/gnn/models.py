@@ -132,6 +132,18 @@ class BasisRGCNConv(nn.Module):
         return self.root(x[:m]) + torch.einsum("nbd,bdo->no", h, self.bases.to(x.dtype))
 
 
+def layer_trims(hops: tuple[list[int], list[int]] | None, layers: int) -> list[tuple[int, int, int] | None]:
+    """Per layer of a sampled subgraph (nodes and edges in hop order, ``hops`` = nodes added and edges sampled per
+    hop): ``(nodes in, edges, nodes out)`` — layer ``l`` of ``L`` reads the nodes of hops ``0..L-l`` and gives
+    those of hops ``0..L-1-l`` from the edges of hops ``0..L-1-l``. ``None`` per layer for a whole graph."""
+    if hops is None:
+        return [None] * layers
+    nodes, edges = np.cumsum(hops[0]).tolist(), np.cumsum(hops[1]).tolist()
+    if len(edges) < layers:
+        raise ValueError(f"{len(edges)} sampled hops for {layers} layers")
+    return [(nodes[layers - n], edges[layers - 1 - n], nodes[layers - 1 - n]) for n in range(layers)]
+
+
 class RGCN(nn.Module):
     """Node features ``x [N, d]`` → ``layers`` × RGCNConv over ``2R`` relations (each edge and its inverse) →
     ``z [N, d]``; decoder relation vectors ``[R, d]``."""
@@ -170,17 +182,12 @@ class RGCN(nn.Module):
         z = self.x(n_id) if sub else self.x.weight
         ei, et = (edge_index, edge_type) if sub else (self.edge_index, self.edge_type)
         L = len(self.convs)
-        if hops is not None:
-            nodes, edges = np.cumsum(hops[0]).tolist(), np.cumsum(hops[1]).tolist()
-            if len(edges) < L:
-                raise ValueError(f"{len(edges)} sampled hops for {L} layers")
-        for n, conv in enumerate(self.convs):
-            if hops is None:
-                out = None
+        for n, (conv, trim) in enumerate(zip(self.convs, layer_trims(hops, L))):
+            if trim is None:
                 z = conv(z, ei, et, cache=not sub) if isinstance(conv, BasisRGCNConv) else conv(z, ei, et)
             else:
-                e, out = edges[L - 1 - n], nodes[L - 1 - n]
-                z = z[:nodes[L - n]]
+                n_in, e, out = trim
+                z = z[:n_in]
                 if isinstance(conv, BasisRGCNConv):
                     z = conv(z, ei[:, :e], et[:e], cache=False, num_out=out)
                 else:
@@ -343,23 +350,17 @@ class CompGCN(RGCN):
         z = self.x(n_id) if sub else self.x.weight
         ei, et = (edge_index, edge_type) if sub else (self.edge_index, self.edge_type)
         r, L = self.rel0, len(self.convs)
-        if hops is not None:
-            nodes, edges = np.cumsum(hops[0]).tolist(), np.cumsum(hops[1]).tolist()
-        for n, conv in enumerate(self.convs):
-            if hops is None:
+        for n, (conv, trim) in enumerate(zip(self.convs, layer_trims(hops, L))):
+            if trim is None:
                 z, r = conv(z, ei, et, r)
             else:
-                e = edges[L - 1 - n]
-                z, r = conv(z[:nodes[L - n]], ei[:, :e], et[:e], r, num_out=nodes[L - 1 - n])
+                n_in, e, out = trim
+                z, r = conv(z[:n_in], ei[:, :e], et[:e], r, num_out=out)
             if n < L - 1:
                 z = nn.functional.dropout(torch.tanh(z), self.cfg.dropout, self.training)
                 r = torch.tanh(r)
         self._rel = r[:self.num_relations]
         return z
-
-    @torch.no_grad()
-    def prepare(self) -> None:
-        self._z = self.encode()
 
 
 class KGE(nn.Module):

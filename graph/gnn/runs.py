@@ -27,7 +27,8 @@ def train_store(out: Path, *, model_cfg, train_cfg, ratios=(0.8, 0.1, 0.1), spli
                 on_start: Callable[[dict], None] | None = None) -> dict:
     """Train one model on the build in ``out``; returns its manifest record (with test metrics)."""
     from graph.gnn.evaluate import known_index, metrics
-    from graph.gnn.train import choose_batch_mode, pick_device, train
+    from graph.gnn.train import choose_batch_mode, train
+    from kg.core.devices import pick_device
 
     store = FileStore(out)
     kg = KGData.from_graph(store.graph)

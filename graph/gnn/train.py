@@ -24,7 +24,8 @@ from graph.gnn.data import KGData
 from graph.gnn.evaluate import known_index, metrics
 from graph.gnn.models import ModelConfig, build_model
 from graph.gnn.split import Split
-from kg.core.errors import InvalidInput, Unavailable
+from kg.core.devices import pick_device
+from kg.core.errors import InvalidInput
 
 FORMAT = 1  # checkpoint layout
 GNN_MODELS = ("rgcn", "compgcn")  # the models that encode the graph (batch modes apply)
@@ -59,19 +60,6 @@ class TrainResult:
     epoch_seconds: float  # median
     batch_mode: str = "full"  # full | neighbor (R-GCN); triples (the KGE models encode no graph)
     history: list[dict] = field(default_factory=list)
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise Unavailable("--device cuda, but torch sees no CUDA device", code="E4101",
-                              fix="use --device cpu (or auto), or install a CUDA build of torch on a GPU machine")
-        return torch.device("cuda")
-    if name == "cpu":
-        return torch.device("cpu")
-    raise InvalidInput(f"unknown device {name!r}", code="E1109", fix="use auto, cpu or cuda")
 
 
 def choose_batch_mode(num_entities: int, mp_edges: int, mcfg: ModelConfig, tcfg: TrainConfig,

@@ -165,9 +165,8 @@ def train_extractor_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Fine-tune a local token-classification model on RadGraph entities for the transformers extractor."""
-    from extract.train_extractor import TrainSettings, check_out, train_extractor
+    from extract.train_extractor import TrainSettings, train_extractor
 
-    check_out(out)
     settings = TrainSettings(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
                              valid_share=valid_share, seed=seed, device=device)
 
