@@ -26,18 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine  # noqa: E402
-
-
-def generate(dest: Path, n: int) -> None:
-    from kg.sample import sample_corpus
-
-    reports = sorted(sample_corpus().rglob("s*.txt"))
-    texts = [p.read_text(encoding="utf-8") for p in reports]
-    for i in range(n):
-        pid, sid = 11000000 + i // 3, 51000000 + i
-        d = dest / "files" / f"p{str(pid)[:2]}" / f"p{pid}"
-        d.mkdir(parents=True, exist_ok=True)
-        (d / f"s{sid}.txt").write_text(texts[i % len(texts)], encoding="utf-8")
+from kg.sample import generate_corpus  # noqa: E402
 
 
 def _rss_kb(pid: int) -> int:
@@ -86,7 +75,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
         t = time.perf_counter()
-        generate(corpus, a.studies)
+        generate_corpus(corpus, a.studies)
         print(f"corpus: {a.studies:,} report-only studies (MIMIC layout), generated in {time.perf_counter() - t:.1f} s")
         rows, ref = [], None
         for name, extra in (("local", ["--executor", "local"]),

@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from embed.encoders import Encoder
+from embed.encoders import Encoder, preparer_of
 from embed.images import ImageError, load_image
 
 
@@ -24,25 +24,30 @@ class Embedded:
     problem: str = ""
 
 
-def _load_and_prepare(args) -> tuple[int, Any, str]:
-    i, path, encoder = args
+def load_and_prepare(preparer, path: str) -> tuple[Any, str]:
+    """Read, decode and preprocess one image with ``preparer.prepare`` -> (sample, "") or (None, the reason)."""
     try:
-        return i, encoder.prepare(load_image(path)), ""
+        return preparer.prepare(load_image(path)), ""
     except ImageError as exc:
-        return i, None, exc.what
+        return None, exc.what
     except Exception as exc:  # a decoder bug must not stop the build: quarantine the image
-        return i, None, f"image cannot be decoded: {type(exc).__name__}: {exc}"
+        return None, f"image cannot be decoded: {type(exc).__name__}: {exc}"
+
+
+def _load_and_prepare(args) -> tuple[int, Any, str]:
+    i, path, preparer = args
+    return (i, *load_and_prepare(preparer, path))
 
 
 class _Dataset:
-    def __init__(self, paths: Sequence[str], encoder: Encoder):
-        self.paths, self.encoder = paths, encoder
+    def __init__(self, paths: Sequence[str], preparer):
+        self.paths, self.preparer = paths, preparer
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int):
-        return _load_and_prepare((i, self.paths[i], self.encoder))
+        return _load_and_prepare((i, self.paths[i], self.preparer))
 
 
 def _collate(batch):
@@ -60,6 +65,7 @@ def embed_images(
     """``items`` = [(image id, path)] -> one :class:`Embedded` per item, same order."""
     out: list[Embedded | None] = [None] * len(items)
     paths = [p for _, p in items]
+    preparer = preparer_of(encoder)  # what worker processes receive: the preprocessing, not the model
 
     def flush(batch):
         good = [(i, s) for i, s, problem in batch if not problem]
@@ -75,12 +81,12 @@ def embed_images(
     if getattr(encoder, "uses_torch", False):
         from torch.utils.data import DataLoader
 
-        loader = DataLoader(_Dataset(paths, encoder), batch_size=batch_size, shuffle=False,
+        loader = DataLoader(_Dataset(paths, preparer), batch_size=batch_size, shuffle=False,
                             num_workers=workers if workers > 1 else 0, collate_fn=_collate)
         for batch in loader:
             flush(batch)
     else:
-        jobs = ((i, p, encoder) for i, p in enumerate(paths))
+        jobs = ((i, p, preparer) for i, p in enumerate(paths))
         if workers > 1:
             with get_context("spawn").Pool(workers) as pool:
                 results = pool.imap(_load_and_prepare, jobs, chunksize=16)

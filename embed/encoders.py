@@ -71,6 +71,13 @@ class PixelsEncoder:
         return self.encode_batch([self.prepare(im) for im in images])
 
 
+def preparer_of(encoder: Encoder):
+    """What decoding workers need of ``encoder``: an object with its ``prepare``, small to send. An encoder that
+    holds a model gives its transform alone (``preparer()``); a light one is sent whole."""
+    make = getattr(encoder, "preparer", None)
+    return make() if make is not None else encoder
+
+
 def _open_clip(arg: str | None) -> Encoder:
     from embed.openclip import OpenClipEncoder
 

@@ -127,6 +127,10 @@ class OpenClipEncoder:
     def prepare(self, image: Image.Image) -> Any:
         return self.preprocess(image.convert("RGB"))
 
+    def preparer(self) -> "ClipPreparer":
+        """The preprocessing without the model, for decoding workers."""
+        return ClipPreparer(self.preprocess)
+
     def encode_batch(self, samples: Sequence[Any]) -> np.ndarray:
         torch = self._torch
         if not len(samples):
@@ -139,3 +143,13 @@ class OpenClipEncoder:
 
     def encode(self, images: Sequence[Image.Image]) -> np.ndarray:
         return self.encode_batch([self.prepare(im) for im in images])
+
+
+class ClipPreparer:
+    """An open_clip model's image transform, sent to the processes that decode images (the model stays put)."""
+
+    def __init__(self, preprocess):
+        self.preprocess = preprocess
+
+    def prepare(self, image: Image.Image) -> Any:
+        return self.preprocess(image.convert("RGB"))

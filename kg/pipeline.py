@@ -10,12 +10,12 @@ import hashlib
 import json
 import platform
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from embed.batch import embed_images
 from embed.encoders import get_encoder
 from embed.index import VectorIndex
 from extract.merge import MERGE_RULE
@@ -124,7 +124,8 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
     ctx = context_for(config)  # the concept index and extractor, built once (a bad setting fails here)
     index, extractor = ctx.index, ctx.extractor
     encoder = get_encoder(settings.encoder)
-    executor = executor_for(settings.executor, settings.workers)
+    executor = executor_for(settings.executor, settings.workers, ray_address=settings.ray_address,
+                            encode_actors=settings.encode_actors, gpus_per_actor=settings.gpus_per_actor)
 
     quarantine: list[dict] = []
     read = built = 0
@@ -151,23 +152,20 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
             _checksum_update(h, rec)
             yield rec
 
-    with output as staging, progress(settings.quiet) as track:
+    with output as staging, progress(settings.quiet) as track, _closing(executor):
         advance = track("Reading and extracting reports", unit="reports")
         done: list[Processed] = []
         views_seen: dict[str, int] = {}
-        try:
-            for p in executor.map(config, studies()):
-                advance()
-                if isinstance(p, Rejected):
-                    reject(p)
-                    continue
-                images_skipped += p.skipped_views
-                for r in p.study.images:
-                    v = (r.view_position or "unknown").upper()
-                    views_seen[v] = views_seen.get(v, 0) + 1
-                done.append(p)
-        finally:
-            executor.close()
+        for p in executor.map(config, studies()):
+            advance()
+            if isinstance(p, Rejected):
+                reject(p)
+                continue
+            images_skipped += p.skipped_views
+            for r in p.study.images:
+                v = (r.view_position or "unknown").upper()
+                views_seen[v] = views_seen.get(v, 0) + 1
+            done.append(p)
         if read == 0:
             raise InvalidInput(f"no record found in {settings.source} as format {fmt!r}", code="E111",
                              fix=_format_fix(settings.source, fmt))
@@ -189,8 +187,9 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
             warn(f"--views {','.join(settings.views)} kept no image: {images_skipped} image(s) left out by their "
                  f"ViewPosition ({seen}); pass --views '' to keep all")
         advance_i = track("Embedding images", total=len(refs), unit="images")
-        embedded = embed_images([(r.id, r.path) for r in refs], encoder, workers=settings.workers,
-                                batch_size=settings.batch_size, advance=advance_i)
+        embedded = executor.embed(encoder, settings.encoder, [(r.id, r.path) for r in refs],
+                                  batch_size=settings.batch_size, advance=advance_i)
+        executor.close()
         status: dict[tuple[str, str], bool] = {}
         for r, e in zip(refs, embedded):
             status[(r.id, r.path)] = e.vector is not None
@@ -272,6 +271,15 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
         write_manifest(manifest, staging)
         output.commit()
     return BuildResult(settings.out, manifest, quarantine)
+
+
+@contextmanager
+def _closing(executor):
+    """The executor's workers (a Ray instance, a process pool) stop when the build ends, whichever way it ends."""
+    try:
+        yield executor
+    finally:
+        executor.close()
 
 
 def _format_fix(source: Path, fmt: str) -> str:

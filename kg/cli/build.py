@@ -23,6 +23,9 @@ def build(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Read at most this many records."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes for extraction and image encoding."),
     executor: Optional[str] = typer.Option(None, "--executor", "--engine", help="How the per-study step runs: local, processes, or ray[:ADDRESS] (Ray Data; a local instance with --workers CPUs, or the cluster at ADDRESS) (default: processes when --workers > 1)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Join this Ray cluster (auto, or ray://HOST:10001) and run on it; implies --engine ray."),
+    encode_actors: Optional[int] = typer.Option(None, "--encode-actors", min=1, help="Ray engine: image encoder actors (default: one per GPU of the cluster, else half its CPUs)."),
+    gpus_per_actor: Optional[float] = typer.Option(None, "--gpus-per-actor", min=0, help="Ray engine: GPUs per encoder actor (default: 1 when the cluster has GPUs and the encoder is a model, else 0)."),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first bad record (exit 2) instead of quarantining it."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     extractor: str = typer.Option("rules", "--extractor", help="rules, transformers:<model folder> or radgraph[:model]."),
@@ -62,6 +65,7 @@ def build(
             source=source, out=out, format=format, images=images, limit=limit, workers=workers, strict=strict,
             quiet=quiet, extractor=extractor, radgraph=radgraph, umls=umls, umls_parents=umls_parents, encoder=encoder, naf=naf, views=views, keep_text=not no_text,
             similar_k=similar_k, batch_size=batch_size, one_image_per_study=one_image, force=force, executor=executor,
+            ray_address=ray_address, encode_actors=encode_actors, gpus_per_actor=gpus_per_actor,
         )
     except ValidationError as exc:
         raise bad_option(exc) from None

@@ -140,3 +140,27 @@ def render_image(dicom_id: str, view: str, features: list[str]) -> Image.Image:
                 img[int(y * SIZE) : int(y * SIZE) + 4, int(0.48 * SIZE) : int(0.52 * SIZE)] = 0.98
     img += rng.normal(0, 0.02, img.shape)
     return Image.fromarray(np.clip(img * 255, 0, 255).astype(np.uint8), mode="L")
+
+
+def generate_corpus(dest: Path, studies: int, *, images: bool = False) -> Path:
+    """A MIMIC-layout corpus of ``studies`` studies made from the sample, for benchmarks and tests: the sample's
+    reports in turn under new patient (three studies each) and study ids, and with ``images`` each study's
+    sample images linked (or copied) under new file names. Returns ``dest``."""
+    src = sample_corpus()
+    reports = sorted(src.rglob("s*.txt"))
+    texts = [p.read_text(encoding="utf-8") for p in reports]
+    pictures = [sorted(p.with_suffix("").glob("*.jpg")) for p in reports]
+    for i in range(studies):
+        pid, sid = 11000000 + i // 3, 51000000 + i
+        d = dest / "files" / f"p{str(pid)[:2]}" / f"p{pid}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"s{sid}.txt").write_text(texts[i % len(texts)], encoding="utf-8")
+        if images and pictures[i % len(texts)]:
+            (d / f"s{sid}").mkdir(exist_ok=True)
+            for k, pic in enumerate(pictures[i % len(texts)]):
+                target = d / f"s{sid}" / f"g{sid}-{k}.jpg"
+                try:
+                    os.link(pic, target)
+                except OSError:  # another file system: copy
+                    shutil.copyfile(pic, target)
+    return dest

@@ -76,17 +76,7 @@ def test_two_builds_are_byte_identical(tmp_path):
     assert len(tables_digest(a)) > 10
 
 
-def test_a_build_on_ray_is_byte_identical_to_the_local_one(tmp_path):
-    pytest.importorskip("ray", reason="the ray extra is not installed")
-    a, b = tmp_path / "a", tmp_path / "b"
-    run("build", "--sample", "--out", a, "--quiet")
-    run("build", "--sample", "--out", b, "--quiet", "--workers", "2", "--executor", "ray")
-    assert tables_digest(a) == tables_digest(b) and len(tables_digest(b)) > 10
-    q = lambda d: (d / "quarantine.jsonl").read_text() if (d / "quarantine.jsonl").exists() else ""  # noqa: E731
-    assert q(a) == q(b)
-
-
-def _broken_corpus(tmp_path: Path) -> Path:
+def broken_corpus(tmp_path: Path) -> Path:
     from tests.conftest import copy_sample
 
     root = copy_sample(tmp_path / "corpus")
@@ -111,7 +101,7 @@ def _broken_corpus(tmp_path: Path) -> Path:
 
 
 def test_broken_records_are_quarantined_and_reconciled(tmp_path):
-    root = _broken_corpus(tmp_path)
+    root = broken_corpus(tmp_path)
     out = tmp_path / "g"
     p = run("build", root, "--out", out, "--quiet")
     assert "3 records and 2 images quarantined" in p.stderr
@@ -132,7 +122,7 @@ def test_broken_records_are_quarantined_and_reconciled(tmp_path):
 
 
 def test_strict_stops_with_exit_2_and_names_the_file(tmp_path):
-    root = _broken_corpus(tmp_path)
+    root = broken_corpus(tmp_path)
     p = run("build", root, "--out", tmp_path / "g", "--strict", "--quiet", check=False)
     assert p.returncode == 2
     assert "s59999991.txt" in p.stderr and "Fix:" in p.stderr and "Traceback" not in p.stderr
