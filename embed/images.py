@@ -21,7 +21,10 @@ class ImageError(InvalidInput):
 
 
 def load_image(path: str | Path) -> Image.Image:
-    """The image at ``path`` as a fully decoded 8-bit grayscale ("L") PIL image."""
+    """The image at ``path`` (a file, or a URL fsspec reads: ``s3://``, ``gs://``, ``file://``) as a fully decoded
+    8-bit grayscale ("L") PIL image."""
+    if "://" in str(path):
+        return _load_url(str(path))
     p = Path(path)
     if not p.exists():
         raise ImageError("image file is missing", where=str(p), fix="check the image root (--images)")
@@ -30,6 +33,18 @@ def load_image(path: str | Path) -> Image.Image:
     if p.suffix.lower() == ".dcm":
         return _load_dicom(p, str(p))
     return _decode(p, str(p))
+
+
+def _load_url(url: str) -> Image.Image:
+    from kg.core.locations import location
+
+    try:
+        data = location(url).read_bytes()
+    except FileNotFoundError:
+        raise ImageError("image file is missing", where=url, fix="check the image root (--images)") from None
+    except OSError as exc:
+        raise ImageError(f"image cannot be read: {exc}", where=url, fix="check the storage's credentials and the URL") from None
+    return decode_image(data, url)
 
 
 def decode_image(data: bytes, name: str = "upload") -> Image.Image:

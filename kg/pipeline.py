@@ -27,6 +27,7 @@ from graph.store.files import image_findings, write_findings
 from graph.store.outdir import BuildOutput
 from kg import __version__
 from kg.core.errors import InvalidInput, KGError
+from kg.core.locations import location
 from kg.core.progress import progress
 from kg.corpus import ImageRef, Rejected, Study, detect_format, read_corpus, unique_records
 from kg.executors import executor_for
@@ -118,7 +119,8 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
     output = BuildOutput(settings.out, force=settings.force)
     output.check()  # before any work: a file, an unwritable or a foreign folder fails now, not after the build
     fmt = settings.format if settings.format != "auto" else detect_format(settings.source)
-    records = unique_records(read_corpus(settings.source, fmt=fmt, images=settings.images, limit=settings.limit))
+    images = location(settings.images) if settings.images else None  # a folder, or a URL (fsspec)
+    records = unique_records(read_corpus(settings.source, fmt=fmt, images=images, limit=settings.limit))
     config = StepConfig(extractor=settings.extractor, radgraph=settings.radgraph, umls=settings.umls,
                         views=settings.views, one_image=settings.one_image_per_study)
     ctx = context_for(config)  # the concept index and extractor, built once (a bad setting fails here)

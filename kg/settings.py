@@ -13,7 +13,7 @@ class BuildSettings(BaseModel):
     source: Path
     out: Path
     format: str = "auto"
-    images: Path | None = None
+    images: str | None = None  # a folder, or a URL fsspec reads (s3://bucket/mimic-cxr-jpg)
     limit: int | None = Field(default=None, ge=1)
     workers: int = Field(default=1, ge=1)
     strict: bool = False

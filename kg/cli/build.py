@@ -19,7 +19,7 @@ def build(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder for the embedded graph."),
     sample: bool = typer.Option(False, "--sample", help="Build the bundled sample corpus instead of SOURCE."),
     format: str = typer.Option("auto", "--format", "-f", help="auto, mimic, iu-xml, jsonl, csv or text."),
-    images: Optional[Path] = typer.Option(None, "--images", help="Image root when images live apart from the reports."),
+    images: Optional[str] = typer.Option(None, "--images", help="Image root when images live apart from the reports: a folder, or a URL fsspec reads (s3://bucket/mimic-cxr-jpg/2.0.0; pip install 'medkg[remote]' s3fs)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Read at most this many records."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes for extraction and image encoding."),
     executor: Optional[str] = typer.Option(None, "--executor", "--engine", help="How the per-study step runs: local, processes, or ray[:ADDRESS] (Ray Data; a local instance with --workers CPUs, or the cluster at ADDRESS) (default: processes when --workers > 1)."),

@@ -31,7 +31,7 @@ def read_report(path: Path) -> tuple[str | None, str]:
 
 def open_text(path: Path):
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path.open("rb"), "rb"), encoding="utf-8", newline="")
     return path.open(encoding="utf-8", newline="")
 
 

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Iterator
 
+from kg.core.locations import is_url, location
 from kg.corpus.common import open_text
 from kg.corpus.records import ImageRef, Rejected, Study
 
@@ -37,8 +38,8 @@ def _record(obj: dict, where: str, base: Path) -> Study | Rejected:
     refs = []
     view = obj.get("view") or obj.get("view_position") or None
     for p in imgs:
-        path = Path(str(p).strip())
-        if not path.is_absolute():
+        path = location(str(p).strip())
+        if not is_url(path) and not path.is_absolute():
             path = base / path
         refs.append(ImageRef(path.stem, str(path), view))
     return Study(
