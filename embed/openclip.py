@@ -11,7 +11,7 @@ Specs (``--encoder open_clip:<spec>``):
 
 Nothing is downloaded: the Hugging Face hub is put offline while loading, and a tag whose
 weights are not in the cache is an error that names what to download. Without weights
-(``<model>@random``) the model is randomly initialised — for tests and benchmarks only, and the
+(``<model>@random``) the model is randomly initialised, from a fixed seed — for tests and benchmarks only, and the
 encoder id says so.
 """
 
@@ -75,7 +75,10 @@ class OpenClipEncoder:
         self._torch = torch
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         try:
-            with _offline():
+            # random weights (<model>@random) come from a fixed seed, so every process that loads the encoder (a
+            # Ray actor, a server worker) holds the same model; the caller's random state is left as it was
+            with _offline(), torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
                 model, _, preprocess = open_clip.create_model_and_transforms(
                     model_name, pretrained=pretrained, device=self.device
                 )

@@ -96,9 +96,15 @@ class _EncodeActor:
 
     spec: str
 
+    threads: int = 0  # torch threads on a CPU-only cluster (Ray gives each actor one thread per reserved CPU)
+
     def __init__(self):
         from embed.encoders import get_encoder
 
+        if self.threads:
+            import torch
+
+            torch.set_num_threads(self.threads)
         self.encoder = get_encoder(self.spec)
 
     def __call__(self, batch):
@@ -287,7 +293,10 @@ class RayExecutor:
         decode_cpus = min(1.0, cpus - actors * actor_cpus)
         chunks = [pickle.dumps((i, [p for _, p in items[i:i + batch_size]]), protocol=_PROTOCOL)
                   for i in range(0, len(items), batch_size)]
-        encode = type("MedkgEncode", (_EncodeActor,), {"spec": spec})
+        # on CPUs a model encoder uses the node's cores between the actors, as the local engine's torch does
+        # (decoding tasks share them; the model is most of the work)
+        threads = max(1, int(cpus // actors)) if not gpus and getattr(encoder, "uses_torch", False) else 0
+        encode = type("MedkgEncode", (_EncodeActor,), {"spec": spec, "threads": threads})
         gpu_args = {"num_gpus": gpus} if gpus else {}  # never num_gpus=0: Ray reads that as asking for a GPU
         ds = (ray.data.from_items([{"chunk": c} for c in chunks], override_num_blocks=len(chunks))
               .map_batches(_decode_chunk, fn_kwargs={"preparer": preparer_of(encoder)}, batch_size=1,

@@ -118,3 +118,26 @@ def test_generated_corpus_has_the_sample_reports_and_linked_images(tmp_path):
     images = sorted(root.rglob("*.jpg"))
     assert images and len({p.stem for p in images}) == len(images)
     assert all(Path(p).stat().st_size > 1000 for p in images)
+
+
+def test_the_kuberay_rayjob_runs_a_kg_build_this_version_accepts():
+    yaml = pytest.importorskip("yaml")
+    import shlex
+
+    import ray
+    import typer
+
+    from kg.cli import app
+
+    root = Path(__file__).resolve().parents[2]
+    job = yaml.safe_load((root / "docker" / "kuberay" / "rayjob.yaml").read_text())
+    assert job["apiVersion"] == "ray.io/v1" and job["kind"] == "RayJob"
+    spec = job["spec"]
+    assert spec["rayClusterSpec"]["rayVersion"] == ray.__version__  # the image's Ray is the pinned one
+    gpu = spec["rayClusterSpec"]["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]["resources"]
+    assert gpu["limits"]["nvidia.com/gpu"] == 1
+    argv = shlex.split(spec["entrypoint"])
+    assert argv[:2] == ["kg", "build"]
+    build = typer.main.get_command(app).commands["build"]
+    ctx = build.make_context("build", argv[2:])  # raises on an option kg build does not have
+    assert ctx.params["ray_address"] == "auto" and ctx.params["gpus_per_actor"] == 1

@@ -72,3 +72,29 @@ def test_build_with_open_clip_and_dataloader_workers(tiny_dir, tmp_path):
     assert m.encoder.dim == 32 and m.vector_index["dim"] == 32 and m.images.embedded == 42
     v = np.load(out / "index" / "vectors.npy")
     assert v.shape == (42, 32) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+
+
+def test_on_ray_the_encoder_actor_loads_the_model_and_the_vectors_match_the_local_build(tiny_dir, tmp_path):
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    import subprocess
+    import sys
+
+    outs = {}
+    for engine in ("local", "ray"):
+        outs[engine] = tmp_path / engine
+        subprocess.run([sys.executable, "-m", "kg", "build", "--sample", "--out", str(outs[engine]), "--quiet",
+                        "--engine", engine, "--workers", "2", "--encoder", f"open_clip:local-dir:{tiny_dir}",
+                        "--batch-size", "8"], check=True, capture_output=True)
+    a, b = (np.load(outs[e] / "index" / "vectors.npy") for e in ("local", "ray"))
+    assert a.shape == (42, 32) and a.tobytes() == b.tobytes()
+    assert (outs["local"] / "index" / "ids.txt").read_text() == (outs["ray"] / "index" / "ids.txt").read_text()
+
+
+def test_random_weights_come_from_a_fixed_seed_so_every_process_holds_the_same_model():
+    enc = get_encoder("open_clip:ViT-B-32@random")
+    state = torch.get_rng_state()
+    again = get_encoder("open_clip:ViT-B-32@random")
+    assert torch.equal(state, torch.get_rng_state())  # the caller's random state is untouched
+    w1 = next(enc.model.parameters())
+    w2 = next(again.model.parameters())
+    assert torch.equal(w1, w2)
