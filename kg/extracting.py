@@ -45,12 +45,13 @@ class ExtractCounts:
 
 def run_extract(source: Path, out: Path, *, fmt: str = "auto", limit: int | None = None, workers: int = 1,
                 extractor: str = "rules", umls: Path | None = None, executor: str | None = None,
+                ray_address: str | None = None, gpus_per_actor: float | None = None,
                 advance=lambda n=1: None) -> ExtractCounts:
     records = unique_records(read_corpus(source, fmt=fmt, limit=limit))
     counts = ExtractCounts()
     qpath = out.with_name(out.name + ".quarantine.jsonl") if out.suffix != ".jsonl" else out.with_suffix(".quarantine.jsonl")
     out.parent.mkdir(parents=True, exist_ok=True)
-    ex = executor_for(executor, workers)
+    ex = executor_for(executor, workers, ray_address=ray_address, gpus_per_actor=gpus_per_actor)
     try:
         results = ex.map(StepConfig(extractor=extractor, umls=umls), records)
         with out.open("w", encoding="utf-8") as fo, qpath.open("w", encoding="utf-8") as fq:

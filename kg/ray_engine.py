@@ -260,13 +260,21 @@ class RayExecutor:
             raise failed[0]
         if not chunks:
             return iter(())
+        resources = ray.cluster_resources()
         actors = self.workers
         if self.address:  # on a cluster: at least half its CPUs (the rest read, decode and encode)
-            actors = max(actors, int(ray.cluster_resources().get("CPU", 1)) // 2)
+            actors = max(actors, int(resources.get("CPU", 1)) // 2)
+        # an extractor that holds a model (transformers) runs on GPU actors when the cluster has GPUs
+        model = hasattr(context_for(config).extractor, "model")
+        gpus = 0.0
+        if model:
+            gpus = self.gpus_per_actor if self.gpus_per_actor is not None else float(bool(resources.get("GPU")))
+        if gpus:
+            actors = max(1, int(resources.get("GPU", 0) // gpus))
         step = type("MedkgStep", (_StepActor,), {"config": config})
         ds = ray.data.from_items([{"chunk": c} for c in chunks], override_num_blocks=len(chunks)).map_batches(
             step, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(actors, len(chunks))),
-            num_cpus=1, batch_format="numpy")
+            num_cpus=1, batch_format="numpy", **({"num_gpus": gpus} if gpus else {}))
         return (r for items in _in_order(_rows_of(ds)) for r in items)
 
     # -- the image stage -----------------------------------------------------------------------------------------

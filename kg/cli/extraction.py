@@ -20,6 +20,8 @@ def extract_cmd(
     limit: Optional[int] = typer.Option(None, "--limit", min=1),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes."),
     executor: Optional[str] = typer.Option(None, "--executor", "--engine", help="local, processes, or ray[:ADDRESS] (default: processes when --workers > 1)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Join this Ray cluster (auto, HOST:6379 or ray://HOST:10001); implies --engine ray."),
+    gpus_per_actor: Optional[float] = typer.Option(None, "--gpus-per-actor", min=0, help="Ray engine: GPUs per extractor actor (default: 1 when the cluster has GPUs and the extractor is a model, else 0)."),
     extractor: str = typer.Option("rules", "--extractor", help="Extractor backend."),
     umls: Optional[Path] = typer.Option(None, "--umls", help="A UMLS index folder or release META folder (or a lexicon .tsv) instead of the bundled lexicon."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -30,7 +32,7 @@ def extract_cmd(
 
     with progress(quiet) as track:
         c = run_extract(source, out, fmt=format, limit=limit, workers=workers, extractor=extractor, umls=umls, executor=executor,
-                        advance=track("Extracting", unit="reports"))
+                        ray_address=ray_address, gpus_per_actor=gpus_per_actor, advance=track("Extracting", unit="reports"))
     typer.echo(f"read {c.read} = written {c.written} + quarantined {c.quarantined}; wrote {out}")
     if c.quarantined:
         typer.secho(f"warning: {c.quarantined} record(s) quarantined", fg="yellow", err=True)

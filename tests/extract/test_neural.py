@@ -99,3 +99,21 @@ def test_radgraph_backend_without_package_says_what_to_install():
         pass
     with pytest.raises(Unavailable, match="pip install radgraph"):
         get_extractor("radgraph", Lexicon.default())
+
+
+def test_kg_extract_with_the_transformers_backend_on_ray_matches_the_local_engine(tiny_model, tmp_path):
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    import subprocess
+    import sys
+
+    from kg.sample import write_sample
+
+    corpus = write_sample(tmp_path / "corpus")
+    outs = {}
+    for engine in ("local", "ray"):
+        outs[engine] = tmp_path / f"{engine}.jsonl"
+        subprocess.run([sys.executable, "-m", "kg", "extract", str(corpus), "--out", str(outs[engine]), "--quiet",
+                        "--engine", engine, "--workers", "2", "--extractor", f"transformers:{tiny_model}"],
+                       check=True, capture_output=True)
+    local = outs["local"].read_text()
+    assert local.count("\n") == 42 and local == outs["ray"].read_text()
