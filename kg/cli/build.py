@@ -22,7 +22,7 @@ def build(
     images: Optional[str] = typer.Option(None, "--images", help="Image root when images live apart from the reports: a folder, or a URL fsspec reads (s3://bucket/mimic-cxr-jpg/2.0.0; pip install 'medkg[remote]' s3fs)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Read at most this many records."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes for extraction and image encoding."),
-    executor: Optional[str] = typer.Option(None, "--executor", "--engine", help="How the per-study step runs: local, processes, or ray[:ADDRESS] (Ray Data; a local instance with --workers CPUs, or the cluster at ADDRESS) (default: processes when --workers > 1)."),
+    executor: Optional[str] = typer.Option(None, "--executor", "--engine", help="How the per-study step and the image stage run: local, processes, or ray (Ray Data: a local instance with --workers CPUs, or the cluster at --ray-address) (default: processes when --workers > 1)."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Join this Ray cluster (auto, or ray://HOST:10001) and run on it; implies --engine ray."),
     encode_actors: Optional[int] = typer.Option(None, "--encode-actors", min=1, help="Ray engine: image encoder actors (default: one per GPU of the cluster, else half its CPUs)."),
     gpus_per_actor: Optional[float] = typer.Option(None, "--gpus-per-actor", min=0, help="Ray engine: GPUs per encoder actor (default: 1 when the cluster has GPUs and the encoder is a model, else 0)."),
