@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from kg.core.errors import MissingExtraError, Unavailable
+from kg.core.errors import KGError, MissingExtraError, Unavailable
 
 STUDY_CHUNK = 256  # records per dataset row for the step
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
@@ -168,7 +168,8 @@ def _in_order(rows: Iterable[dict]) -> Iterator[list]:
             yield items
             nxt += len(items)
     if held:  # an internal invariant: every chunk comes back once
-        raise RuntimeError(f"internal: Ray returned chunks {sorted(held)} but not the one at {nxt}")
+        raise KGError(f"internal: Ray returned chunks {sorted(held)} but not the one at {nxt}", code="E505",
+                      fix="report this to the medkg developers; --engine local builds the same graph")
 
 
 class RayExecutor:
@@ -187,8 +188,8 @@ class RayExecutor:
 
     def _ray(self):
         if self.address and "RAY_AUTH_MODE" not in os.environ and _has_token():
-            # A cluster started with token authentication (Ray's default since 2.52) is joined with this machine's
-            # token; Ray reads the mode when it is imported, so it is set before
+            # A cluster started with token authentication (`ray start`'s default in this Ray) is joined with this
+            # machine's token; Ray reads the mode when it is imported, so it is set before
             os.environ["RAY_AUTH_MODE"] = "token"
         try:
             import ray
