@@ -9,6 +9,7 @@ executor gives the results in input order, so the outputs are the same byte for 
 
 from __future__ import annotations
 
+import os
 from functools import partial
 from multiprocessing import get_context
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
@@ -95,17 +96,20 @@ EXECUTORS.add("processes", lambda workers, arg=None, **_: ProcessExecutor(worker
 EXECUTORS.add("ray", _ray)
 
 
-def executor_for(spec: str | None, workers: int, *, ray_address: str | None = None, encode_actors: int | None = None,
+def executor_for(spec: str | None, workers: int | None, *, ray_address: str | None = None, encode_actors: int | None = None,
                  gpus_per_actor: float | None = None) -> Executor:
     """``spec`` by name; by default ``processes`` when ``workers > 1``, else ``local``; ``ray`` when a Ray address
-    is given. The encoder pool options apply to the ray engine."""
+    is given. The encoder pool options apply to the ray engine. ``workers`` None: 1, except for a local Ray
+    instance, which gets every CPU of this machine."""
     if ray_address:
         if spec not in (None, "ray"):
             raise InvalidInput(f"--ray-address {ray_address} goes with --engine ray, not --engine {spec}", code="E191",
                                fix="pass --engine ray (or leave --engine out), or drop --ray-address")
         spec = f"ray:{ray_address}"
-    spec = spec or ("processes" if workers > 1 else "local")
+    spec = spec or ("processes" if (workers or 1) > 1 else "local")
     factory, s = EXECUTORS.get(spec)
+    if workers is None:
+        workers = (os.cpu_count() or 1) if s.name == "ray" and not s.arg else 1
     if s.name != "ray" and (encode_actors is not None or gpus_per_actor is not None):
         raise InvalidInput(f"--encode-actors and --gpus-per-actor size the ray engine's encoder pool, not {s.name}'s",
                            code="E154", fix="pass --engine ray, or drop them (--workers sizes the local image workers)")

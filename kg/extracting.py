@@ -43,7 +43,7 @@ class ExtractCounts:
     quarantined: int = 0
 
 
-def run_extract(source: Path, out: Path, *, fmt: str = "auto", limit: int | None = None, workers: int = 1,
+def run_extract(source: Path, out: Path, *, fmt: str = "auto", limit: int | None = None, workers: int | None = None,
                 extractor: str = "rules", umls: Path | None = None, executor: str | None = None,
                 ray_address: str | None = None, gpus_per_actor: float | None = None,
                 advance=lambda n=1: None) -> ExtractCounts:

@@ -15,7 +15,7 @@ class BuildSettings(BaseModel):
     format: str = "auto"
     images: str | None = None  # a folder, or a URL fsspec reads (s3://bucket/mimic-cxr-jpg)
     limit: int | None = Field(default=None, ge=1)
-    workers: int = Field(default=1, ge=1)
+    workers: int | None = Field(default=None, ge=1)  # None: 1, or every CPU for a local Ray instance
     strict: bool = False
     quiet: bool = False
     extractor: str = "rules"

@@ -21,7 +21,7 @@ def build(
     format: str = typer.Option("auto", "--format", "-f", help="auto, mimic, iu-xml, jsonl, csv or text."),
     images: Optional[str] = typer.Option(None, "--images", help="Image root when images live apart from the reports: a folder, or a URL fsspec reads (s3://bucket/mimic-cxr-jpg/2.0.0; pip install 'medkg[remote]' s3fs)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Read at most this many records."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Processes for extraction and image encoding."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Processes for extraction and image encoding (default 1; with --engine ray, the local Ray instance's CPUs: every CPU of this machine)."),
     executor: Optional[str] = typer.Option(None, "--executor", "--engine", help="How the per-study step and the image stage run: local, processes, or ray (Ray Data: a local instance with --workers CPUs, or the cluster at --ray-address) (default: processes when --workers > 1)."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Join this Ray cluster (auto, or ray://HOST:10001) and run on it; implies --engine ray."),
     encode_actors: Optional[int] = typer.Option(None, "--encode-actors", min=1, help="Ray engine: image encoder actors (default: one per GPU of the cluster, else half its CPUs)."),

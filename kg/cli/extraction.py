@@ -18,7 +18,7 @@ def extract_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Output JSONL (one object per report); bad records go to OUT.quarantine.jsonl."),
     format: str = typer.Option("auto", "--format", "-f"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1),
-    workers: int = typer.Option(1, "--workers", min=1, help="Processes."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Processes (default 1; with --engine ray, every CPU of this machine)."),
     executor: Optional[str] = typer.Option(None, "--executor", "--engine", help="local, processes, or ray[:ADDRESS] (default: processes when --workers > 1)."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Join this Ray cluster (auto, HOST:6379 or ray://HOST:10001); implies --engine ray."),
     gpus_per_actor: Optional[float] = typer.Option(None, "--gpus-per-actor", min=0, help="Ray engine: GPUs per extractor actor (default: 1 when the cluster has GPUs and the extractor is a model, else 0)."),
