@@ -9,6 +9,9 @@ loads it at --concurrency with wrk (`apt install wrk`; a C client that leaves th
 latency and requests/s per run and their medians. In the same run it measures the floors a request cannot go
 below: `retrieve_context` in process (no HTTP) and `GET /healthz` over the same HTTP stack, and prints the
 service's p50 as a ratio to each. Also the plugin's `augment()` in process on the bundled sample (p50).
+Then, with vegeta (Go: `go install github.com/tsenart/vegeta/v12@v12.13.0`), open-loop runs at constant rates
+(--rates, default 300,600,900,1200 requests/s) over --concurrency connections: the latency a client sees at a
+given load, queueing included, where wrk's closed loop only gives the latency at saturation (16 / throughput).
 Targets (issue): p50 <= 10 ms, p99 <= 50 ms at concurrency 16, >= 300 requests/s; augment() <= 5 ms p50.
 Needs `pip install httpx` (the bench's client) besides the api extra.
 """
@@ -124,6 +127,38 @@ def load_wrk(url: str, bodies: list[bytes], concurrency: int, seconds: float) ->
     return p50 / 1000, p99 / 1000, n / (dur_us / 1e6), {"non-2xx": bad, "socket errors": sock}
 
 
+def find_vegeta(given: str | None) -> str | None:
+    """vegeta (Go; `go install github.com/tsenart/vegeta/v12@v12.13.0`): on PATH, in GOBIN or ~/go/bin."""
+    for c in (given, shutil.which("vegeta"), os.path.join(os.environ.get("GOBIN", ""), "vegeta"),
+              os.path.expanduser("~/go/bin/vegeta")):
+        if c and os.path.isfile(c) and os.access(c, os.X_OK):
+            return c
+    return None
+
+
+def load_rate(vegeta: str, url: str, bodies: list[bytes], rate: int, connections: int,
+              seconds: float) -> tuple[float, float, float, dict]:
+    """An open-loop load at a constant ``rate`` over at most ``connections`` connections (vegeta: requests leave on
+    schedule whether or not earlier ones have come back, so queueing shows in the latencies): p50 and p99 in ms,
+    the throughput achieved, status codes."""
+    import base64
+
+    with tempfile.TemporaryDirectory() as tmp:
+        targets = Path(tmp) / "targets.json"
+        with targets.open("w") as f:
+            for b in bodies:
+                f.write(json.dumps({"method": "POST", "url": url + "/v1/context", "body": base64.b64encode(b).decode(),
+                                    "header": {"Content-Type": ["application/json"]}}) + "\n")
+        attack = subprocess.run([vegeta, "attack", "-format=json", f"-targets={targets}", f"-rate={rate}/s",
+                                 f"-duration={seconds:.0f}s", f"-workers={connections}", f"-max-workers={connections}",
+                                 f"-connections={connections}", f"-max-connections={connections}"],
+                                capture_output=True, check=True).stdout
+        report = json.loads(subprocess.run([vegeta, "report", "-type=json"], input=attack, capture_output=True,
+                                           check=True).stdout)
+    lat = report["latencies"]
+    return lat["50th"] / 1e6, lat["99th"] / 1e6, report["throughput"], report["status_codes"]
+
+
 async def load(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[float], float, dict]:
     import httpx
 
@@ -168,7 +203,10 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="kg serve --workers (default: one per core)")
     ap.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto",
                     help="wrk (Debian package) when on PATH, else an asyncio httpx client (slower: it takes CPU from the server)")
-    ap.add_argument("--seconds", type=float, default=10, help="length of each wrk run")
+    ap.add_argument("--seconds", type=float, default=10, help="length of each wrk or vegeta run")
+    ap.add_argument("--rates", default="300,600,900,1200",
+                    help="constant request rates (requests/s) for the open-loop runs with vegeta; '' skips them")
+    ap.add_argument("--vegeta", default=None, help="the vegeta binary (default: PATH, GOBIN, ~/go/bin)")
     a = ap.parse_args()
     client = ("wrk" if shutil.which("wrk") else "httpx") if a.client == "auto" else a.client
     print(f"machine: {machine()}")
@@ -244,6 +282,25 @@ def main() -> None:
                   f"{rps:,.0f} requests/s (target >= 300)")
             print(f"ratios: service p50 / in-process p50 = {p50 / pct(inproc, 50):.1f}x; "
                   f"service p50 / healthz p50 = {p50 / pct(health, 50):.1f}x")
+            print(f"(a closed loop of {a.concurrency} clients saturates the server: p50 = {a.concurrency} / throughput)")
+            rates = [int(x) for x in a.rates.split(",") if x.strip()]
+            vegeta = find_vegeta(a.vegeta)
+            if rates and vegeta is None:
+                print("open-loop runs skipped: vegeta not found (go install github.com/tsenart/vegeta/v12@v12.13.0)")
+            elif rates:
+                print(f"\nopen loop (vegeta), {a.concurrency} connections, {a.seconds:.0f} s per run, median of "
+                      f"{a.repeats} runs per rate:")
+                print("| offered requests/s | p50 ms | p99 ms | achieved requests/s | statuses |")
+                print("|---|---|---|---|---|")
+                for rate in rates:
+                    rr = [load_rate(vegeta, url, bodies, rate, a.concurrency, a.seconds) for _ in range(a.repeats)]
+                    codes: dict = {}
+                    for x in rr:
+                        for code, n in x[3].items():
+                            codes[code] = codes.get(code, 0) + n
+                    print(f"| {rate:,} | {statistics.median(x[0] for x in rr):.2f} | "
+                          f"{statistics.median(x[1] for x in rr):.2f} | {statistics.median(x[2] for x in rr):,.0f} | "
+                          f"{codes} |")
         finally:
             proc.terminate()
             proc.wait(10)
