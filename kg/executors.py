@@ -2,7 +2,7 @@
 
 By name (``--engine``/``--executor``): ``local`` (in this process), ``processes`` (a pool of ``--workers`` spawned
 processes, each building its step context once) and ``ray`` / ``ray:ADDRESS`` (Ray Data over a local Ray
-instance started for the run with ``--workers`` CPUs, or the cluster at ADDRESS: ``auto``, ``ray://host:10001``;
+instance started for the run with every CPU or ``--workers`` of them, or the cluster at ADDRESS: ``auto``, ``ray://host:10001``;
 ``pip install 'medkg[ray]'``; :mod:`kg.ray_engine`). An executor also runs the image stage (``embed``). Every
 executor gives the results in input order, so the outputs are the same byte for byte whichever ran them.
 """
