@@ -86,12 +86,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_a_build_joins_a_running_ray_cluster_and_gives_the_same_output(tmp_path):
+def test_a_build_joins_a_running_two_node_ray_cluster_and_gives_the_same_output(tmp_path):
+    """A head and a second node (two raylets and object stores on this machine, as `ray start` makes them on
+    two), one CPU each: the encoder actor takes one node's CPU, so images are decoded on the other and travel."""
     ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
     port = _free_port()
-    subprocess.run([*ray_cli, "start", "--head", "--port", str(port), "--num-cpus", "2", "--include-dashboard",
+    subprocess.run([*ray_cli, "start", "--head", "--port", str(port), "--num-cpus", "1", "--include-dashboard",
                     "false", "--disable-usage-stats"], check=True, capture_output=True, timeout=120)
     try:
+        # the head enabled token authentication (Ray's default) and wrote this machine's token; a node joins with it
+        subprocess.run([*ray_cli, "start", "--address", f"127.0.0.1:{port}", "--num-cpus", "1",
+                        "--disable-usage-stats"], check=True, capture_output=True, timeout=120,
+                       env={**os.environ, "RAY_AUTH_MODE": "token"})
         a, b = tmp_path / "a", tmp_path / "b"
         run("build", "--sample", "--out", a, "--quiet")
         p = run("build", "--sample", "--out", b, "--quiet", "--ray-address", f"127.0.0.1:{port}")
