@@ -112,10 +112,11 @@ class _ImageIds:
         return None
 
 
-def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
+def build(settings: BuildSettings, warn=lambda message: None, info=lambda message: None) -> BuildResult:
     """Build the graph into ``settings.out``. The previous build there stays readable until the new one is
     complete; files medkg did not write are never touched (graph.store.outdir). ``warn`` receives one-line warnings
-    about settings that had surprising effects (a ``--views`` that kept no image)."""
+    about settings that had surprising effects (a ``--views`` that kept no image); ``info`` one-line notes (where a
+    Ray build runs)."""
     output = BuildOutput(settings.out, force=settings.force)
     output.check()  # before any work: a file, an unwritable or a foreign folder fails now, not after the build
     fmt = settings.format if settings.format != "auto" else detect_format(settings.source)
@@ -155,10 +156,13 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
             yield rec
 
     with output as staging, progress(settings.quiet) as track, _closing(executor):
+        results = executor.map(config, studies())  # a cluster is joined (or started) here
+        if getattr(executor, "where", ""):
+            info(f"running {executor.where}")
         advance = track("Reading and extracting reports", unit="reports")
         done: list[Processed] = []
         views_seen: dict[str, int] = {}
-        for p in executor.map(config, studies()):
+        for p in results:
             advance()
             if isinstance(p, Rejected):
                 reject(p)
@@ -168,6 +172,7 @@ def build(settings: BuildSettings, warn=lambda message: None) -> BuildResult:
                 v = (r.view_position or "unknown").upper()
                 views_seen[v] = views_seen.get(v, 0) + 1
             done.append(p)
+        advance.done()
         if read == 0:
             raise InvalidInput(f"no record found in {settings.source} as format {fmt!r}", code="E111",
                              fix=_format_fix(settings.source, fmt))

@@ -183,6 +183,7 @@ class RayExecutor:
         self.workers, self.address, self.chunk = max(1, workers), address, chunk
         self.encode_actors, self.gpus_per_actor = encode_actors, gpus_per_actor
         self._started = False
+        self.where = ""  # the resources it runs on, once connected (shown beside the progress bars)
 
     # -- the cluster ---------------------------------------------------------------------------------------------
 
@@ -210,6 +211,11 @@ class RayExecutor:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # medkg's own progress counts studies and images as they come back
         logging.getLogger("ray.data").setLevel(logging.ERROR)
+        r = ray.cluster_resources()
+        nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
+        gpus = f", {r['GPU']:g} GPUs" if r.get("GPU") else ""
+        self.where = (f"on {'Ray at ' + self.address if self.address else 'a local Ray instance'}: "
+                      f"{nodes} node{'s' if nodes != 1 else ''}, {r.get('CPU', 0):g} CPUs{gpus}")
 
     def _init(self, ray, quiet: dict) -> None:
         if self.address:

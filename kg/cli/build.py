@@ -9,7 +9,7 @@ import typer
 
 from kg.cli.app import NEO4J_OPTS, app
 from kg.cli.connect import neo4j_settings
-from kg.cli.render import print_stats, warn
+from kg.cli.render import note, print_stats, warn
 from kg.core.errors import InvalidInput
 
 
@@ -69,7 +69,7 @@ def build(
         )
     except ValidationError as exc:
         raise bad_option(exc) from None
-    result = run_build(settings, warn=warn)
+    result = run_build(settings, warn=warn, info=(lambda m: None) if quiet else note)
     m = result.manifest
     console = make_console()
     r = m.records

@@ -45,6 +45,11 @@ def warn(message: str) -> None:
     typer.secho(f"warning: {message}", fg="yellow", err=True)
 
 
+def note(message: str) -> None:
+    """One line of information on stderr."""
+    typer.secho(message, dim=True, err=True)
+
+
 def print_stats(console, graph_dir: Path, top: int = 15) -> None:
     from graph.stats import graph_stats
     from kg.cli.render import table

@@ -26,16 +26,27 @@ class _Rate(TextColumn):
     def render(self, task):
         from rich.text import Text
 
-        speed = task.finished_speed or task.speed
+        # a finished stage: its average from start to end (results that arrive together, as from a cluster, would
+        # otherwise read as a huge rate); a running one: rich's recent rate
+        elapsed = task.finished_time if task.finished else None
+        speed = task.completed / elapsed if elapsed else task.speed
         unit = task.fields.get("unit", "items")
         return Text(f"{speed:,.0f} {unit}/s" if speed else "", style="progress.data.speed")
 
 
 @contextmanager
 def progress(quiet: bool, console: Console | None = None):
-    """Yields a function ``track(description, total=None, unit='items') -> advance(n)``."""
+    """Yields a function ``track(description, total=None, unit='items') -> advance(n)``; ``advance.done()`` ends a
+    stage whose length was not known, so its rate and time stop there."""
     if quiet:
-        yield lambda *a, **k: (lambda n=1: None)
+        def silent(*a, **k):
+            def advance(n: int = 1):
+                pass
+
+            advance.done = lambda: None
+            return advance
+
+        yield silent
         return
     p = Progress(
         SpinnerColumn(),
@@ -52,9 +63,13 @@ def progress(quiet: bool, console: Console | None = None):
         def track(description: str, total: int | None = None, unit: str = "items"):
             task = p.add_task(description, total=total, unit=unit)
 
+            count = [0]
+
             def advance(n: int = 1):
+                count[0] += n
                 p.advance(task, n)
 
+            advance.done = lambda: p.update(task, total=count[0])
             return advance
 
         yield track
