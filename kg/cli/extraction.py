@@ -31,8 +31,10 @@ def extract_cmd(
     from kg.extracting import run_extract
 
     with progress(quiet) as track:
+        advance = track("Extracting", unit="reports")
         c = run_extract(source, out, fmt=format, limit=limit, workers=workers, extractor=extractor, umls=umls, executor=executor,
-                        ray_address=ray_address, gpus_per_actor=gpus_per_actor, advance=track("Extracting", unit="reports"))
+                        ray_address=ray_address, gpus_per_actor=gpus_per_actor, advance=advance)
+        advance.done()
     typer.echo(f"read {c.read} = written {c.written} + quarantined {c.quarantined}; wrote {out}")
     if c.quarantined:
         typer.secho(f"warning: {c.quarantined} record(s) quarantined", fg="yellow", err=True)
