@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from extract.records import StudyConcept
+from extract.tables import cuis_of, tsv_rows
 from kg.core.errors import InvalidInput
 
 POLARITY_OF_LABEL = {
@@ -34,23 +34,9 @@ POLARITIES = ("positive", "negative", "uncertain")
 
 
 def load_finding_map(path: Path | None = None) -> dict[str, tuple[str, ...]]:
-    if path is None:
-        ref = resources.files("extract") / "data" / "finding_map.tsv"
-        text = ref.read_text(encoding="utf-8")
-        where = "finding_map.tsv"
-    else:
-        text = Path(path).read_text(encoding="utf-8")
-        where = str(path)
-    out: dict[str, tuple[str, ...]] = {}
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        cols = line.split("\t")
-        if len(cols) != 2:
-            raise InvalidInput("finding map rows need 2 tab-separated columns", code="E114", where=f"{where}:{n}",
-                             fix="write: finding<TAB>CUI|CUI")
-        out[cols[0].strip()] = tuple(c.strip() for c in cols[1].split("|") if c.strip())
-    return out
+    """``{finding: CUIs}`` from the bundled table or ``path`` (finding, CUIs per row)."""
+    rows = tsv_rows("finding_map.tsv", path, columns=2, layout="finding<TAB>CUI|CUI", what="finding map")
+    return {finding: cuis_of(cuis) for _, (finding, cuis) in rows}
 
 
 def load_labels(path: Path) -> dict[str, dict[str, str]]:

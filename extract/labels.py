@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from extract.certainty import certainty_of
 from extract.records import StudyConcept
+from extract.tables import cuis_of, tsv_rows
 from kg.core.errors import InvalidInput
 
 SCHEMAS: dict[str, tuple[str, ...]] = {
@@ -79,29 +79,15 @@ def check_schema(schema: str) -> None:
 def load_label_map(schema: str, path: Path | None = None) -> dict[str, tuple[str, ...]]:
     """``{label: CUIs}`` of one schema from the bundled table or ``path`` (schema, label, CUIs per row)."""
     check_schema(schema)
-    if path is None:
-        text, where = (resources.files("extract") / "data" / "label_map.tsv").read_text(encoding="utf-8"), "label_map.tsv"
-    else:
-        try:
-            text, where = Path(path).read_text(encoding="utf-8"), str(path)
-        except OSError as e:
-            raise InvalidInput(f"cannot read the label map: {e.strerror}", code="E1127", where=str(path),
-                               fix="pass a tab-separated file: schema<TAB>label<TAB>CUI|CUI") from None
     out: dict[str, tuple[str, ...]] = {}
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        cols = line.split("\t")
-        if len(cols) != 3:
-            raise InvalidInput("label map rows need 3 tab-separated columns", code="E1128", where=f"{where}:{n}",
-                               fix="write: schema<TAB>label<TAB>CUI|CUI")
-        sch, label, cuis = (c.strip() for c in cols)
+    for where, (sch, label, cuis) in tsv_rows("label_map.tsv", path, columns=3, layout="schema<TAB>label<TAB>CUI|CUI",
+                                              what="label map"):
         if sch != schema:
             continue
         if label not in SCHEMAS[schema] or label == DERIVED[schema]:
-            raise InvalidInput(f"{label!r} is not a {schema} label", code="E1129", where=f"{where}:{n}",
+            raise InvalidInput(f"{label!r} is not a {schema} label", code="E1129", where=where,
                                fix="use one of: " + ", ".join(x for x in SCHEMAS[schema] if x != DERIVED[schema]))
-        out[label] = out.get(label, ()) + tuple(c for c in cuis.split("|") if c)
+        out[label] = out.get(label, ()) + cuis_of(cuis)
     return out
 
 
