@@ -89,6 +89,7 @@ class OpenClipEncoder:
             ) from None
         self.model = model.eval()
         self.preprocess = preprocess
+        self._preparer = ClipPreparer(preprocess)
         size = getattr(model.visual, "image_size", 224)
         size = size if isinstance(size, (tuple, list)) else (size, size)
         with torch.inference_mode():
@@ -128,11 +129,11 @@ class OpenClipEncoder:
         return f"open_clip:{self.label}"
 
     def prepare(self, image: Image.Image) -> Any:
-        return self.preprocess(image.convert("RGB"))
+        return self._preparer.prepare(image)
 
     def preparer(self) -> "ClipPreparer":
         """The preprocessing without the model, for decoding workers."""
-        return ClipPreparer(self.preprocess)
+        return self._preparer
 
     def encode_batch(self, samples: Sequence[Any]) -> np.ndarray:
         torch = self._torch

@@ -65,7 +65,7 @@ class ProcessExecutor(LocalExecutor):
     name = "processes"
 
     def __init__(self, workers: int, chunksize: int = 16):
-        self.workers = max(1, workers)
+        super().__init__(workers)
         self.chunksize = chunksize
         self._pool = None
 

@@ -196,7 +196,7 @@ def build(settings: BuildSettings, warn=lambda message: None, info=lambda messag
         advance_i = track("Embedding images", total=len(refs), unit="images")
         embedded = executor.embed(encoder, settings.encoder, [(r.id, r.path) for r in refs],
                                   batch_size=settings.batch_size, advance=advance_i)
-        executor.close()
+        executor.close()  # its workers (a Ray instance) are done: their memory back before the graph is assembled
         status: dict[tuple[str, str], bool] = {}
         for r, e in zip(refs, embedded):
             status[(r.id, r.path)] = e.vector is not None

@@ -55,8 +55,30 @@ def _without_ray_notice():
                     sys.stderr.write(line)
 
 
-def _rows(blobs: Sequence[bytes]) -> dict:
-    return {"chunk": np.array(list(blobs), dtype=object)}
+def _chunks(items: Iterable, size: int) -> Iterator[bytes]:
+    """``items`` as pickled ``(position of the first, [up to size items])`` chunks, one per dataset row."""
+    batch: list = []
+    start = 0
+    for x in items:
+        batch.append(x)
+        if len(batch) == size:
+            yield pickle.dumps((start, batch), protocol=_PROTOCOL)
+            start, batch = start + size, []
+    if batch:
+        yield pickle.dumps((start, batch), protocol=_PROTOCOL)
+
+
+def _dataset(ray, chunks: list[bytes]):
+    return ray.data.from_items([{"chunk": c} for c in chunks], override_num_blocks=len(chunks))
+
+
+def _map_chunks(batch, fn: Callable[[list], list]) -> dict:
+    """A ``map_batches`` batch of chunks -> the same chunks, each's items through ``fn``, positions kept."""
+    out = []
+    for blob in batch["chunk"]:
+        start, items = pickle.loads(blob)
+        out.append(pickle.dumps((start, fn(items)), protocol=_PROTOCOL))
+    return {"chunk": np.array(out, dtype=object)}
 
 
 class _StepActor:
@@ -73,22 +95,14 @@ class _StepActor:
     def __call__(self, batch):
         from kg.step import run_step
 
-        out = []
-        for blob in batch["chunk"]:
-            start, records = pickle.loads(blob)
-            out.append(pickle.dumps((start, [run_step(self.config, r) for r in records]), protocol=_PROTOCOL))
-        return _rows(out)
+        return _map_chunks(batch, lambda records: [run_step(self.config, r) for r in records])
 
 
 def _decode_chunk(batch, preparer):
     """CPU task: read, decode and preprocess one chunk of images; a failure is the image's reason, not an error."""
     from embed.batch import load_and_prepare
 
-    out = []
-    for blob in batch["chunk"]:
-        start, paths = pickle.loads(blob)
-        out.append(pickle.dumps((start, [load_and_prepare(preparer, p) for p in paths]), protocol=_PROTOCOL))
-    return _rows(out)
+    return _map_chunks(batch, lambda paths: [load_and_prepare(preparer, p) for p in paths])
 
 
 class _EncodeActor:
@@ -108,16 +122,16 @@ class _EncodeActor:
         self.encoder = get_encoder(self.spec)
 
     def __call__(self, batch):
-        out = []
-        for blob in batch["chunk"]:
-            start, prepared = pickle.loads(blob)
-            good = [n for n, (_, problem) in enumerate(prepared) if not problem]
-            vecs = self.encoder.encode_batch([prepared[n][0] for n in good]) if good else []
-            result: list[tuple[np.ndarray | None, str]] = [(None, problem) for _, problem in prepared]
-            for n, v in zip(good, vecs):
-                result[n] = (np.asarray(v, dtype=np.float32), "")
-            out.append(pickle.dumps((start, result), protocol=_PROTOCOL))
-        return _rows(out)
+        return _map_chunks(batch, self._encode)
+
+    def _encode(self, prepared: list) -> list[tuple[np.ndarray | None, str]]:
+        """[(sample, problem)] -> [(vector, "")] for the good ones, [(None, problem)] for the others."""
+        good = [n for n, (_, problem) in enumerate(prepared) if not problem]
+        vecs = self.encoder.encode_batch([prepared[n][0] for n in good]) if good else []
+        result: list[tuple[np.ndarray | None, str]] = [(None, problem) for _, problem in prepared]
+        for n, v in zip(good, vecs):
+            result[n] = (np.asarray(v, dtype=np.float32), "")
+        return result
 
 
 def _has_token() -> bool:
@@ -184,6 +198,7 @@ class RayExecutor:
         self.encode_actors, self.gpus_per_actor = encode_actors, gpus_per_actor
         self._started = False
         self.where = ""  # the resources it runs on, once connected (shown beside the progress bars)
+        self._resources: dict = {}
 
     # -- the cluster ---------------------------------------------------------------------------------------------
 
@@ -201,17 +216,19 @@ class RayExecutor:
 
     def _connect(self) -> None:
         ray = self._ray()
-        if ray.is_initialized():
+        if self._resources:
             return
-        quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
-        # Ray's C++ notices (actor restarts, object store) stay out of the build's output; the user's own setting wins
-        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
-        with _without_ray_notice():
-            self._init(ray, quiet)
+        if not ray.is_initialized():  # else: Ray started by the caller (a notebook, a Ray job) is used as it is
+            quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
+            # Ray's C++ notices (actor restarts, object store) stay out of the build's output; the user's own
+            # setting wins
+            os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+            with _without_ray_notice():
+                self._init(ray, quiet)
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # medkg's own progress counts studies and images as they come back
         logging.getLogger("ray.data").setLevel(logging.ERROR)
-        r = ray.cluster_resources()
+        r = self._resources = ray.cluster_resources()  # what the build sizes its pools by
         nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
         gpus = f", {r['GPU']:g} GPUs" if r.get("GPU") else ""
         self.where = (f"on {'Ray at ' + self.address if self.address else 'a local Ray instance'}: "
@@ -239,21 +256,14 @@ class RayExecutor:
         from kg.step import context_for
 
         ray = self._ray()
-        context_for(config)  # a bad setting fails here, before any cluster work
+        ctx = context_for(config)  # a bad setting fails here, before any cluster work
         # Read the records while Ray starts (Ray's processes must be started from the main thread).
         chunks: list[bytes] = []
         failed: list[BaseException] = []
 
         def read():
             try:
-                batch: list = []
-                for s in studies:
-                    batch.append(s)
-                    if len(batch) == self.chunk:
-                        chunks.append(pickle.dumps((len(chunks) * self.chunk, batch), protocol=_PROTOCOL))
-                        batch = []
-                if batch:
-                    chunks.append(pickle.dumps((len(chunks) * self.chunk, batch), protocol=_PROTOCOL))
+                chunks.extend(_chunks(studies, self.chunk))
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
                 failed.append(exc)
 
@@ -267,19 +277,19 @@ class RayExecutor:
             raise failed[0]
         if not chunks:
             return iter(())
-        resources = ray.cluster_resources()
+        resources = self._resources
         actors = self.workers
         if self.address:  # on a cluster: at least half its CPUs (the rest read, decode and encode)
             actors = max(actors, int(resources.get("CPU", 1)) // 2)
         # an extractor that holds a model (transformers) runs on GPU actors when the cluster has GPUs
-        model = hasattr(context_for(config).extractor, "model")
+        model = hasattr(ctx.extractor, "model")
         gpus = 0.0
         if model:
             gpus = self.gpus_per_actor if self.gpus_per_actor is not None else float(bool(resources.get("GPU")))
         if gpus:
             actors = max(1, int(resources.get("GPU", 0) // gpus))
         step = type("MedkgStep", (_StepActor,), {"config": config})
-        ds = ray.data.from_items([{"chunk": c} for c in chunks], override_num_blocks=len(chunks)).map_batches(
+        ds = _dataset(ray, chunks).map_batches(
             step, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(actors, len(chunks))),
             num_cpus=1, batch_format="numpy", **({"num_gpus": gpus} if gpus else {}))
         return (r for items in _in_order(_rows_of(ds)) for r in items)
@@ -295,7 +305,7 @@ class RayExecutor:
             return []
         ray = self._ray()
         self._connect()
-        resources = ray.cluster_resources()
+        resources = self._resources
         gpus = self.gpus_per_actor
         if gpus is None:
             gpus = 1.0 if resources.get("GPU") and getattr(encoder, "uses_torch", False) else 0.0
@@ -306,14 +316,13 @@ class RayExecutor:
         # for ever (on GPUs the encoders take no CPU share)
         actor_cpus = 0.0 if gpus else min(1.0, max(cpus - 1, 0.5) / actors)
         decode_cpus = min(1.0, cpus - actors * actor_cpus)
-        chunks = [pickle.dumps((i, [p for _, p in items[i:i + batch_size]]), protocol=_PROTOCOL)
-                  for i in range(0, len(items), batch_size)]
+        chunks = list(_chunks((path for _, path in items), batch_size))
         # on CPUs a model encoder uses the node's cores between the actors, as the local engine's torch does
         # (decoding tasks share them; the model is most of the work)
         threads = max(1, int(cpus // actors)) if not gpus and getattr(encoder, "uses_torch", False) else 0
         encode = type("MedkgEncode", (_EncodeActor,), {"spec": spec, "threads": threads})
         gpu_args = {"num_gpus": gpus} if gpus else {}  # never num_gpus=0: Ray reads that as asking for a GPU
-        ds = (ray.data.from_items([{"chunk": c} for c in chunks], override_num_blocks=len(chunks))
+        ds = (_dataset(ray, chunks)
               .map_batches(_decode_chunk, fn_kwargs={"preparer": preparer_of(encoder)}, batch_size=1,
                            num_cpus=decode_cpus, batch_format="numpy")
               .map_batches(encode, batch_size=1, compute=ray.data.ActorPoolStrategy(size=actors),
@@ -330,3 +339,4 @@ class RayExecutor:
         if self._started:
             self._ray().shutdown()
             self._started = False
+        self._resources = {}
