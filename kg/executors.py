@@ -12,14 +12,16 @@ from __future__ import annotations
 import os
 from functools import partial
 from multiprocessing import get_context
-from typing import Callable, Iterable, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol, Sequence
 
-from embed.batch import Embedded, embed_images
-from embed.encoders import Encoder
 from kg.core.errors import InvalidInput
 from kg.core.registry import Registry
 from kg.corpus import Rejected, Study
 from kg.step import Processed, StepConfig, context_for, run_step
+
+if TYPE_CHECKING:  # the image stage's modules load when images are embedded (kg extract never needs them)
+    from embed.batch import Embedded
+    from embed.encoders import Encoder
 
 
 class Executor(Protocol):
@@ -45,6 +47,8 @@ class LocalExecutor:
         self.workers = max(1, workers)
 
     def embed(self, encoder, spec, items, *, batch_size, advance):
+        from embed.batch import embed_images
+
         return embed_images(items, encoder, workers=self.workers, batch_size=batch_size, advance=advance)
 
     def map(self, config: StepConfig, studies):
