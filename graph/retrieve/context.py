@@ -5,7 +5,8 @@ One call, :func:`retrieve_context`, over either store:
 1. the query is an image of the graph (its id), an image file or its bytes (encoded with the build's own
    encoder), a ready embedding, or text only (its concepts, by the build's extractor);
 2. the nearest images by vector over every indexed image (NaF-dropped images included, with their findings);
-3. a leakage guard leaves out the query's own study and patient when the query is in the graph;
+3. a leakage guard leaves out the query's own study and patient when the query is in the graph (by id, or a file
+   or vector whose nearest image has cosine >= ``SAME_IMAGE``);
 4. the neighbours' findings are aggregated per concept *and polarity*: an absent finding ("no pneumothorax in
    9 of 10 similar cases") is its own item, never merged into a present one; support is similarity-weighted;
 5. findings expand to concept triplets (LOCATED_AT, SUGGESTIVE_OF, MODIFY, UMLS relations) up to ``hops`` hops,
@@ -33,6 +34,9 @@ from kg.core.errors import InvalidInput, NotFound
 POLARITY_WORD = {"POSITIVE": "present", "NEGATIVE": "absent", "UNCERTAIN": "uncertain"}
 MAX_K = 200
 MAX_HOPS = 3
+# An image file or vector this close (cosine) to an image of the graph is that image (the same pixels through the
+# same encoder give 1 within float rounding; distinct radiographs stay under ~0.995 even with the raw-pixel encoder).
+SAME_IMAGE = 0.9999
 
 
 @dataclass(frozen=True)
@@ -302,10 +306,16 @@ def retrieve_context(store: Store, files: FileStore, *, image_id: str | None = N
     else:
         vec, self_id = _embedding(files, embedding), None
     studies, patients = _guarded(store, self_id, guard)
-    want = k + 1 + (64 if studies else 0)
+    want, matched = k + 1 + (64 if studies else 0), False
     hits, dropped = [], {"sameStudy": 0, "samePatient": 0}
     while True:
         raw = store.nearest_images(vec, min(want, len(files.index)))
+        if self_id is None and guard.exclude != "none" and raw and raw[0][1] >= SAME_IMAGE:
+            # a file or a vector of an image of the graph: that image is the query (its study, its patient left out)
+            self_id, matched = raw[0][0], True
+            studies, patients = _guarded(store, self_id, guard)
+            want = max(want, k + 1 + 64)
+            continue
         hits, dropped = [], {"sameStudy": 0, "samePatient": 0}
         images = store.nodes_by_key("Image", [i for i, _ in raw])
         owners = store.nodes_by_key("Study", list({(images.get(i) or {}).get("studyId") for i, _ in raw} - {None})) \
@@ -335,7 +345,8 @@ def retrieve_context(store: Store, files: FileStore, *, image_id: str | None = N
         neighbours.append(ImageHit(id=i, score=round(float(s), 6), study_id=node.get("studyId"), kept=node.get("kept")))
     findings = aggregate(store, neighbours, with_text=with_text)
     seeds = [f.concept.cui for f in findings if f.polarity != "absent"]
-    return Context(query={"kind": given[0], "imageId": self_id}, neighbours=tuple(neighbours), findings=tuple(findings),
+    query = {"kind": given[0], "imageId": self_id} | ({"matchedBy": "vector"} if matched else {})
+    return Context(query=query, neighbours=tuple(neighbours), findings=tuple(findings),
                    triplets=tuple(expand(store, seeds, hops=hops, limit=max_triplets)), k=kc, excluded=dropped)
 
 

@@ -46,7 +46,9 @@ class ContextRequest(BaseModel):
     min_similarity: float | None = Field(None, ge=-1.0, le=1.0, description="Abstain below this similarity.")
     hops: int = Field(1, ge=0, le=3)
     max_triplets: int = Field(20, ge=0, le=500)
-    exclude: Literal["patient", "study", "none"] = "patient"
+    exclude: Literal["patient", "study", "none"] = Field(
+        "patient", description="Leave out the query's own patient's or study's images when the query is an image of "
+                               "the graph (by id, or a file or vector at cosine >= 0.9999 to it); none: no guard.")
     with_text: bool = False
     format: Literal["findings", "kg-llava", "medmkg", "json"] = "findings"
     max_tokens: int | None = Field(None, ge=1, le=100_000)

@@ -115,6 +115,21 @@ def test_an_image_file_or_its_bytes(store, tmp_path):
         retrieve_context(store, store, image=b"this is not an image")
 
 
+def test_a_file_or_vector_of_an_image_of_the_graph_is_that_image(store):
+    """Sending the pixels (or the encoder's vector) of an image the graph holds must not leak its own report: it
+    counts as that image, so its study and patient are left out as for a query by id."""
+    img = store.index.ids[5]
+    path = store.node("Image", img)["path"]
+    by_id = retrieve_context(store, store, image_id=img, k=5)
+    for query in ({"image": open(path, "rb").read()}, {"image": path}, {"embedding": store.index.vector(img)}):
+        c = retrieve_context(store, store, k=5, **query)
+        assert c.query["imageId"] == img and c.query["matchedBy"] == "vector"
+        assert [n.id for n in c.neighbours] == [n.id for n in by_id.neighbours] and c.excluded == by_id.excluded
+        assert patient_of(store, img) not in {patient_of(store, n.id) for n in c.neighbours}
+    open_ = retrieve_context(store, store, image=path, k=5, guard=Guard("none"))  # no guard asked for: kept
+    assert open_.neighbours[0].id == img and open_.query == {"kind": "image", "imageId": None}
+
+
 def test_a_text_query_gives_its_own_findings_and_their_triplets(store):
     c = retrieve_context(store, store, text="Small left pleural effusion. No pneumothorax.")
     assert {(f.concept.cui, f.polarity) for f in c.findings} == {("C0032227", "present"), ("C0032326", "absent")}
