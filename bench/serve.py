@@ -40,12 +40,8 @@ from bench.common import machine, peak_rss_mb  # noqa: E402
 
 def generate(out: Path, n_images: int, dim: int, seed: int = 0, index_kind: str | None = None) -> np.ndarray:
     """The store; returns the image vectors (the queries are drawn near them)."""
-    import pyarrow as pa
-
-    from embed.index import VectorIndex
     from graph.model import Graph, NodeTable
-    from graph.store import Manifest, write_graph, write_manifest
-    from graph.store.files import image_findings, write_findings
+    from kg.sample.stores import finding_row, write_store
 
     rng = np.random.default_rng(seed)
     n_patients, n_concepts, rank = max(1, n_images // 3), 500, 32
@@ -66,31 +62,17 @@ def generate(out: Path, n_images: int, dim: int, seed: int = 0, index_kind: str 
     p = 1.0 / np.arange(1, n_concepts + 1)
     p /= p.sum()
     for typ, share in (("POSITIVE", 3), ("NEGATIVE", 2), ("UNCERTAIN", 1)):
-        rows = []
-        for n, im in enumerate(images):
-            for c in set(rng.choice(n_concepts, size=share, p=p).tolist()):
-                rows.append({"_start": im, "_end": cuis[c], "reportId": studies[n],
-                             "evidence": [f"findings:10-30:{typ.lower()}:finding {c}"], "section": "findings",
-                             "extractor": "bench"})
+        rows = [finding_row(im, studies[n], cuis[c], typ, f"finding {c}")
+                for n, im in enumerate(images) for c in set(rng.choice(n_concepts, size=share, p=p).tolist())]
         g.add_edges(typ, "Image", "Concept", rows)
     for typ in ("LOCATED_AT", "SUGGESTIVE_OF", "MODIFY"):
         pairs = {(int(a), int(b)) for a, b in rng.integers(0, n_concepts, (1500, 2)) if a != b}
         g.add_edges(typ, "Concept", "Concept", [{"_start": cuis[a], "_end": cuis[b], "support": int(rng.integers(1, 50)),
                                                  "reportIds": [studies[0]]} for a, b in sorted(pairs)])
-    g.sort()
-    write_graph(g, out)
-    write_findings(image_findings(g), out)
     vecs = rng.standard_normal((n_images, rank)).astype(np.float32) @ rng.standard_normal((rank, dim)).astype(np.float32)
     vecs += 0.1 * rng.standard_normal((n_images, dim)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    index = VectorIndex(images, vecs, kind=index_kind)  # None: the build's own choice for this size
-    index.save(out / "index")
-    size = int(round(dim ** 0.5))
-    write_manifest(Manifest.model_validate({
-        "medkg": "bench", "input": {"checksum": f"bench-{seed}-{n_images}-{dim}"}, "graph": g.counts(),
-        "encoder": {"id": f"pixels/{size}", "spec": f"pixels:{size}", "dim": dim}, "vectorIndex": index.describe(),
-        "settings": {"keep_text": True}, "files": None}), out)
-    del pa
+    write_store(out, g, images, vecs, checksum=f"bench-{seed}-{n_images}-{dim}", index_kind=index_kind)
     return vecs
 
 

@@ -107,6 +107,66 @@ def calibrate(losses: dict[int, np.ndarray], *, alpha: float = 0.1, delta: float
     return Calibration(alpha, delta, n, method, {k: round(risks[k], 6) for k in ks}, pv, tuple(sorted(accepted)), chosen)
 
 
+@dataclass(frozen=True)
+class HoldoutCheck:
+    """How the calibration fared over random splits of the cases into a calibration part and a test part."""
+
+    splits: int
+    n_calibration: int
+    n_test: int
+    alpha: float
+    delta: float
+    method: str
+    chosen_over: int  # splits where the chosen k's risk on the test part is above alpha
+    accepted_over: int  # splits where some accepted k's risk on the test part is above alpha
+    abstained: int  # splits where no k passed
+    chosen: dict[int, int]  # how often each k was chosen
+
+    def as_json(self) -> dict:
+        return {"splits": self.splits, "nCalibration": self.n_calibration, "nTest": self.n_test, "alpha": self.alpha,
+                "delta": self.delta, "method": self.method, "chosenOver": self.chosen_over,
+                "acceptedOver": self.accepted_over, "abstained": self.abstained,
+                "chosen": {str(k): v for k, v in sorted(self.chosen.items())}}
+
+    @property
+    def summary(self) -> str:
+        picked = ", ".join(f"k={k} {n}x" for k, n in sorted(self.chosen.items()))
+        return (f"over {self.splits} random splits ({self.n_calibration} calibration / {self.n_test} test cases): "
+                f"the chosen k's test risk was above alpha={self.alpha} in {self.chosen_over} "
+                f"({self.chosen_over / self.splits:.1%}; promised at most delta={self.delta}), some accepted k's in "
+                f"{self.accepted_over} ({self.accepted_over / self.splits:.1%}); abstained in {self.abstained}; "
+                f"chosen: {picked or 'none'}")
+
+
+def holdout_check(losses: dict[int, np.ndarray], *, alpha: float = 0.1, delta: float = 0.05, method: str = "bonferroni",
+                  order: list[int] | None = None, splits: int = 200, calibration_share: float = 0.5,
+                  seed: int = 0) -> HoldoutCheck:
+    """Calibrate on a random ``calibration_share`` of the cases and measure the accepted ks' risk on the rest,
+    ``splits`` times: how often the promise (risk at most ``alpha``) is broken on cases the calibration never saw."""
+    ks = sorted(losses)
+    n = len(losses[ks[0]]) if ks else 0
+    m = int(round(n * calibration_share))
+    if not 0 < m < n or splits < 1:
+        raise InvalidInput(f"cannot split {n} cases into calibration and test parts {splits} times", code="E1142",
+                           fix="label more cases, or pass a calibration share in (0, 1) and at least one split")
+    table = np.stack([np.clip(np.asarray(losses[k], dtype=np.float64), 0.0, 1.0) for k in ks])
+    rng = np.random.default_rng(seed)
+    chosen_over = accepted_over = abstained = 0
+    chosen: dict[int, int] = {}
+    for _ in range(splits):
+        perm = rng.permutation(n)
+        cal = calibrate({k: table[j, perm[:m]] for j, k in enumerate(ks)}, alpha=alpha, delta=delta, method=method,
+                        order=order)
+        test_risk = dict(zip(ks, table[:, perm[m:]].mean(axis=1)))
+        if cal.chosen is None:
+            abstained += 1
+        else:
+            chosen[cal.chosen] = chosen.get(cal.chosen, 0) + 1
+            chosen_over += bool(test_risk[cal.chosen] > alpha)
+        accepted_over += any(test_risk[k] > alpha for k in cal.accepted)
+    return HoldoutCheck(splits, m, n - m, alpha, delta, method, chosen_over, accepted_over, abstained, chosen)
+
+
 def case_losses(store, files, image_ids: list[str], ks: list[int], *, exclude: str = "patient") -> dict[int, np.ndarray]:
     """Per-case losses for each ``k``: each calibration image's own findings are its labels, and the loss is the
     share of them whose polarity the top-``k`` neighbours' findings (highest support per concept) get wrong."""

@@ -6,7 +6,8 @@ import shutil
 import numpy as np
 import pytest
 
-from graph.retrieve.calibrate import binom_cdf, calibrate, h1, hb_pvalue
+from graph.retrieve.calibrate import binom_cdf, calibrate, calibration_cases, case_losses, h1, hb_pvalue, holdout_check
+from graph.store import FileStore
 from kg.core.errors import InvalidInput
 
 
@@ -44,6 +45,40 @@ def test_the_chosen_k_keeps_its_promise_over_200_splits(method):
     assert chosen_any >= 150  # and it is not met by abstaining
 
 
+@pytest.fixture(scope="module")
+def agreement_losses(tmp_path_factory):
+    """Per-case losses for k = 1..10 on a generated store where each image's report agrees with its group's
+    findings with probability 0.94 (kg.sample.stores.agreement_store), through the retrieval `kg calibrate` uses."""
+    from kg.sample.stores import agreement_store
+
+    out = agreement_store(tmp_path_factory.mktemp("agreement") / "store", groups=100, seed=3)
+    files = FileStore(out)
+    return case_losses(files, files, calibration_cases(files, "validate"), list(range(1, 11)))
+
+
+def test_on_a_generated_store_the_promise_holds_on_held_out_cases(agreement_losses):
+    """200 random calibration/test splits of the store's cases: the chosen k's risk on the test part exceeds alpha
+    in at most a delta fraction of them, and so does any accepted k's."""
+    alpha, delta = 0.1, 0.1
+    population = {k: float(v.mean()) for k, v in agreement_losses.items()}
+    assert len(agreement_losses[1]) == 1600
+    # one or two neighbours disagree too often (a k that must never be accepted); more neighbours vote it down
+    assert population[1] > alpha + 0.015 and min(population.values()) < alpha - 0.03
+    for method, order in (("bonferroni", None), ("fixed-sequence", list(range(10, 0, -1)))):
+        held = holdout_check(agreement_losses, alpha=alpha, delta=delta, method=method, order=order, splits=200, seed=5)
+        assert (held.n_calibration, held.n_test) == (800, 800)
+        assert held.chosen_over / 200 <= delta and held.accepted_over / 200 <= delta, held.summary
+        assert held.abstained <= 20 and 1 not in held.chosen  # not met by abstaining; k = 1 never passes
+    # the same check on a rule without the p-values (accept k when its calibration risk is at most alpha), with a
+    # small calibration part: it accepts a k whose risk is above alpha, and the check sees it
+    rng, naive_over = np.random.default_rng(5), 0
+    for _ in range(200):
+        perm = rng.permutation(1600)
+        accepted = [k for k, v in agreement_losses.items() if v[perm[:60]].mean() <= alpha]
+        naive_over += any(agreement_losses[k][perm[60:]].mean() > alpha for k in accepted)
+    assert naive_over / 200 > delta
+
+
 def test_bad_settings_are_refused():
     with pytest.raises(InvalidInput, match="alpha and delta"):
         calibrate({1: np.zeros(3)}, alpha=1.5)
@@ -65,10 +100,13 @@ def test_kg_calibrate_then_k_auto(sample_build, tmp_path):
     with pytest.raises(InvalidInput, match="calibrated"):
         retrieve_context(s, s, image_id=s.index.ids[0], k="auto")
     p = subprocess.run([sys.executable, "-m", "kg", "calibrate", str(out), "--split", "all", "--max-k", "6",
-                        "--alpha", "0.7", "--delta", "0.2", "--json"], capture_output=True, text=True)
+                        "--alpha", "0.7", "--delta", "0.2", "--check", "20", "--json"], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     cal = json.loads(p.stdout)
     assert cal["n"] > 30 and cal["chosen"] in cal["accepted"] and "probability at least 0.80" in cal["guarantee"]
+    check = cal["check"]  # calibrated on one half, measured on the other, 20 times
+    assert check["splits"] == 20 and check["nCalibration"] + check["nTest"] == cal["n"]
+    assert 0 <= check["chosenOver"] <= 20 and sum(check["chosen"].values()) + check["abstained"] == 20
     s = FileStore(out)
     c = retrieve_context(s, s, image_id=s.index.ids[0], k="auto")
     assert c.k.method == "calibrated" and c.k.k == cal["chosen"] and c.k.guarantee == cal["guarantee"]
