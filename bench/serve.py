@@ -276,6 +276,8 @@ def main() -> None:
                     health.append(time.perf_counter() - t)
             print(f"GET /healthz (the HTTP floor): p50 {pct(health, 50):.2f} ms")
             asyncio.run(load(url, bodies[:300], a.concurrency))  # warm-up (every worker)
+            if client == "wrk":  # and a short run at full load: the first seconds of a fresh server run slower
+                load_wrk(url, bodies, a.concurrency, 3)
             runs = []
             print(f"client: {client}; server: kg serve --workers {a.workers}")
             for r in range(a.repeats):

@@ -310,7 +310,8 @@ def retrieve_context(store: Store, files: FileStore, *, image_id: str | None = N
     hits, dropped = [], {"sameStudy": 0, "samePatient": 0}
     while True:
         raw = store.nearest_images(vec, min(want, len(files.index)))
-        if self_id is None and guard.exclude != "none" and raw and raw[0][1] >= SAME_IMAGE:
+        if self_id is None and guard.exclude != "none" and raw and raw[0][1] >= SAME_IMAGE - 1e-3 \
+                and raw[0][0] in files.index and float(files.index.vector(raw[0][0]) @ vec) >= SAME_IMAGE:  # exact, from the build's own vectors
             # a file or a vector of an image of the graph: that image is the query (its study, its patient left out)
             self_id, matched = raw[0][0], True
             studies, patients = _guarded(store, self_id, guard)

@@ -70,7 +70,10 @@ def test_retrieval_over_neo4j_matches_the_file_store(neo4j_env, sample_build):
     local = retrieve_context(files, files, image_id=img, k=5, hops=2)
     with Neo4jStore.connect(sample_build, settings=settings) as store:
         remote = retrieve_context(store, files, image_id=img, k=5, hops=2)
+        # the image's own vector (a file of the graph, encoded again) is that image there too: its study is left out
+        same = retrieve_context(store, files, embedding=files.index.vector(img), k=5, hops=2)
     assert [n.id for n in remote.neighbours] == [n.id for n in local.neighbours]
+    assert same.query["imageId"] == img and [n.id for n in same.neighbours] == [n.id for n in local.neighbours]
     def shape(c):  # by concept and polarity: near-equal supports may order differently in float32
         return sorted((f.concept.cui, f.polarity, f.cases, f.of, f.citations, f.support) for f in c.findings)
 
