@@ -311,8 +311,9 @@ def retrieve_context(store: Store, files: FileStore, *, image_id: str | None = N
     while True:
         raw = store.nearest_images(vec, min(want, len(files.index)))
         if self_id is None and guard.exclude != "none" and raw and raw[0][1] >= SAME_IMAGE - 1e-3 \
-                and raw[0][0] in files.index and float(files.index.vector(raw[0][0]) @ vec) >= SAME_IMAGE:  # exact, from the build's own vectors
-            # a file or a vector of an image of the graph: that image is the query (its study, its patient left out)
+                and raw[0][0] in files.index and float(files.index.vector(raw[0][0]) @ vec) >= SAME_IMAGE:
+            # a file or a vector of an image of the graph (the cosine checked exactly on the build's own vectors: a
+            # database's index may score approximately) is that image: its study and patient are left out
             self_id, matched = raw[0][0], True
             studies, patients = _guarded(store, self_id, guard)
             want = max(want, k + 1 + 64)

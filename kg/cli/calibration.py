@@ -16,8 +16,9 @@ def calibrate_cmd(
     delta: float = typer.Option(0.05, "--delta", help="The chance the guarantee fails."),
     split: str = typer.Option("validate", "--split", help="Studies whose images are the calibration cases (or all)."),
     max_k: int = typer.Option(20, "--max-k", min=1, max=200, help="Candidate k are 1..max-k."),
-    method: str = typer.Option("bonferroni", "--method", help="bonferroni, or fixed-sequence: k tested from --max-k down, stopping at the first that fails (more "
-                                     "neighbours vote single reports' mistakes down)."),
+    method: str = typer.Option("bonferroni", "--method",
+                               help="bonferroni, or fixed-sequence: k tested from --max-k down, stopping at the first "
+                                    "that fails (more neighbours vote single reports' mistakes down)."),
     check: int = typer.Option(0, "--check", min=0, max=10_000, metavar="SPLITS",
                               help="Also halve the cases at random SPLITS times, calibrate on one half and report how "
                                    "often the chosen k's risk on the other half is above --alpha."),
