@@ -26,33 +26,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine  # noqa: E402
-from graph.retrieve.calibrate import calibration_cases, case_losses, holdout_check  # noqa: E402
+from graph.retrieve.calibrate import Calibration, calibration_cases, case_losses, holdout_check, plug_in  # noqa: E402
 from graph.store import FileStore  # noqa: E402
 from kg.sample.stores import agreement_store  # noqa: E402
 
 
-def peers(losses: dict[int, np.ndarray], n_cal: int, alpha: float, splits: int, seed: int) -> dict[str, tuple]:
-    """(chosen k's test risk > alpha, some accepted k's > alpha, abstained) counts for the rules without a test."""
-    ks = sorted(losses)
-    n = len(losses[ks[0]])
-    rng = np.random.default_rng(seed)
-    plug = [0, 0, 0]
-    fixed = [0, 0, 0]
-    for _ in range(splits):
-        perm = rng.permutation(n)
-        cal = {k: losses[k][perm[:n_cal]].mean() for k in ks}
-        test = {k: losses[k][perm[n_cal:]].mean() for k in ks}
-        accepted = [k for k in ks if cal[k] <= alpha]
-        if accepted:
-            best = min(accepted, key=lambda k: (cal[k], k))
-            plug[0] += bool(test[best] > alpha)
-            plug[1] += any(test[k] > alpha for k in accepted)
-        else:
-            plug[2] += 1
-        if 7 in test:
-            fixed[0] += bool(test[7] > alpha)
-            fixed[1] += bool(test[7] > alpha)
-    return {"plug-in (calibration risk <= alpha)": tuple(plug), "fixed k = 7 (KG-LLaVA)": tuple(fixed)}
+def fixed(k: int):
+    """KG-LLaVA's rule: always k, no test."""
+    def rule(losses: dict[int, np.ndarray], *, alpha: float, delta: float, **_) -> Calibration:
+        return Calibration(alpha, delta, len(losses[k]), f"fixed k = {k}", {}, {}, (k,), k)
+    return rule
 
 
 def main() -> None:
@@ -89,9 +72,11 @@ def main() -> None:
             top = max(h.chosen, key=h.chosen.get) if h.chosen else "-"
             print(f"| {h.n_calibration} | Learn-then-Test, {method} | {h.chosen_over} ({h.chosen_over / a.splits:.1%}) "
                   f"| {h.accepted_over} ({h.accepted_over / a.splits:.1%}) | {h.abstained} | mostly {top} |")
-        for name, (over, any_over, abstained) in peers(losses, n_cal, a.alpha, a.splits, a.seed).items():
-            print(f"| {n_cal} | {name} | {over} ({over / a.splits:.1%}) | {any_over} ({any_over / a.splits:.1%}) "
-                  f"| {abstained} | |")
+        for name, rule in (("plug-in (calibration risk <= alpha)", plug_in), ("fixed k = 7 (KG-LLaVA)", fixed(7))):
+            h = holdout_check(losses, alpha=a.alpha, delta=a.delta, splits=a.splits, calibration_share=n_cal / n,
+                              seed=a.seed, rule=rule)
+            print(f"| {h.n_calibration} | {name} | {h.chosen_over} ({h.chosen_over / a.splits:.1%}) "
+                  f"| {h.accepted_over} ({h.accepted_over / a.splits:.1%}) | {h.abstained} | |")
 
 
 if __name__ == "__main__":

@@ -143,61 +143,42 @@ def load_rate(vegeta: str, url: str, bodies: list[bytes], rate: int, connections
     return lat["50th"] / 1e6, lat["99th"] / 1e6, report["throughput"], report["status_codes"]
 
 
-async def load(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[float], float, dict]:
+async def load(url: str, bodies: list[bytes], concurrency: int, *, rate: float | None = None,
+               n: int | None = None) -> tuple[list[float], float, dict]:
+    """``n`` requests (default: one per body) over ``concurrency`` connections with an asyncio httpx client (it takes
+    some CPU from the server): latencies in s, wall time, status codes. Without ``rate`` a closed loop, each
+    connection sending its next request when the last one is back; with it an open loop, request i due at
+    i / ``rate`` and its latency counted from then, so a request that waited for a free connection counts its wait."""
     import httpx
 
     lat: list[float] = []
     statuses: dict[int, int] = {}
-    queue: asyncio.Queue = asyncio.Queue()
-    for b in bodies:
-        queue.put_nowait(b)
+    n, nxt = len(bodies) if n is None else n, [0]
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
-        async def worker():
-            while True:
-                try:
-                    body = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                t = time.perf_counter()
-                r = await client.post("/v1/context", content=body, headers={"Content-Type": "application/json"})
-                lat.append(time.perf_counter() - t)
-                statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
-
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        wall = time.perf_counter() - t0
-    return lat, wall, statuses
-
-
-async def load_open(url: str, bodies: list[bytes], rate: int, connections: int,
-                    seconds: float) -> tuple[float, float, float, dict]:
-    """The open loop without vegeta (an asyncio httpx client, which takes some CPU from the server): request i is due
-    at i / ``rate`` and its latency counts from then, so time spent waiting for one of the ``connections`` counts
-    too. p50 and p99 in ms, the throughput achieved, status codes."""
-    import httpx
-
-    lat: list[float] = []
-    statuses: dict[int, int] = {}
-    n, nxt = max(1, int(rate * seconds)), [0]
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
         t0 = time.perf_counter()
 
-        async def connection() -> None:  # takes the next request due; a late one counts its lateness
+        async def connection() -> None:
             while nxt[0] < n:
                 i = nxt[0]
                 nxt[0] += 1
-                due = t0 + i / rate
+                due = t0 + i / rate if rate else time.perf_counter()
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
                 r = await client.post("/v1/context", content=bodies[i % len(bodies)],
                                       headers={"Content-Type": "application/json"})
                 lat.append(time.perf_counter() - due)
                 statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
 
-        await asyncio.gather(*(connection() for _ in range(connections)))
+        await asyncio.gather(*(connection() for _ in range(concurrency)))
         wall = time.perf_counter() - t0
-    return pct(lat, 50), pct(lat, 99), n / wall, statuses
+    return lat, wall, statuses
+
+
+def load_open(url: str, bodies: list[bytes], rate: int, connections: int,
+              seconds: float) -> tuple[float, float, float, dict]:
+    """The open loop without vegeta: p50 and p99 in ms, the throughput achieved, status codes."""
+    lat, wall, statuses = asyncio.run(load(url, bodies, connections, rate=rate, n=max(1, int(rate * seconds))))
+    return pct(lat, 50), pct(lat, 99), len(lat) / wall, statuses
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -312,7 +293,7 @@ def main() -> None:
                 at: dict[int, tuple] = {}
                 for rate in rates:
                     rr = [load_rate(vegeta, url, bodies, rate, a.concurrency, a.seconds) if vegeta else
-                          asyncio.run(load_open(url, bodies, rate, a.concurrency, a.seconds)) for _ in range(a.repeats)]
+                          load_open(url, bodies, rate, a.concurrency, a.seconds) for _ in range(a.repeats)]
                     codes: dict = {}
                     for x in rr:
                         for code, n in x[3].items():

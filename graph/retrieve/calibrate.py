@@ -15,6 +15,7 @@ accepted one with the lowest empirical risk (ties: the smaller ``k``); with none
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +52,9 @@ def hb_pvalue(risk: float, n: int, alpha: float) -> float:
     return min(hoeffding, bentkus, 1.0)
 
 
+METHODS = ("bonferroni", "fixed-sequence")
+
+
 @dataclass(frozen=True)
 class Calibration:
     alpha: float
@@ -64,6 +68,8 @@ class Calibration:
 
     @property
     def guarantee(self) -> str:
+        if self.method not in METHODS:
+            return f"no guarantee: k = {self.chosen} by the {self.method} rule (a baseline for comparison)"
         if self.chosen is None:
             return (f"no k passed: on {self.n} calibration cases no k kept the factuality risk at or below "
                     f"{self.alpha} with confidence {1 - self.delta:.2f}; the context abstains")
@@ -84,7 +90,7 @@ def calibrate(losses: dict[int, np.ndarray], *, alpha: float = 0.1, delta: float
     if not (0 < alpha < 1 and 0 < delta < 1):
         raise InvalidInput(f"alpha and delta must lie in (0, 1), not {alpha} and {delta}", code="E194",
                            fix="e.g. --alpha 0.1 --delta 0.05")
-    if method not in ("bonferroni", "fixed-sequence"):
+    if method not in METHODS:
         raise InvalidInput(f"unknown calibration method {method!r}", code="E195", fix="use bonferroni or fixed-sequence")
     ks = sorted(losses)
     if not ks:
@@ -105,6 +111,16 @@ def calibrate(losses: dict[int, np.ndarray], *, alpha: float = 0.1, delta: float
             accepted.append(k)
     chosen = min(accepted, key=lambda k: (risks[k], k)) if accepted else None
     return Calibration(alpha, delta, n, method, {k: round(risks[k], 6) for k in ks}, pv, tuple(sorted(accepted)), chosen)
+
+
+def plug_in(losses: dict[int, np.ndarray], *, alpha: float = 0.1, delta: float = 0.05, **_) -> Calibration:
+    """The rule without a test, a baseline to compare with: accept every k whose empirical risk is at most ``alpha``
+    and choose the lowest. It promises nothing (never stored by `kg calibrate`)."""
+    ks = sorted(losses)
+    risks = {k: float(np.mean(losses[k])) for k in ks}
+    accepted = tuple(k for k in ks if risks[k] <= alpha)
+    chosen = min(accepted, key=lambda k: (risks[k], k)) if accepted else None
+    return Calibration(alpha, delta, len(losses[ks[0]]), "plug-in", risks, {}, accepted, chosen)
 
 
 @dataclass(frozen=True)
@@ -140,9 +156,10 @@ class HoldoutCheck:
 
 def holdout_check(losses: dict[int, np.ndarray], *, alpha: float = 0.1, delta: float = 0.05, method: str = "bonferroni",
                   order: list[int] | None = None, splits: int = 200, calibration_share: float = 0.5,
-                  seed: int = 0) -> HoldoutCheck:
+                  seed: int = 0, rule: Callable[..., Calibration] = calibrate) -> HoldoutCheck:
     """Calibrate on a random ``calibration_share`` of the cases and measure the accepted ks' risk on the rest,
-    ``splits`` times: how often the promise (risk at most ``alpha``) is broken on cases the calibration never saw."""
+    ``splits`` times: how often the promise (risk at most ``alpha``) is broken on cases the calibration never saw.
+    ``rule`` chooses on the calibration part (default :func:`calibrate`; :func:`plug_in` to compare)."""
     ks = sorted(losses)
     n = len(losses[ks[0]]) if ks else 0
     m = int(round(n * calibration_share))
@@ -155,8 +172,8 @@ def holdout_check(losses: dict[int, np.ndarray], *, alpha: float = 0.1, delta: f
     chosen: dict[int, int] = {}
     for _ in range(splits):
         perm = rng.permutation(n)
-        cal = calibrate({k: table[j, perm[:m]] for j, k in enumerate(ks)}, alpha=alpha, delta=delta, method=method,
-                        order=order)
+        cal = rule({k: table[j, perm[:m]] for j, k in enumerate(ks)}, alpha=alpha, delta=delta, method=method,
+                   order=order)
         test_risk = dict(zip(ks, table[:, perm[m:]].mean(axis=1)))
         if cal.chosen is None:
             abstained += 1
@@ -164,7 +181,7 @@ def holdout_check(losses: dict[int, np.ndarray], *, alpha: float = 0.1, delta: f
             chosen[cal.chosen] = chosen.get(cal.chosen, 0) + 1
             chosen_over += bool(test_risk[cal.chosen] > alpha)
         accepted_over += any(test_risk[k] > alpha for k in cal.accepted)
-    return HoldoutCheck(splits, m, n - m, alpha, delta, method, chosen_over, accepted_over, abstained, chosen)
+    return HoldoutCheck(splits, m, n - m, alpha, delta, cal.method, chosen_over, accepted_over, abstained, chosen)
 
 
 def case_losses(store, files, image_ids: list[str], ks: list[int], *, exclude: str = "patient") -> dict[int, np.ndarray]:
