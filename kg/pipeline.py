@@ -22,6 +22,7 @@ from extract.merge import MERGE_RULE
 from extract.records import Extraction
 from graph.assemble import ConceptRelation, ImageInput, StudyInput, assemble
 from graph.naf import apply_naf
+from graph.retrieve.ood import measure_rows
 from graph.store import FORMAT_VERSION, Manifest, write_graph, write_manifest
 from graph.store.files import image_findings, write_findings
 from graph.store.outdir import BuildOutput
@@ -233,6 +234,8 @@ def build(settings: BuildSettings, warn=lambda message: None, info=lambda messag
         if settings.similar_k > 0:
             g.add_edges("SIMILAR_TO", "Image", "Image", similar_edges(vindex, settings.similar_k))
             g.sort()
+        # the build's own best-match similarities, which the retrieval guard compares queries with
+        similarity = measure_rows(vindex.ids, vindex.vectors, _rows(g, "Image"), _rows(g, "Study"), encoder=encoder.id)
         stages.done("vector index")
 
         write_graph(g, staging)
@@ -263,6 +266,7 @@ def build(settings: BuildSettings, warn=lambda message: None, info=lambda messag
             "conceptIndex": {"name": index.name, "version": index.version},
             "encoder": {"id": encoder.id, "spec": settings.encoder, "dim": int(dim)},
             "vectorIndex": vindex.describe() | {"path": "index/"},
+            "similarity": similarity,
             "naf": naf_report,
             "graph": g.counts(),
             "studiesWithoutImages": link_stats.studies_without_images,
@@ -308,6 +312,10 @@ def similar_edges(vindex: VectorIndex, k: int, batch: int = 1024) -> list[dict]:
             for dst, score in [h for h in hits if h[0] != src][:k]:
                 rows.append({"_start": src, "_end": dst, "score": round(score, 6)})
     return rows
+
+
+def _rows(g, label: str) -> list[dict]:
+    return g.nodes[label].rows if label in g.nodes else []
 
 
 def _versions() -> dict:

@@ -195,7 +195,9 @@ def case_losses(store, files, image_ids: list[str], ks: list[int], *, exclude: s
         labels = {r["cui"]: POLARITY_WORD[r["type"]] for r in store.findings_of(img)}
         if not labels:
             continue
-        neighbours = list(retrieve_context(store, files, image_id=img, k=kmax, hops=0, guard=Guard(exclude)).neighbours)
+        # the out-of-distribution guard off: the risk of each k is measured on every case, as RULE does
+        neighbours = list(retrieve_context(store, files, image_id=img, k=kmax, hops=0, guard=Guard(exclude),
+                                           ood_percentile=0).neighbours)
         for k in ks:
             best: dict[str, str] = {}
             for f in aggregate(store, neighbours[:k]):  # most support first

@@ -7,6 +7,8 @@ One call, :func:`retrieve_context`, over either store:
 2. the nearest images by vector over every indexed image (NaF-dropped images included, with their findings);
 3. a leakage guard leaves out the query's own study and patient when the query is in the graph (by id, or a file
    or vector whose nearest image has cosine >= ``SAME_IMAGE``);
+   an out-of-distribution guard abstains when the best match left is weaker than the graph's own images' best
+   matches at ``ood_percentile`` (``graph.retrieve.ood``): no findings from images that are merely the least unlike;
 4. the neighbours' findings are aggregated per concept *and polarity*: an absent finding ("no pneumothorax in
    9 of 10 similar cases") is its own item, never merged into a present one; support is similarity-weighted;
 5. findings expand to concept triplets (LOCATED_AT, SUGGESTIVE_OF, MODIFY, UMLS relations) up to ``hops`` hops,
@@ -15,7 +17,7 @@ One call, :func:`retrieve_context`, over either store:
 
 How many neighbours: a fixed ``k``; ``ratio`` truncation as in MMed-RAG (keep neighbour j while
 ``s_1 / s_j < gamma``, at most ``k``); neighbours under ``min_similarity`` are dropped and, with none left, the
-context abstains (no findings from neighbours).
+context abstains (no findings from neighbours). Every abstention says why in ``Context.abstained``.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from functools import lru_cache
 import numpy as np
 
 from graph.retrieve.images import query_vector
-from graph.retrieve.records import Citation, ConceptRef, Context, Finding, ImageHit, KChoice, Triplet
+from graph.retrieve.ood import DEFAULT_PERCENTILE, check_percentile, floor_for, measure_rows
+from graph.retrieve.records import Citation, ConceptRef, Context, Finding, ImageHit, KChoice, Match, Triplet
 from graph.store import FileStore, Store
 from kg.core.errors import InvalidInput, NotFound
 
@@ -118,24 +121,24 @@ def choose_neighbours(hits: list[tuple[str, float]], k: int, *, gamma: float | N
 def aggregate(store: Store, neighbours: list[ImageHit], *, with_text: bool = False) -> list[Finding]:
     """The neighbours' findings per (concept, polarity), similarity-weighted, most support first."""
     total = sum(max(h.score, 0.0) for h in neighbours) or 1.0
-    acc: dict[tuple[str, str], list] = {}  # (cui, type) -> [support, cases, citations]
+    acc: dict[tuple[str, str], list] = {}  # (cui, type) -> [support, similarities, citations]
     for h in neighbours:
         w, seen = max(h.score, 0.0), set()
         for row in store.findings_of(h.id):
             key = (row["cui"], row["type"])
             a = acc.get(key)
             if a is None:
-                a = acc[key] = [0.0, 0, []]
+                a = acc[key] = [0.0, [], []]
             if key not in seen:
                 a[0] += w
-                a[1] += 1
+                a[1].append(round(float(h.score), 4))
                 seen.add(key)
             a[2] += _citations(row, h.id, h.study_id, with_text)
     refs = _refs(store, [cui for cui, _ in acc])
     of = len(neighbours)
-    out = [Finding(concept=refs[cui], polarity=POLARITY_WORD[typ], support=round(support, 6), cases=cases, of=of,
-                   confidence=round(support / total, 4), citations=tuple(cites))
-           for (cui, typ), (support, cases, cites) in acc.items()]
+    out = [Finding(concept=refs[cui], polarity=POLARITY_WORD[typ], support=round(support, 6), cases=len(sims), of=of,
+                   agreement=round(support / total, 4), similarities=tuple(sims), citations=tuple(cites))
+           for (cui, typ), (support, sims, cites) in acc.items()]
     out.sort(key=lambda f: (-f.support, f.concept.cui, f.polarity))
     return out
 
@@ -252,29 +255,58 @@ def _extractor(spec: str, umls: str | None):
     return get_extractor(spec, load_concept_index(umls))
 
 
-def _text_findings(files: FileStore, text: str) -> list[Finding]:
-    """A question or draft report: its own concepts with their polarity, cited by character span."""
+def _text_findings(files: FileStore, text: str) -> tuple[list[Finding], list[str]]:
+    """A question or draft report: its own concepts that the graph holds, with their polarity, cited by character
+    span; and the names of those it does not hold."""
     spec = files.manifest.settings.get("extractor") or "rules"
     umls = files.manifest.settings.get("umls")
     ex = _extractor(spec, str(umls) if umls else None).extract("query", text)
-    out = []
+    out, unknown = [], []
     known = files.nodes_by_key("Concept", [c.cui for c in ex.concepts])
     for c in ex.concepts:
+        if c.cui not in known:
+            unknown.append(c.name)
+            continue
         cites = tuple(Citation(report_id="query", section=m.section, start=m.start, end=m.end, text=m.text,
                                extractor=ex.extractor) for m in c.evidence)
-        out.append(Finding(concept=_ref(files, c.cui, known[c.cui]) if c.cui in known else ConceptRef(cui=c.cui, name=c.name),
+        out.append(Finding(concept=_ref(files, c.cui, known[c.cui]),
                            polarity={"positive": "present", "negative": "absent"}.get(c.polarity, "uncertain"),
-                           support=1.0, cases=1, of=1, confidence=1.0, citations=cites))
-    return out
+                           support=1.0, cases=1, of=1, agreement=1.0, source="query", citations=cites))
+    return out, unknown
+
+
+def similarity_record(files: FileStore) -> dict | None:
+    """The graph's own best-match similarities: from the manifest, or measured once per open store for a build
+    made before medkg recorded them."""
+    if files.manifest.similarity is not None:
+        return files.manifest.similarity.model_dump()
+    memo = _memo(files, "retrieve.similarity")
+    if memo is None:
+        return None
+    if "record" not in memo:
+        memo["record"] = measure_rows(files.index.ids, files.index.vectors, files.nodes("Image"), files.nodes("Study"),
+                                      encoder=files.manifest.encoder.id)
+    return memo["record"]
+
+
+def _abstain(query: dict, reason: str, k: KChoice, match: Match | None, excluded: dict) -> Context:
+    kc = KChoice(method="abstain", k=0, requested=k.requested, gamma=k.gamma, min_similarity=k.min_similarity,
+                 guarantee=k.guarantee)
+    return Context(query=query, k=kc, excluded=excluded, match=match, abstained=reason)
 
 
 def retrieve_context(store: Store, files: FileStore, *, image_id: str | None = None, image: str | bytes | None = None,
                      embedding=None, text: str | None = None, k: int | str = 8, gamma: float | None = None,
-                     min_similarity: float | None = None, hops: int = 1, max_triplets: int = 20,
-                     guard: Guard = Guard(), with_text: bool = False) -> Context:
+                     min_similarity: float | None = None, ood_percentile: float = DEFAULT_PERCENTILE, hops: int = 1,
+                     max_triplets: int = 20, guard: Guard = Guard(), with_text: bool = False) -> Context:
     """The cited context for one query: exactly one of ``image_id``, ``image`` (path or bytes), ``embedding`` or
     ``text``. ``files`` is the build folder (its encoder, index and findings), ``store`` answers the graph
-    queries (the same FileStore, or a Neo4jStore)."""
+    queries (the same FileStore, or a Neo4jStore).
+
+    The out-of-distribution guard: when the best match (after the leakage guard) is below the ``ood_percentile``
+    of the graph's own images' best matches, or below ``min_similarity``, the context abstains and says why
+    (``Context.abstained``); ``ood_percentile=0`` leaves only ``min_similarity``. A text query with no concept of
+    the graph abstains too."""
     given = [n for n, v in (("image_id", image_id), ("image", image), ("embedding", embedding), ("text", text))
              if v is not None]
     if len(given) != 1:
@@ -287,27 +319,70 @@ def retrieve_context(store: Store, files: FileStore, *, image_id: str | None = N
             raise InvalidInput("k='auto' needs a calibrated store", code="E199",
                                fix="run `kg calibrate DIR` once, or pass a number for k")
         k = int(calibrated.get("chosen") or 0)
-    if not isinstance(k, int) or not 0 <= k <= MAX_K:
-        raise InvalidInput(f"k must be between 0 and {MAX_K}, not {k}", code="E176", fix=f"ask for at most {MAX_K} neighbours")
+    elif not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise InvalidInput(f"k must be between 1 and {MAX_K}, not {k}", code="E176",
+                           fix=f"ask for 1 to {MAX_K} neighbours, or k='auto' for the calibrated k")
+    check_percentile(ood_percentile)
     with_text = with_text and bool(files.manifest.settings.get("keep_text", True))
+    requested = "auto" if calibrated is not None else k
+    kc0 = KChoice(method="none", k=0, requested=requested, gamma=gamma, min_similarity=min_similarity,
+                  guarantee=(calibrated or {}).get("guarantee"))
     if text is not None:
-        findings = _text_findings(files, text)
+        findings, unknown = _text_findings(files, text)
+        query = {"kind": "text"} | ({"notInGraph": unknown} if unknown else {})
+        if not findings:
+            reason = ("no concept of the graph in the text (" + ", ".join(unknown) + " not in this graph)" if unknown
+                      else "no concept of the graph in the text (no finding, device or anatomy recognised)")
+            return _abstain(query, reason, kc0, None, {})
         seeds = [f.concept.cui for f in findings if f.polarity != "absent"] or [f.concept.cui for f in findings]
-        return Context(query={"kind": "text"}, neighbours=(), findings=tuple(findings),
-                       triplets=tuple(expand(store, seeds, hops=hops, limit=max_triplets)),
-                       k=KChoice(method="none", k=0, requested=k), excluded={})
+        return Context(query=query, neighbours=(), findings=tuple(findings),
+                       triplets=tuple(expand(store, seeds, hops=hops, limit=max_triplets)), k=kc0, excluded={})
     if image_id is not None:
         if image_id not in files.index:  # an id, never a path: a service must not open files it is named
             raise NotFound(f"no image {image_id!r} in the graph's index", code="E217",
-                           fix="pass an Image id of this build, or send the image itself as 'image'")
+                           fix="pass an Image id of this build, or send the image itself as 'image_b64'")
         vec, self_id = files.index.vector(image_id), image_id
     elif image is not None:
         vec, self_id = query_vector(files, image)
     else:
         vec, self_id = _embedding(files, embedding), None
+    hits, images, dropped, self_id, matched = _neighbour_candidates(store, files, vec, self_id, max(k, 1), guard)
+    query = {"kind": given[0], "imageId": self_id} | ({"matchedBy": "vector"} if matched else {})
+    floor = floor_for(similarity_record(files), "patient" if guard.exclude == "patient" else "study",
+                      ood_percentile, min_similarity)
+    best = hits[0][1] if hits else None
+    match = Match(best=None if best is None else round(float(best), 6), floor=floor.value,
+                  percentile=floor.percentile, reference=floor.reference, min_similarity=min_similarity,
+                  graph_percentile=None if best is None else floor.rank(best))
+    if best is None:
+        return _abstain(query, "no image of the graph to compare with (every indexed image belongs to the query's "
+                        "own " + ("patient" if guard.exclude == "patient" else "study") + ")", kc0, match, dropped)
+    if floor.value is not None and best < floor.value:
+        return _abstain(query, floor.reason(best), kc0, match, dropped)
+    if calibrated is not None and k == 0:
+        return _abstain(query, "kg calibrate found no k that keeps the factuality risk at or below its alpha "
+                        f"({calibrated.get('guarantee')})", kc0, match, dropped)
+    chosen, kc = choose_neighbours(hits, k, gamma=gamma, min_similarity=min_similarity)
+    if calibrated is not None:
+        kc = KChoice(method="calibrated", k=len(chosen), requested="auto", gamma=gamma,
+                     min_similarity=min_similarity, guarantee=calibrated.get("guarantee"))
+    neighbours = []
+    for i, s in chosen:
+        node = images.get(i) or {}
+        neighbours.append(ImageHit(id=i, score=round(float(s), 6), study_id=node.get("studyId"), kept=node.get("kept")))
+    findings = aggregate(store, neighbours, with_text=with_text)
+    seeds = [f.concept.cui for f in findings if f.polarity != "absent"]
+    return Context(query=query, neighbours=tuple(neighbours), findings=tuple(findings),
+                   triplets=tuple(expand(store, seeds, hops=hops, limit=max_triplets)), k=kc, excluded=dropped,
+                   match=match)
+
+
+def _neighbour_candidates(store: Store, files: FileStore, vec: np.ndarray, self_id: str | None, k: int,
+                          guard: Guard) -> tuple[list[tuple[str, float]], dict, dict, str | None, bool]:
+    """The nearest images after the leakage guard (at least ``k`` of them when the graph has them), their nodes,
+    the counts left out, and the query's own image id (found by vector when it came as a file or a vector)."""
     studies, patients = _guarded(store, self_id, guard)
     want, matched = k + 1 + (64 if studies else 0), False
-    hits, dropped = [], {"sameStudy": 0, "samePatient": 0}
     while True:
         raw = store.nearest_images(vec, min(want, len(files.index)))
         if self_id is None and guard.exclude != "none" and raw and raw[0][1] >= SAME_IMAGE - 1e-3 \
@@ -335,21 +410,8 @@ def retrieve_context(store: Store, files: FileStore, *, image_id: str | None = N
                 continue
             hits.append((i, s))
         if len(hits) >= k or len(raw) >= len(files.index) or want >= len(files.index):
-            break
+            return hits, images, dropped, self_id, matched
         want *= 4
-    chosen, kc = choose_neighbours(hits, k, gamma=gamma, min_similarity=min_similarity)
-    if calibrated is not None:
-        kc = KChoice(method="calibrated" if k > 0 else "abstain", k=len(chosen), requested="auto", gamma=gamma,
-                     min_similarity=min_similarity, guarantee=calibrated.get("guarantee"))
-    neighbours = []
-    for i, s in chosen:
-        node = images.get(i) or {}
-        neighbours.append(ImageHit(id=i, score=round(float(s), 6), study_id=node.get("studyId"), kept=node.get("kept")))
-    findings = aggregate(store, neighbours, with_text=with_text)
-    seeds = [f.concept.cui for f in findings if f.polarity != "absent"]
-    query = {"kind": given[0], "imageId": self_id} | ({"matchedBy": "vector"} if matched else {})
-    return Context(query=query, neighbours=tuple(neighbours), findings=tuple(findings),
-                   triplets=tuple(expand(store, seeds, hops=hops, limit=max_triplets)), k=kc, excluded=dropped)
 
 
 def _embedding(files: FileStore, embedding) -> np.ndarray:

@@ -63,15 +63,20 @@ class Neighbourhood(_Record):
 
 class Finding(_Record):
     """A concept the neighbours' reports state with one polarity: ``present``, ``absent`` or ``uncertain``.
-    ``support`` sums the similarities of the neighbours stating it; ``confidence`` is that share of all the
-    neighbours' similarity; ``cases`` of ``of`` neighbours state it."""
+    ``cases`` of ``of`` neighbours state it; ``support`` sums their cosine similarities to the query and
+    ``agreement`` is that share of all the neighbours' similarity (how much the neighbours agree, weighted by how
+    similar each is: not a probability that the query image shows it); ``similarities`` are the cosines of the
+    neighbours stating it, best first. ``source`` is ``neighbours``, or ``query`` for a concept the query text
+    itself states."""
 
     concept: ConceptRef
     polarity: str
     support: float
     cases: int
     of: int
-    confidence: float
+    agreement: float
+    similarities: tuple[float, ...] = ()
+    source: str = "neighbours"
     citations: tuple[Citation, ...] = ()
 
 
@@ -98,10 +103,30 @@ class KChoice(_Record):
     guarantee: str | None = None
 
 
+class Match(_Record):
+    """How close the query's best match is, beside the graph's own images' best matches (the out-of-distribution
+    guard, ``graph.retrieve.ood``). ``best`` is the cosine of the nearest image left by the leakage guard; below
+    ``floor`` the context abstains. ``floor`` is the graph's ``percentile`` (its images' best matches outside their
+    own ``reference``: patient or study) or the caller's ``min_similarity`` when that is higher;
+    ``graph_percentile`` says where ``best`` stands among the graph's own best matches (0..100)."""
+
+    best: float | None = None
+    floor: float | None = None
+    percentile: float | None = None
+    reference: str | None = None
+    min_similarity: float | None = None
+    graph_percentile: float | None = None
+
+
 class Context(_Record):
+    """What the graph says for one query. ``abstained`` gives the reason when it says nothing (no similar image,
+    no concept of the graph in the text): then there are no neighbours, findings or triplets."""
+
     query: dict
     neighbours: tuple[ImageHit, ...] = ()
     findings: tuple[Finding, ...] = ()
     triplets: tuple[Triplet, ...] = ()
     k: KChoice
     excluded: dict = Field(default_factory=dict)  # neighbours left out by the leakage guard
+    match: Match | None = None
+    abstained: str | None = None

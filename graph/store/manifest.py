@@ -81,6 +81,19 @@ class NodeProperty(_Model):
     writer: str = ""  # who wrote it, e.g. "gnn/0.1"
 
 
+class SimilarityReference(_Model):
+    """How close the build's own images are to their nearest image of another patient (``patient``) or study
+    (``study``): 101 quantiles of the cosine (0th..100th percentile), for the out-of-distribution guard
+    (``graph.retrieve.ood``). ``None`` where no image has a match outside its own group."""
+
+    encoder: str = ""
+    images: int = 0  # indexed images
+    sample: int = 0  # images whose best match was measured
+    method: str = ""
+    patient: list[float] | None = None
+    study: list[float] | None = None
+
+
 class Manifest(_Model):
     medkg: str = ""
     format: int = FORMAT_VERSION
@@ -99,6 +112,7 @@ class Manifest(_Model):
     versions: dict[str, str] = Field(default_factory=dict)
     files: list[str] | None = None  # every file the build wrote (None: a build from before medkg listed them)
     properties: list[NodeProperty] = Field(default_factory=list)
+    similarity: SimilarityReference | None = None  # the graph's own best-match similarities (None: a build before it)
     calibration: dict | None = None  # `kg calibrate`: the chosen k and its guarantee (graph.retrieve.calibrate)
     gnn: dict[str, dict] = Field(default_factory=dict)  # `kg train-gnn`, by model: settings, data hash, split, metrics
 

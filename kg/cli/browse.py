@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -119,5 +120,14 @@ def similar(
         return
     rows = [[str(n), h.id, f"{h.score:.4f}", h.study_id or "", str(h.kept), ", ".join(h.positive[:6])]
             for n, h in enumerate(hits, 1)]
-    console().print(table(f"Images similar to {image}", ["rank", "image", "score", "study", "kept", "positive concepts"],
-                          rows, right=("rank", "score"), whole=("image", "study")))
+    console().print(table(f"Images similar to {image}", ["rank", "image", "cosine", "study", "kept", "positive concepts"],
+                          rows, right=("rank", "cosine"), whole=("image", "study")))
+    from graph.retrieve.context import similarity_record
+    from graph.retrieve.ood import DEFAULT_PERCENTILE, floor_for, ordinal
+
+    floor = floor_for(similarity_record(files), "patient", DEFAULT_PERCENTILE, None)
+    if hits and floor.value is not None and hits[0].score < floor.value:
+        sys.stdout.flush()
+        typer.echo(f"note: the best match (cosine {hits[0].score:.2f}) is below the {ordinal(DEFAULT_PERCENTILE)} "
+                   f"percentile of the graph's own images' best matches ({floor.value:.2f}): no image of the graph is "
+                   "like this one, and KG-RAG abstains for it", err=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graph.retrieve import Citation, Context, Guard, retrieve_context
+from graph.retrieve.ood import DEFAULT_PERCENTILE
 from kg.core.errors import InvalidInput, KGError, NotFound, Unavailable
 from kg.rag.prompt import FORMATS, render
 
@@ -54,11 +55,19 @@ def image_bytes(image) -> bytes | str:
 
 @dataclass
 class Augmented:
+    """The prompt for the model, its chat messages, the citations and the context behind them. When the graph has
+    no similar image (or no concept of a text query), ``abstained`` says why and the prompt says so instead of
+    listing findings."""
+
     prompt: str
     messages: list[dict]
     citations: list[Citation]
     context: Context
     metadata: dict = field(default_factory=dict)
+
+    @property
+    def abstained(self) -> str | None:
+        return self.context.abstained
 
 
 def _messages(prompt: str, with_image: bool) -> list[dict]:
@@ -72,7 +81,8 @@ class KGRAG:
     def __init__(self, backend, **defaults):
         self._backend = backend
         self.defaults = {"k": 8, "hops": 1, "format": "findings", "gamma": None, "min_similarity": None,
-                         "max_triplets": 20, "exclude": "patient", "with_text": False} | defaults
+                         "ood_percentile": DEFAULT_PERCENTILE, "max_triplets": 20, "exclude": "patient",
+                         "with_text": False} | defaults
 
     @classmethod
     def from_store(cls, path: str | Path, *, neo4j: str | None = None, **defaults) -> "KGRAG":
@@ -103,7 +113,8 @@ class KGRAG:
         ctx = self.context(image, image_id=image_id, embedding=embedding, text=text, **options)
         prompt = render(ctx, format=o["format"], question=question, max_tokens=max_tokens, tokenizer=tokenizer)
         cites = [c for f in ctx.findings for c in f.citations] + [c for t in ctx.triplets for c in t.citations]
-        meta = {"k": ctx.k.as_json(), "excluded": ctx.excluded, "format": o["format"]}
+        meta = {"k": ctx.k.as_json(), "excluded": ctx.excluded, "format": o["format"], "abstained": ctx.abstained,
+                "match": None if ctx.match is None else ctx.match.as_json()}
         return Augmented(prompt, _messages(prompt, image is not None or image_id is not None), cites, ctx, meta)
 
 
@@ -113,7 +124,8 @@ class _Local:
 
     def context(self, *, image, image_id, embedding, text, options) -> Context:
         return retrieve_context(self.store, self.files, image_id=image_id, image=image, embedding=embedding, text=text,
-                                k=options["k"] if options["k"] == "auto" else int(options["k"]), gamma=options["gamma"], min_similarity=options["min_similarity"],
+                                k=options["k"] if options["k"] == "auto" else int(options["k"]), gamma=options["gamma"],
+                                min_similarity=options["min_similarity"], ood_percentile=float(options["ood_percentile"]),
                                 hops=int(options["hops"]), max_triplets=int(options["max_triplets"]),
                                 guard=Guard(options["exclude"]), with_text=bool(options["with_text"]))
 
@@ -130,7 +142,8 @@ class _Remote:
 
         if isinstance(image, str):
             image = Path(image).read_bytes()
-        body = {k: options[k] for k in ("k", "hops", "gamma", "min_similarity", "max_triplets", "exclude", "with_text")}
+        body = {k: options[k] for k in ("k", "hops", "gamma", "min_similarity", "ood_percentile", "max_triplets",
+                                        "exclude", "with_text")}
         body |= {"image_id": image_id, "text": text,
                  "embedding": None if embedding is None else [float(x) for x in embedding],
                  "image_b64": None if image is None else base64.b64encode(image).decode()}

@@ -4,7 +4,8 @@ pipelines (``GraphRAG(retriever=MedkgRetriever(driver, "graph-dir"), llm=...)``)
 ``search(query_text=..., query_vector=..., image_id=..., top_k=...)`` returns neo4j-graphrag's
 ``RetrieverResult``: one item per finding ("Pneumothorax: absent in 3 of 5 similar cases") and per triplet, each
 with medkg's citations (report ids, sections, spans, extractor) in its metadata; the result's metadata holds the
-k that was used and the leakage guard's counts. Needs ``pip install neo4j-graphrag``; graph queries go to Neo4j
+k that was used, the leakage guard's counts, how close the best match was (``match``) and, when the graph has no
+similar image, ``abstained`` with the reason (and no items). Needs ``pip install neo4j-graphrag``; graph queries go to Neo4j
 (the build loaded with ``kg load``), the build folder supplies the vector index and the findings.
 """
 
@@ -40,12 +41,14 @@ class MedkgRetriever(Retriever):
                                hops=self.hops, guard=self.guard)
         records = [neo4j.Record({"content": finding_line(f), "metadata": {
             "kind": "finding", "cui": f.concept.cui, "polarity": f.polarity, "support": f.support,
-            "confidence": f.confidence, "citations": [c.as_json() for c in f.citations]}}) for f in ctx.findings]
+            "agreement": f.agreement, "similarities": list(f.similarities),
+            "citations": [c.as_json() for c in f.citations]}}) for f in ctx.findings]
         records += [neo4j.Record({"content": triplet_text(t), "metadata": {
             "kind": "triplet", "head": t.head.cui, "relation": t.relation, "tail": t.tail.cui, "source": t.source,
             "citations": [c.as_json() for c in t.citations]}}) for t in ctx.triplets]
-        return RawSearchResult(records=records, metadata={"k": ctx.k.as_json(), "excluded": ctx.excluded,
-                                                          "query": ctx.query})
+        return RawSearchResult(records=records, metadata={
+            "k": ctx.k.as_json(), "excluded": ctx.excluded, "query": ctx.query, "abstained": ctx.abstained,
+            "match": None if ctx.match is None else ctx.match.as_json()})
 
     def default_record_formatter(self, record: neo4j.Record) -> RetrieverResultItem:
         return RetrieverResultItem(content=record["content"], metadata=record["metadata"])

@@ -2,8 +2,9 @@
 
 Formats (``format=``):
 
-* ``findings`` (default): one line per finding with its polarity and how many similar cases state it, absent
-  findings as absent ("Pneumothorax: absent in 3 of 5 similar cases"), then the triplets;
+* ``findings`` (default): a header saying how many similar images there are and how similar they are, one line
+  per finding with its polarity, how many of them state it and their agreement, absent findings as absent
+  ("Pneumothorax: absent in 3 of 5 similar cases (agreement 0.61, cosine 0.93-0.95)"), then the triplets;
 * ``kg-llava``: KG-LLaVA's prompt, ``The image-specific triplets from the knowledge graph are: t1; t2; …. And
   for the given image, {question}``;
 * ``medmkg``: MedMKG's evidence lines, ``Triplet i: (head, relation, tail) = (h, r, t)``;
@@ -11,6 +12,10 @@ Formats (``format=``):
 
 Items are kept in rank order and the lowest-ranked are dropped until the text fits ``max_tokens``, counted with
 the target model's tokenizer when one is given (anything with ``encode``, or a callable), else by words.
+
+A context that abstained (no similar image in the graph, no concept of the graph in the text) renders as a
+statement that the graph has nothing to add and why, in every format: never as an empty list a model could read
+as "nothing abnormal".
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import json
 from typing import Callable
 
+from graph.retrieve.ood import ordinal
 from graph.retrieve.records import Context, Finding, Triplet
 from kg.core.errors import InvalidInput
 
@@ -47,10 +53,30 @@ def _takes_special(tokenizer) -> bool:
         return False
 
 
+def _span(values) -> str:
+    lo, hi = min(values), max(values)
+    return f"{hi:.2f}" if f"{lo:.2f}" == f"{hi:.2f}" else f"{lo:.2f}-{hi:.2f}"
+
+
 def finding_line(f: Finding) -> str:
-    if f.of <= 1 and f.cases <= 1 and f.confidence == 1.0:  # from the query text itself
-        return f"{f.concept.name}: {f.polarity}"
-    return f"{f.concept.name}: {f.polarity} in {f.cases} of {f.of} similar cases (confidence {f.confidence:.2f})"
+    if f.source == "query":  # stated by the query text itself
+        return f"{f.concept.name}: {f.polarity} (stated in the query)"
+    sims = f", cosine {_span(f.similarities)}" if f.similarities else ""
+    return f"{f.concept.name}: {f.polarity} in {f.cases} of {f.of} similar cases (agreement {f.agreement:.2f}{sims})"
+
+
+def neighbours_line(ctx: Context) -> str:
+    """How many similar images the findings come from and how similar they are to the query: "5 similar images of
+    the knowledge graph (cosine 0.97-0.99 to this image; the best at the 32nd percentile of the graph's own best matches)"."""
+    n = len(ctx.neighbours)
+    rank = ctx.match.graph_percentile if ctx.match is not None else None
+    where = f"; the best at the {ordinal(round(rank))} percentile of the graph's own best matches" if rank is not None else ""
+    return (f"{n} similar image{'s' if n != 1 else ''} of the knowledge graph (cosine {_span([h.score for h in ctx.neighbours])} to this "
+            f"image{where})")
+
+
+def abstention(ctx: Context) -> str:
+    return f"The knowledge graph has no context for this query: {ctx.abstained}. Answer without it."
 
 
 def triplet_text(t: Triplet) -> str:
@@ -59,35 +85,40 @@ def triplet_text(t: Triplet) -> str:
 
 def _items(ctx: Context, fmt: str) -> tuple[str, list[str], str]:
     """(header, item lines in rank order, footer)."""
+    if fmt not in FORMATS:
+        raise InvalidInput(f"unknown prompt format {fmt!r}", code="E182", fix="use one of: " + ", ".join(FORMATS))
     if fmt == "findings":
         lines = [f"- {finding_line(f)}" for f in ctx.findings] + [f"- {triplet_text(t)}" for t in ctx.triplets]
-        head = "Knowledge graph findings of similar cases:" if ctx.neighbours else "Knowledge graph context:"
+        head = f"Findings of {neighbours_line(ctx)}:" if ctx.neighbours else "Knowledge graph context:"
         return head, lines, ""
     if fmt == "medmkg":
         lines = [f"Triplet {i}: (head, relation, tail) = ({t.head.name}, {t.relation}, {t.tail.name})"
                  for i, t in enumerate(ctx.triplets, 1)]
-        lines += [f"Finding: ({f.concept.name}, {f.polarity}, {f.cases} of {f.of} similar cases)" for f in ctx.findings]
-        return "", lines, ""
+        lines += [f"Finding: ({f.concept.name}, {f.polarity}, {f.cases} of {f.of} similar cases, agreement "
+                  f"{f.agreement:.2f})" for f in ctx.findings]
+        foot = f"Evidence from {neighbours_line(ctx)}." if ctx.neighbours else ""
+        return "", lines, foot
     if fmt == "kg-llava":
-        return "The image-specific triplets from the knowledge graph are: ", [triplet_text(t) for t in ctx.triplets], ""
-    if fmt == "json":
+        foot = f" They come from {neighbours_line(ctx)}." if ctx.neighbours else ""
+        return ("The image-specific triplets from the knowledge graph are: ",
+                [triplet_text(t) for t in ctx.triplets] or ["none"], foot)
+    else:  # json
         items = [json.dumps({"finding": f.concept.name, "cui": f.concept.cui, "polarity": f.polarity, "cases": f.cases,
-                             "of": f.of, "confidence": f.confidence,
+                             "of": f.of, "agreement": f.agreement, "similarities": list(f.similarities),
                              "reports": sorted({c.report_id for c in f.citations if c.report_id})})
                  for f in ctx.findings]
         items += [json.dumps({"head": t.head.name, "relation": t.relation, "tail": t.tail.name, "source": t.source})
                   for t in ctx.triplets]
         return "[", items, "]"
-    raise InvalidInput(f"unknown prompt format {fmt!r}", code="E182", fix="use one of: " + ", ".join(FORMATS))
 
 
 def _join(fmt: str, head: str, lines: list[str], foot: str, question: str | None) -> str:
     if fmt == "kg-llava":
-        body = head + "; ".join(lines) + "."
+        body = head + "; ".join(lines or ["none"]) + "." + foot
         return body + (f" And for the given image, {question}" if question else "")
     if fmt == "json":
         return head + ", ".join(lines) + foot
-    text = "\n".join([head, *lines] if head else lines)
+    text = "\n".join([x for x in (head, *lines, foot) if x])
     return text + (f"\n\n{question}" if question else "")
 
 
@@ -96,6 +127,13 @@ def render(ctx: Context, *, format: str = "findings", question: str | None = Non
     head, lines, foot = _items(ctx, format)
     if max_tokens is not None and max_tokens < 1:
         raise InvalidInput(f"max_tokens must be at least 1, not {max_tokens}", code="E183", fix="pass a positive budget")
+    if ctx.abstained is not None:
+        if format == "json":
+            return json.dumps([{"abstained": ctx.abstained}])
+        said = abstention(ctx)
+        if format == "kg-llava":
+            return said + (f" And for the given image, {question}" if question else "")
+        return said + (f"\n\n{question}" if question else "")
     count = _count(tokenizer)
     while True:
         text = _join(format, head, lines, foot, question)

@@ -10,6 +10,7 @@ import numpy as np
 
 from embed.index import VectorIndex
 from graph.model import Graph, NodeTable
+from graph.retrieve.ood import measure_rows
 from graph.store import Manifest, write_graph, write_manifest
 from graph.store.files import image_findings, write_findings
 
@@ -23,10 +24,14 @@ def write_store(out: Path, g: Graph, image_ids: list[str], vectors: np.ndarray, 
     index = VectorIndex(image_ids, vectors, kind=index_kind)  # None: a build's own choice for this size
     index.save(out / "index")
     size = int(round(vectors.shape[1] ** 0.5))
+    encoder = f"pixels/{size}"
+    similarity = measure_rows(index.ids, index.vectors, g.nodes["Image"].rows if "Image" in g.nodes else [],
+                              g.nodes["Study"].rows if "Study" in g.nodes else [], encoder=encoder)
     write_manifest(Manifest.model_validate({
         "medkg": "generated", "input": {"checksum": checksum}, "graph": g.counts(),
-        "encoder": {"id": f"pixels/{size}", "spec": f"pixels:{size}", "dim": int(vectors.shape[1])},
-        "vectorIndex": index.describe(), "settings": {"keep_text": True}, "files": None}), out)
+        "encoder": {"id": encoder, "spec": f"pixels:{size}", "dim": int(vectors.shape[1])},
+        "vectorIndex": index.describe(), "settings": {"keep_text": True}, "files": None,
+        "similarity": similarity}), out)
     return out
 
 

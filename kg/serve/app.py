@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from graph.retrieve import Context, Guard, find_concept, neighbourhood, retrieve_context
+from graph.retrieve.ood import DEFAULT_PERCENTILE
 from graph.store import FileStore
 from kg import __version__
 from kg.core.errors import InvalidInput, KGError, NotFound, TooLarge
@@ -43,7 +44,11 @@ class ContextRequest(BaseModel):
         8, description="Neighbours (before ratio truncation and the similarity floor), or 'auto': the k that "
                        "`kg calibrate` chose, with its guarantee in the response's metadata.")
     gamma: float | None = Field(None, gt=1.0, description="MMed-RAG ratio truncation: keep j while s1/sj < gamma.")
-    min_similarity: float | None = Field(None, ge=-1.0, le=1.0, description="Abstain below this similarity.")
+    min_similarity: float | None = Field(None, ge=-1.0, le=1.0, description=(
+        "Leave out neighbours below this cosine similarity; abstain when the best match is below it."))
+    ood_percentile: float = Field(DEFAULT_PERCENTILE, ge=0.0, le=50.0, description=(
+        "The out-of-distribution guard: abstain (no findings, `context.abstained` says why) when the best match is "
+        "below this percentile of the graph's own images' best matches; 0 turns it off."))
     hops: int = Field(1, ge=0, le=3)
     max_triplets: int = Field(20, ge=0, le=500)
     exclude: Literal["patient", "study", "none"] = Field(
@@ -167,13 +172,14 @@ def create_app(files: FileStore, store=None, *, api_key: str | None = None, max_
 
     def answer(req: ContextRequest, image: bytes | None) -> Response:
         ctx = retrieve_context(store, files, image_id=req.image_id, image=image, embedding=req.embedding, text=req.text,
-                               k=req.k, gamma=req.gamma, min_similarity=req.min_similarity, hops=req.hops,
+                               k=req.k, gamma=req.gamma, min_similarity=req.min_similarity,
+                               ood_percentile=req.ood_percentile, hops=req.hops,
                                max_triplets=req.max_triplets, guard=Guard(req.exclude), with_text=req.with_text)
         prompt = render(ctx, format=req.format, question=req.question, max_tokens=req.max_tokens)
         body = ContextResponse.model_construct(
             context=ctx, prompt=prompt, format=req.format,
-            metadata={"k": ctx.k.as_json(), "excluded": ctx.excluded, "medkg": __version__,
-                      "build": files.manifest.checksum})
+            metadata={"k": ctx.k.as_json(), "excluded": ctx.excluded, "abstained": ctx.abstained,
+                      "medkg": __version__, "build": files.manifest.checksum})
         # serialised once here (the models are already validated): no second validation pass in the framework
         return Response(body.model_dump_json(by_alias=True), media_type="application/json")
 

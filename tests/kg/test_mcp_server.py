@@ -1,5 +1,6 @@
 """kg/mcp_server.py: `kg mcp DIR` as an agent meets it: an MCP client starts it over stdio and calls its tools."""
 
+import base64
 import json
 import sys
 
@@ -46,7 +47,18 @@ def test_tools_over_stdio(sample_build):
     async def bad(c):
         return await c.call_tool("lookup_concept", {"query": "no such thing"})
 
-    names, ctx, con, sim, err = call(sample_build, [tools, context, concept, similar, bad])
+    async def noise(c):
+        from tests.graph.retrieve.test_ood import noise_png
+
+        b64 = base64.b64encode(noise_png()).decode()
+        return await c.call_tool("get_context", {"image_b64": b64, "question": "Is there an effusion?"})
+
+    async def photo(c):
+        from tests.graph.retrieve.test_ood import photo_path
+
+        return await c.call_tool("get_context", {"image_path": photo_path(), "question": "Is there an effusion?"})
+
+    names, ctx, con, sim, err, *unlike = call(sample_build, [tools, context, concept, similar, bad, noise, photo])
     assert names == ["get_context", "lookup_concept", "similar_images"]
     c = payload(ctx)
     assert c["prompt"].endswith("Is there an effusion?") and len(c["context"]["neighbours"]) == 3
@@ -55,3 +67,8 @@ def test_tools_over_stdio(sample_build):
     s = payload(sim)
     assert len(s) == 2 and img not in {h["id"] for h in s}
     assert err.is_error and "no concept named" in err.content[0].text and "Fix:" in err.content[0].text
+    assert c["abstained"] is None
+    for result in unlike:  # noise and a photograph that is no radiograph: an abstention, never findings
+        u = payload(result)
+        assert u["abstained"].startswith("no similar image in the graph") and u["context"]["findings"] == []
+        assert u["prompt"].startswith("The knowledge graph has no context for this query")

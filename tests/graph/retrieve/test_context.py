@@ -39,7 +39,8 @@ def test_findings_keep_polarity_apart_and_weigh_by_similarity(store):
     stating = [n for n in c.neighbours if any(r["cui"] == both[0] and r["type"] == "NEGATIVE" for r in store.findings_of(n.id))]
     assert f.cases == len(stating) and f.of == 10
     assert f.support == pytest.approx(sum(n.score for n in stating), abs=1e-5)
-    assert f.confidence == pytest.approx(f.support / sum(n.score for n in c.neighbours), abs=1e-3)
+    assert f.agreement == pytest.approx(f.support / sum(n.score for n in c.neighbours), abs=1e-3)
+    assert f.similarities == tuple(round(n.score, 4) for n in stating)  # the neighbours stating it, best first
     assert [x.support for x in c.findings] == sorted((x.support for x in c.findings), reverse=True)
 
 
@@ -107,9 +108,9 @@ def test_an_image_file_or_its_bytes(store, tmp_path):
     from kg.sample import write_sample
 
     write_sample(tmp_path / "s")
-    lateral = next((tmp_path / "s").rglob("749af0f7-*.jpg"))
-    by_path = retrieve_context(store, store, image=str(lateral), k=3)
-    by_bytes = retrieve_context(store, store, image=lateral.read_bytes(), k=3)
+    lateral = next((tmp_path / "s").rglob("749af0f7-*.jpg"))  # a view the build left out
+    by_path = retrieve_context(store, store, image=str(lateral), k=3, ood_percentile=0)
+    by_bytes = retrieve_context(store, store, image=lateral.read_bytes(), k=3, ood_percentile=0)
     assert [n.id for n in by_path.neighbours] == [n.id for n in by_bytes.neighbours] and by_path.findings
     with pytest.raises(InvalidInput, match="not a readable image"):
         retrieve_context(store, store, image=b"this is not an image")
@@ -133,6 +134,7 @@ def test_a_file_or_vector_of_an_image_of_the_graph_is_that_image(store):
 def test_a_text_query_gives_its_own_findings_and_their_triplets(store):
     c = retrieve_context(store, store, text="Small left pleural effusion. No pneumothorax.")
     assert {(f.concept.cui, f.polarity) for f in c.findings} == {("C0032227", "present"), ("C0032326", "absent")}
+    assert {f.source for f in c.findings} == {"query"} and c.abstained is None
     assert c.neighbours == () and c.query == {"kind": "text"}
     assert all(t.head.cui == "C0032227" or t.tail.cui == "C0032227" for t in c.triplets if t.hop == 1)
 

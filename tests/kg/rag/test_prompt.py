@@ -19,16 +19,33 @@ def ctx(sample_build):
 def test_findings_format_says_absent_as_absent(ctx):
     text = render(ctx, question="Is there a pneumothorax?")
     lines = text.splitlines()
-    assert lines[0] == "Knowledge graph findings of similar cases:" and lines[-1] == "Is there a pneumothorax?"
+    low, high = min(n.score for n in ctx.neighbours), max(n.score for n in ctx.neighbours)
+    assert lines[0].startswith(f"Findings of 5 similar images of the knowledge graph (cosine {low:.2f}-{high:.2f} to "
+                               "this image; the best at the ") and lines[-1] == "Is there a pneumothorax?"
     absent = [f for f in ctx.findings if f.polarity == "absent"][0]
-    assert f"- {absent.concept.name}: absent in {absent.cases} of {absent.of} similar cases" in text
+    assert f"- {absent.concept.name}: absent in {absent.cases} of {absent.of} similar cases (agreement " \
+           f"{absent.agreement:.2f}, cosine " in text
+    assert "confidence" not in text  # the neighbours' agreement is not a confidence about this image
+
+
+def test_an_abstention_says_so_in_every_format(ctx):
+    quiet = ctx.model_copy(update={"neighbours": (), "findings": (), "triplets": (),
+                                   "abstained": "no similar image in the graph (best cosine 0.12, the graph's 1st "
+                                                "percentile is 0.95)"})
+    for fmt in ("findings", "kg-llava", "medmkg"):
+        text = render(quiet, format=fmt, question="Is there an effusion?")
+        assert text.startswith("The knowledge graph has no context for this query: no similar image in the graph "
+                               "(best cosine 0.12")
+        assert text.endswith("Is there an effusion?") and "present" not in text and "absent" not in text
+    assert json.loads(render(quiet, format="json")) == [{"abstained": quiet.abstained}]
 
 
 def test_kg_llava_and_medmkg_formats(ctx):
     t = ctx.triplets[0]
     llava = render(ctx, format="kg-llava", question="What is abnormal?")
     assert llava.startswith("The image-specific triplets from the knowledge graph are: ")
-    assert llava.endswith(". And for the given image, What is abnormal?")
+    assert llava.endswith(" to this image; the best at the " + llava.split("; the best at the ")[1].split(" percentile")[0]
+                          + " percentile of the graph's own best matches). And for the given image, What is abnormal?")
     assert f"{t.head.name.lower()} {t.relation.lower()} {t.tail.name.lower()}" in llava
     med = render(ctx, format="medmkg")
     assert med.splitlines()[0] == f"Triplet 1: (head, relation, tail) = ({t.head.name}, {t.relation}, {t.tail.name})"

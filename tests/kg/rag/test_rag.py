@@ -14,27 +14,46 @@ def rag(sample_build):
 
 
 @pytest.fixture(scope="module")
-def lateral(tmp_path_factory):
+def sample(tmp_path_factory):
     from kg.sample import write_sample
 
     d = tmp_path_factory.mktemp("s")
     write_sample(d)
-    return next(d.rglob("749af0f7-*.jpg"))
+    return d
 
 
-def test_augment_gives_prompt_messages_and_citations(rag, lateral):
-    out = rag.augment(Image.open(lateral), "Is there a pleural effusion?")
-    assert isinstance(out.context, Context) and len(out.context.neighbours) == 4
+@pytest.fixture(scope="module")
+def frontal(sample):
+    return next(sample.rglob("e2253821-*.jpg"))  # the PA view of s50000011, which the build kept
+
+
+@pytest.fixture(scope="module")
+def lateral(sample):
+    return next(sample.rglob("749af0f7-*.jpg"))  # its lateral view, which the build left out
+
+
+def test_augment_gives_prompt_messages_and_citations(rag, frontal):
+    out = rag.augment(Image.open(frontal), "Is there a pleural effusion?")
+    assert isinstance(out.context, Context) and len(out.context.neighbours) == 4 and out.abstained is None
     assert out.prompt.endswith("Is there a pleural effusion?") and "similar cases" in out.prompt
     assert out.messages == [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": out.prompt}]}]
     assert out.citations and all(c.report_id for c in out.citations)
     assert out.metadata["k"]["k"] == 4
 
 
-def test_every_image_form_gives_the_same_context(rag, lateral):
-    im = Image.open(lateral)
-    by = [rag.context(x).neighbours for x in (im, np.asarray(im), lateral.read_bytes(), str(lateral))]
-    assert all([n.id for n in b] == [n.id for n in by[0]] for b in by)
+def test_every_image_form_gives_the_same_context(rag, frontal):
+    im = Image.open(frontal)
+    by = [rag.context(x).neighbours for x in (im, np.asarray(im), frontal.read_bytes(), str(frontal))]
+    assert by[0] and all([n.id for n in b] == [n.id for n in by[0]] for b in by)
+
+
+def test_a_view_the_build_left_out_gets_an_abstention_not_a_prior(rag, lateral):
+    """The README's case: a lateral view whose own report says no effusion must not be told 'effusion present'."""
+    out = rag.augment(lateral, "Is there a pleural effusion?")
+    assert out.abstained.startswith("no similar image in the graph (best cosine 0.49")
+    assert out.context.findings == () and out.citations == [] and "Pleural effusion" not in out.prompt
+    assert out.prompt.startswith("The knowledge graph has no context for this query")
+    assert out.metadata["abstained"] == out.abstained and out.metadata["match"]["best"] < out.metadata["match"]["floor"]
 
 
 def test_text_only_and_options(rag, sample_build):

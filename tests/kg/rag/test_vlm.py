@@ -48,11 +48,12 @@ def test_the_augmented_prompt_reaches_generate(sample_build, tmp_path):
     from kg.sample import write_sample
 
     write_sample(tmp_path / "s")
-    image = Image.open(next((tmp_path / "s").rglob("749af0f7-*.jpg"))).convert("RGB")
+    image = Image.open(next((tmp_path / "s").rglob("e2253821-*.jpg"))).convert("RGB")  # a frontal view the graph has
     rag = KGRAG.from_store(sample_build, k=4)
     question = "Is there a pleural effusion?"
     draft = rag.augment(image, question)
-    words = re.findall(r"\w+|[^\w\s]", draft.prompt) + ["USER", "ASSISTANT", ":"]
+    assert draft.context.findings and draft.abstained is None
+    words = re.findall(r"\w+|[^\w\s]+", draft.prompt) + ["USER", "ASSISTANT", ":"]  # as the Whitespace pre-tokenizer splits
     tiny_vlm(tmp_path / "vlm", words)
 
     processor = AutoProcessor.from_pretrained(tmp_path / "vlm", local_files_only=True)
@@ -62,7 +63,7 @@ def test_the_augmented_prompt_reaches_generate(sample_build, tmp_path):
     text = processor.apply_chat_template(out.messages, add_generation_prompt=True)
     inputs = processor(images=image, text=text, return_tensors="pt")
     seen = processor.tokenizer.decode(inputs["input_ids"][0], skip_special_tokens=True)
-    assert " ".join(re.findall(r"\w+|[^\w\s]", out.prompt)) in seen  # every word of the prompt, in order
+    assert " ".join(re.findall(r"\w+|[^\w\s]+", out.prompt)) in seen  # every word of the prompt, in order
     assert "<unk>" not in processor.tokenizer.decode(inputs["input_ids"][0])
     generated = model.generate(**inputs, max_new_tokens=4, do_sample=False)
     assert generated.shape[1] > inputs["input_ids"].shape[1]

@@ -62,12 +62,22 @@ def service(sample_build):
 
 
 @pytest.fixture(scope="module")
-def lateral(tmp_path_factory):
+def sample(tmp_path_factory):
     from kg.sample import write_sample
 
     d = tmp_path_factory.mktemp("s")
     write_sample(d)
-    return next(d.rglob("749af0f7-*.jpg"))
+    return d
+
+
+@pytest.fixture(scope="module")
+def frontal(sample):
+    return next(sample.rglob("e2253821-*.jpg"))  # a PA view the build kept
+
+
+@pytest.fixture(scope="module")
+def lateral(sample):
+    return next(sample.rglob("749af0f7-*.jpg"))  # a lateral view the build left out
 
 
 def png(w, h) -> bytes:
@@ -84,7 +94,8 @@ def test_context_for_an_image_of_the_graph(service, sample_build):
     assert len(r["context"]["neighbours"]) == 3 and ids[0] not in {n["id"] for n in r["context"]["neighbours"]}
     assert r["prompt"].endswith("Is there an effusion?") and r["metadata"]["k"]["k"] == 3
     f = r["context"]["findings"][0]
-    assert {"concept", "polarity", "support", "cases", "of", "confidence", "citations"} <= f.keys()
+    assert {"concept", "polarity", "support", "cases", "of", "agreement", "similarities", "citations"} <= f.keys()
+    assert "confidence" not in f and r["context"]["abstained"] is None and r["context"]["match"]["best"] > 0
     assert f["citations"][0]["reportId"] and f["citations"][0]["extractor"].startswith("rules/")
 
 
@@ -98,10 +109,10 @@ def multipart(fields: dict, image: bytes | None = None, name: str = "image") -> 
     return body + f"--{boundary}--\r\n".encode(), {"Content-Type": f"multipart/form-data; boundary={boundary}"}
 
 
-def test_image_by_base64_and_by_upload_agree(service, lateral):
-    b64 = base64.b64encode(lateral.read_bytes()).decode()
+def test_image_by_base64_and_by_upload_agree(service, frontal):
+    b64 = base64.b64encode(frontal.read_bytes()).decode()
     s1, b1 = call(service, "/v1/context", {"image_b64": b64, "k": 2, "format": "medmkg", "hops": 2})
-    form, headers = multipart({"k": 2, "format": "medmkg", "hops": 2}, lateral.read_bytes())
+    form, headers = multipart({"k": 2, "format": "medmkg", "hops": 2}, frontal.read_bytes())
     s2, b2 = call(service, "/v1/context", raw=form, headers=headers)  # multipart on the same route
     s3, b3 = call(service, "/v1/context/upload", raw=form, headers=headers)
     assert s1 == s2 == s3 == 200, (b1, b2, b3)
@@ -199,16 +210,34 @@ def test_several_workers_serve_one_port(sample_build):
     assert p.returncode == 2 and "--workers" in p.stderr and "Traceback" not in p.stderr
 
 
-def test_the_plugin_over_http_gives_the_same_context(service, sample_build, lateral):
+def test_the_plugin_over_http_gives_the_same_context(service, sample_build, frontal, lateral):
     from kg.rag import KGRAG
 
-    local = KGRAG.from_store(sample_build, k=3).augment(lateral.read_bytes(), "Effusion?")
-    remote = KGRAG.from_url(service, k=3).augment(lateral.read_bytes(), "Effusion?")
-    assert remote.prompt == local.prompt and remote.context == local.context
+    for image in (frontal, lateral):
+        local = KGRAG.from_store(sample_build, k=3).augment(image.read_bytes(), "Effusion?")
+        remote = KGRAG.from_url(service, k=3).augment(image.read_bytes(), "Effusion?")
+        assert remote.prompt == local.prompt and remote.context == local.context
+    assert remote.abstained and not local.context.findings  # the lateral view: no similar image in the graph
     from kg.core.errors import NotFound
 
     with pytest.raises(NotFound, match="no image"):
         KGRAG.from_url(service).context(image_id="no-such-image")
+
+
+@pytest.mark.parametrize("query", ["noise", "photo", "lateral"])
+def test_an_image_unlike_the_graph_gets_an_abstention(service, lateral, query):
+    from tests.graph.retrieve.test_ood import noise_png, photo_path
+
+    data = {"noise": noise_png(), "photo": open(photo_path(), "rb").read(), "lateral": lateral.read_bytes()}[query]
+    status, body = call(service, "/v1/context", {"image_b64": base64.b64encode(data).decode(), "question": "Effusion?"})
+    r = json.loads(body)
+    assert status == 200 and r["context"]["findings"] == [] and r["context"]["neighbours"] == []
+    assert r["context"]["abstained"].startswith("no similar image in the graph (best cosine")
+    assert r["metadata"]["abstained"] == r["context"]["abstained"]
+    assert r["prompt"].startswith("The knowledge graph has no context for this query") and "present" not in r["prompt"]
+    form, headers = multipart({"ood_percentile": 0}, data)  # the guard turned off on purpose, as a form field
+    status, body = call(service, "/v1/context", raw=form, headers=headers)
+    assert status == 200 and json.loads(body)["context"]["abstained"] is None
 
 
 def test_k_auto_needs_a_calibrated_store(service, sample_build):
