@@ -98,7 +98,9 @@ def _load_dicom(src, where: str) -> Image.Image:
     try:
         import pydicom
     except ImportError:
-        raise ImageError("DICOM images need pydicom", where=where, fix="pip install 'medkg[dicom]'") from None
+        from kg.core.extras import install_command
+
+        raise ImageError("DICOM images need pydicom", where=where, fix=install_command("dicom")) from None
     try:
         ds = pydicom.dcmread(src)
         arr = ds.pixel_array.astype(np.float64)

@@ -59,7 +59,9 @@ class VectorIndex:
     def _build_hnsw(self) -> None:
         faiss = _faiss()
         if faiss is None:
-            raise Unavailable("an HNSW index needs faiss", code="E418", fix="pip install 'medkg[faiss]'")
+            from kg.core.extras import install_command
+
+            raise Unavailable("an HNSW index needs faiss", code="E418", fix=install_command("faiss"))
         idx = faiss.IndexHNSWFlat(self.dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         idx.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         idx.add(self.vectors)

@@ -12,17 +12,18 @@ import base64
 import functools
 from pathlib import Path
 
-from kg.core.errors import KGError, MissingExtraError
+from kg.core.errors import KGError
+from kg.core.extras import require
 
 
 def build_server(graph_dir: Path):
-    try:
-        from mcp.server.mcpserver import MCPServer
-        from mcp.server.mcpserver.exceptions import ToolError
-    except ImportError:
-        raise MissingExtraError("the MCP server", "mcp", "mcp") from None
+    require("mcp", "the MCP server")
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+
     from graph.retrieve import find_concept, neighbourhood
     from graph.retrieve import similar_images as nearest_to
+    from graph.retrieve.ood import DEFAULT_PERCENTILE
     from graph.store import FileStore
     from kg import __version__
     from kg.rag import KGRAG
@@ -54,13 +55,17 @@ def build_server(graph_dir: Path):
     @answers
     def get_context(image_path: str | None = None, image_b64: str | None = None, image_id: str | None = None,
                     text: str | None = None, question: str | None = None, k: int = 8, hops: int = 1,
-                    format: str = "findings") -> dict:
+                    format: str = "findings", ood_percentile: float = DEFAULT_PERCENTILE) -> dict:
         """The knowledge-graph context for a chest radiograph (a file path, base64 bytes or an image id of the graph)
-        or for a text (question or draft report): findings of the most similar cases with polarity and support,
-        concept triplets, citations, and a prompt rendered in `format` (findings, kg-llava, medmkg, json)."""
+        or for a text (question or draft report): findings of the most similar cases with polarity, how many of them
+        agree and how similar they are, concept triplets, citations, and a prompt rendered in `format` (findings,
+        kg-llava, medmkg, json). When the graph holds no similar image (the best match below the `ood_percentile`
+        of the graph's own best matches) or no concept of the text, `abstained` says why and there are no findings:
+        answer from the image alone then."""
         out = rag.augment(image_arg(image_path, image_b64), question, image_id=image_id, text=text, k=k, hops=hops,
-                          format=format)
-        return {"prompt": out.prompt, "context": out.context.as_json(), "k": out.metadata["k"]}
+                          format=format, ood_percentile=ood_percentile)
+        return {"prompt": out.prompt, "context": out.context.as_json(), "k": out.metadata["k"],
+                "abstained": out.abstained}
 
     @server.tool()
     @answers

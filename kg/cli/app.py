@@ -32,3 +32,21 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ):
     """medkg: radiology corpora to a knowledge graph (MEDMKG model)."""
+
+
+def require_for(*, extractor: str | None = None, encoder: str | None = None, engine: str | None = None,
+                ray_address: str | None = None, images: str | None = None, neo4j: str | bool | None = None) -> None:
+    """Before any work: the extras that these option values need are installed (else one line naming the
+    ``pip install``, exit 2)."""
+    from kg.core.extras import require
+
+    if extractor and extractor.split(":", 1)[0] == "transformers":
+        require("nlp", f"--extractor {extractor}")
+    if encoder and encoder.split(":", 1)[0] == "open_clip":
+        require("images", f"--encoder {encoder}")
+    if ray_address or (engine and engine.split(":", 1)[0] == "ray"):
+        require("ray", "--engine ray")
+    if images and "://" in images and not images.startswith("file://"):
+        require("remote", f"--images {images}")
+    if neo4j:
+        require("neo4j", "--neo4j")

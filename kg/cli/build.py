@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from kg.cli.app import NEO4J_OPTS, app
+from kg.cli.app import NEO4J_OPTS, app, require_for
 from kg.cli.connect import neo4j_settings
 from kg.cli.render import note, print_stats, warn
 from kg.core.errors import InvalidInput
@@ -56,6 +56,8 @@ def build(
 
     if sample == (source is not None):
         raise InvalidInput("give either SOURCE or --sample", fix="e.g. `kg build --sample --out graph/`", code="E160")
+    require_for(extractor=extractor, encoder=encoder, engine=executor, ray_address=ray_address, images=images,
+                neo4j=neo4j_uri)
     if sample:
         from kg.sample import sample_corpus
 

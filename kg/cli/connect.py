@@ -7,6 +7,9 @@ import typer
 
 def neo4j_settings(uri: str | None, database: str | None):
     """--neo4j URI, else $NEO4J_URI, else medkg's own local server when it runs (`kg neo4j start`)."""
+    from kg.core.extras import require
+
+    require("neo4j", "talking to Neo4j")
 
     from graph.neo4j import Neo4jSettings
     from kg.core.settings import neo4j_env

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from kg.cli.app import app
+from kg.cli.app import app, require_for
 from kg.cli.render import print_eval, warn
 from kg.core.errors import InvalidInput
 
@@ -27,6 +27,7 @@ def extract_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Extract sections, RadGraph entities/relations and concepts with polarity, per report."""
+    require_for(extractor=extractor, engine=executor, ray_address=ray_address)
     from kg.core.progress import progress
     from kg.extracting import run_extract
 
@@ -59,6 +60,8 @@ def eval_extract(
 ):
     """Per-finding and micro P/R/F1 per polarity (--labels), or RadGraph entity/relation F1 (--radgraph)."""
     import json
+
+    require_for(extractor=extractor)
 
     from kg.evaluating import eval_labels, eval_radgraph
 
@@ -98,6 +101,7 @@ def label_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Finding labels per report (1 present / 0 absent / -1 uncertain / blank), as the CheXpert labeler or NegBio write them."""
+    require_for(extractor=extractor)
     from extract.labels import LabelPolicy, check_schema, default_policy, load_label_map
     from kg.core.progress import progress
     from kg.labeling import run_label
@@ -169,6 +173,9 @@ def train_extractor_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Fine-tune a local token-classification model on RadGraph entities for the transformers extractor."""
+    from kg.core.extras import require
+
+    require("nlp", "kg train-extractor")
     from extract.train_extractor import TrainSettings, train_extractor
 
     settings = TrainSettings(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,

@@ -8,18 +8,16 @@ from typing import Optional
 import typer
 
 from kg.cli.app import app
-from kg.core.errors import InvalidInput, MissingExtraError
+from kg.core.errors import InvalidInput
 
 import_app = typer.Typer(help="Bring a published graph in as a medkg build folder.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 
 
-def _need_pyg() -> None:
-    try:
-        import torch  # noqa: F401
-        import torch_geometric  # noqa: F401
-    except ImportError:
-        raise MissingExtraError("the GNN", "gnn", "torch-geometric") from None
+def _need_pyg(command: str) -> None:
+    from kg.core.extras import require
+
+    require("gnn", command)
 
 
 @import_app.command("medmkg")
@@ -79,7 +77,7 @@ def train_gnn_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Train a link-prediction model; write its node embeddings to the store as gnnEmbedding."""
-    _need_pyg()
+    _need_pyg("kg train-gnn")
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from graph.gnn.models import ModelConfig
@@ -163,7 +161,7 @@ def predict_cmd(
     json_out: bool = typer.Option(False, "--json"),
 ):
     """Rank tails for (HEAD, RELATION, ?) with a trained model; edges the graph already has are marked."""
-    _need_pyg()
+    _need_pyg("kg predict")
     import json
 
     from graph.gnn.runs import predict

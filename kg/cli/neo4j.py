@@ -34,6 +34,9 @@ def neo4j_start(
     heap: str = typer.Option("1g", "--heap", help="JVM heap, e.g. 1g or 4g."),
 ):
     """Start the server on loopback (installing it first if needed) and wait until Bolt answers."""
+    from kg.core.extras import require
+
+    require("neo4j", "kg neo4j start")  # it waits for Bolt with the driver: checked before Maven and the server
     from kg.neo4j_local import ServerHome, start
 
     h = ServerHome.resolve(home)
@@ -86,6 +89,9 @@ def load(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Load a built graph into Neo4j (idempotent, resumable). Credentials: NEO4J_USERNAME / NEO4J_PASSWORD."""
+    from kg.core.extras import require
+
+    require("neo4j", "kg load")
     from graph.neo4j import Neo4jClient, load_graph
     from graph.store import read_manifest
     from kg.core.progress import progress
@@ -110,6 +116,10 @@ def query_cmd(
 ):
     """Run Cypher against Neo4j; read-only unless --write."""
     import json
+
+    from kg.core.extras import require
+
+    require("neo4j", "kg query")
 
     from graph.neo4j import Neo4jClient, query
 

@@ -30,5 +30,10 @@ def serve_cmd(
     from kg.serve import serve
 
     key = api_key or (medkg_env().api_key.get_secret_value() if medkg_env().api_key else None)
-    typer.echo(f"medkg service on http://{host}:{port} (OpenAPI: /docs){'; API key required' if key else ''}", err=True)
-    serve(graph_dir, host=host, port=port, api_key=key, neo4j=neo4j, workers=workers)
+    shown = f"[{host}]" if ":" in host else host
+
+    def ready() -> None:  # once it listens: never before a failure (no build there, port in use, no key)
+        typer.echo(f"medkg service on http://{shown}:{port} (OpenAPI: /docs){'; API key required' if key else ''}",
+                   err=True)
+
+    serve(graph_dir, host=host, port=port, api_key=key, neo4j=neo4j, workers=workers, on_ready=ready)

@@ -100,10 +100,13 @@ class MissingExtraError(Unavailable):
     """An optional dependency group is not installed."""
 
     def __init__(self, feature: str, extra: str, module: str, *, code: str = "E401"):
+        from kg.core.extras import install_command
+
         super().__init__(
-            f"{feature} needs the Python package '{module}', which is not installed",
-            fix=f"pip install 'medkg[{extra}]'", code=code,
+            f"{feature} needs medkg[{extra}] (the Python package '{module}' is not installed)",
+            fix=install_command(extra), code=code,
         )
+        self.extra = extra
 
 
 CATEGORIES = (InvalidInput, NotFound, Conflict, Unavailable, KGError)

@@ -37,6 +37,24 @@ def test_python_examples_run(sample_build, tmp_path):
         exec(compile(code, "README", "exec"), ns)
     assert ns["G"].number_of_nodes() > 100
     assert ns["out"].prompt.endswith("Is there a pleural effusion?") and ns["out"].citations
+    assert "- Pleural effusion: absent in 3 of 5 similar cases (agreement 0.60, cosine 1.00)" in ns["out"].prompt
+    said = ns["rag"].augment(ns["lateral"], "Is there a pleural effusion?")  # what the README says of the lateral view
+    assert said.abstained.startswith("no similar image in the graph (best cosine 0.49, the graph's 1st percentile is 0.95")
+    assert ns["out"].prompt.startswith("Findings of 5 similar images of the knowledge graph (cosine 1.00 to this image; "
+                                       "the best at the 74th percentile of the graph's own best matches):")
+
+
+def test_the_extras_table_is_the_declared_one():
+    """The README's table of extras lists exactly what kg.core.extras declares (and pyproject.toml defines)."""
+    import tomllib
+
+    from kg.core.extras import EXTRAS
+
+    section = README.split("## Optional parts (extras)", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([a-z0-9]+)` \| (.*?) \| (.*?) \|$", section, flags=re.M)
+    assert [(n, a, b) for n, a, b in rows] == [(e.name, e.pulls, e.size) for e in EXTRAS.values()]
+    defined = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    assert set(EXTRAS) == set(defined["project"]["optional-dependencies"]) - {"all", "test", "bench"}
 
 
 def test_other_commands_run(sample_build, tmp_path):

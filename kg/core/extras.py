@@ -1,0 +1,82 @@
+"""medkg's optional parts (pip extras), declared once: what each one pulls in, what it takes on disk, and the check
+a command makes before it does any work.
+
+``require("neo4j", "kg neo4j start")`` raises :class:`~kg.core.errors.MissingExtraError` (exit 2, one line naming
+the ``pip install`` that fixes it) when a module of the extra cannot be found. It looks the modules up without
+importing them, so a check costs microseconds even for torch.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+from kg.core.errors import MissingExtraError
+
+
+@dataclass(frozen=True)
+class Extra:
+    name: str
+    modules: tuple[str, ...]  # import names that must be found
+    pulls: str  # what `pip install 'medkg[name]'` adds, in words
+    size: str  # about what it takes on disk beyond the core install, measured on Linux x86-64
+
+
+EXTRAS: dict[str, Extra] = {e.name: e for e in (
+    Extra("images", ("open_clip", "torch", "faiss"), "open_clip_torch, torch, faiss-cpu: learned image encoders and "
+          "the HNSW vector index", "4.8 GB with PyPI's CUDA build of torch"),
+    Extra("dicom", ("pydicom",), "pydicom: DICOM images", "15 MB"),
+    Extra("faiss", ("faiss",), "faiss-cpu alone: the HNSW vector index (50,000 images and more)", "25 MB"),
+    Extra("nlp", ("transformers", "torch"), "transformers, torch: the transformers extractor, kg train-extractor",
+          "4.8 GB with PyPI's CUDA build of torch"),
+    Extra("gnn", ("torch", "torch_geometric"), "torch, torch-geometric: kg train-gnn, kg predict",
+          "4.7 GB with PyPI's CUDA build of torch"),
+    Extra("neo4j", ("neo4j",), "the neo4j driver (and its Rust extension): kg load, query, neo4j start, --neo4j",
+          "5 MB"),
+    Extra("api", ("fastapi", "uvicorn", "python_multipart", "prometheus_client"),
+          "fastapi, uvicorn, python-multipart, prometheus-client: kg serve", "23 MB"),
+    Extra("mcp", ("mcp",), "the MCP SDK: kg mcp", "13 MB"),
+    Extra("graphrag", ("neo4j_graphrag", "neo4j"), "neo4j-graphrag: kg.rag.graphrag.MedkgRetriever", "160 MB"),
+    Extra("ray", ("ray",), "ray[data]: --engine ray", "0.3 GB"),
+    Extra("remote", ("upath", "fsspec"), "universal_pathlib: --images s3://… and other fsspec URLs", "3 MB"),
+)}
+
+
+def install_command(extra: str) -> str:
+    """The pip command that adds ``extra`` to this installation: ``pip install 'medkg[neo4j]'``, or, for medkg
+    installed from a clone (PEP 610's direct_url.json), the clone's path (``-e`` when it was an editable install)."""
+    import json
+    import shlex
+    from importlib import metadata
+    from urllib.parse import unquote, urlparse
+
+    try:
+        raw = metadata.distribution("medkg").read_text("direct_url.json")
+        info = json.loads(raw) if raw else {}
+    except (metadata.PackageNotFoundError, ValueError):
+        info = {}
+    url = urlparse(info.get("url", ""))
+    if url.scheme == "file" and "dir_info" in info:
+        editable = "-e " if info["dir_info"].get("editable") else ""
+        return f"pip install {editable}{shlex.quote(unquote(url.path) + f'[{extra}]')}"
+    return f"pip install 'medkg[{extra}]'"
+
+
+def missing(extra: str) -> list[str]:
+    """The modules of ``extra`` that this Python cannot find."""
+    out = []
+    for module in EXTRAS[extra].modules:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # a broken or half-removed package counts as missing
+            found = False
+        if not found:
+            out.append(module)
+    return out
+
+
+def require(extra: str, feature: str) -> None:
+    """Stop before any work when ``feature`` (a command, an option) needs ``extra`` and it is not installed."""
+    gone = missing(extra)
+    if gone:
+        raise MissingExtraError(feature, extra, gone[0])
