@@ -69,6 +69,12 @@ class TooLarge(InvalidInput):
     http_status = 413
 
 
+class MethodNotAllowed(InvalidInput):
+    """A route asked with a method it does not answer; the service answers 405 (with an ``Allow`` header)."""
+
+    http_status = 405
+
+
 class NotFound(KGError):
     """What was asked for does not exist: a path, a graph folder, a concept, an image id."""
 

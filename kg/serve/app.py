@@ -12,22 +12,27 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import hmac
 import logging
+import re
 import time
 from typing import Annotated, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel, Field, ValidationError
+from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from graph.retrieve import Context, Guard, find_concept, neighbourhood, retrieve_context
+from graph.retrieve.context import MAX_K
 from graph.retrieve.ood import DEFAULT_PERCENTILE
 from graph.store import FileStore
 from kg import __version__
-from kg.core.errors import InvalidInput, KGError, NotFound, TooLarge
+from kg.core.errors import InvalidInput, KGError, MethodNotAllowed, NotFound, TooLarge
 from kg.rag.prompt import render
 
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes of an image (upload or base64-decoded)
@@ -35,12 +40,17 @@ HARD_LIMIT = 256 * 1024 * 1024  # request bodies above this are refused without 
 
 
 class ContextRequest(BaseModel):
+    """Exactly one query input (``image_id``, ``image_b64``, ``embedding`` or ``text``; in a multipart form the image
+    file as ``image`` instead of ``image_b64``) and the options; a field it does not know is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
     image_id: str | None = Field(None, description="An image of the graph.")
     image_b64: str | None = Field(None, description="An image file (JPEG, PNG, DICOM), base64.")
     embedding: list[float] | None = Field(None, description="A vector from the build's encoder.")
     text: str | None = Field(None, description="A question or draft report (text-only query).")
     question: str | None = Field(None, max_length=4000, description="Appended to the rendered prompt.")
-    k: Annotated[int, Field(ge=0, le=200)] | Literal["auto"] = Field(
+    k: Annotated[int, Field(ge=1, le=MAX_K)] | Literal["auto"] = Field(
         8, description="Neighbours (before ratio truncation and the similarity floor), or 'auto': the k that "
                        "`kg calibrate` chose, with its guarantee in the response's metadata.")
     gamma: float | None = Field(None, gt=1.0, description="MMed-RAG ratio truncation: keep j while s1/sj < gamma.")
@@ -89,11 +99,49 @@ def _error(status: int, e: dict) -> JSONResponse:
     return JSONResponse(status_code=status, content={"error": e})
 
 
+QUERY_INPUTS = ("image_id", "image_b64", "embedding", "text")
+_MEANS_THE_IMAGE = ("image", "file", "img", "image_file", "picture", "image_bytes")
+
+
+def closest_field(name: str) -> str | None:
+    """The request field a client most likely meant: ``imageId`` -> ``image_id``, ``image`` -> ``image_b64``."""
+    fields = list(ContextRequest.model_fields)
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().replace("-", "_")
+    if snake in fields:
+        return snake
+    if snake in _MEANS_THE_IMAGE:
+        return "image_b64"
+    near = difflib.get_close_matches(snake, fields, n=1, cutoff=0.6)
+    return near[0] if near else None
+
+
 def _invalid_response(exc: RequestValidationError | ValidationError) -> JSONResponse:
     first = exc.errors()[0] if exc.errors() else {}
-    where = ".".join(str(x) for x in first.get("loc", ()))
-    return _error(422, {"code": "E185", "category": "invalid_input", "what": str(first.get("msg", "invalid request")),
-                        "where": where, "fix": "see the request schema at /docs"})
+    # the field's path, without pydantic's names for the branches of a union ('constrained-int', "literal['auto']")
+    loc = [str(x) for x in first.get("loc", ()) if isinstance(x, int) or x == "body" or x in ContextRequest.model_fields
+           or first.get("type") == "extra_forbidden"]
+    where = ".".join(loc)
+    if first.get("type") == "extra_forbidden":
+        name = loc[-1] if loc else ""
+        near = closest_field(name)
+        e = InvalidInput(f"unknown field {name!r}" + (f" (did you mean {near!r}?)" if near else ""), code="E1145",
+                         where=where, fix="send only the request's fields: " + ", ".join(ContextRequest.model_fields)
+                         + " (see /docs)")
+    else:
+        field = next((x for x in reversed(loc) if x in ContextRequest.model_fields), None)
+        what = str(first.get("msg", "invalid request"))
+        e = InvalidInput(f"{field}: {what}" if field else what, code="E185", where=where,
+                         fix="see the request schema at /docs")
+    return _error(e.http_status, e.as_dict())
+
+
+def one_input(req: ContextRequest, *, file: bool) -> None:
+    """Exactly one query input, named as the client sends it (a multipart form sends the image as a file)."""
+    given = [n for n in QUERY_INPUTS if getattr(req, n) is not None] + (["image (a file part)"] if file else [])
+    if len(given) != 1:
+        raise InvalidInput("give exactly one of image_id, image_b64 (or a multipart file part 'image'), embedding or "
+                           f"text (got {', '.join(given) or 'none'})", code="E1144", where="body",
+                           fix="send one query input; a question goes with it as 'question'")
 
 
 def _route(path: str) -> str:
@@ -158,12 +206,30 @@ def create_app(files: FileStore, store=None, *, api_key: str | None = None, max_
     """The service over a build (``files``) and a store answering graph queries (default: the same files)."""
     store = store or files
     metrics = _Metrics()
-    app = FastAPI(title="medkg retrieval service", version=__version__,
-                  description="Cited knowledge-graph context for vision-language models.")
+    # /docs with Swagger UI's assets served from the package (fastapi-offline), not a CDN: it works offline
+    app: FastAPI = FastAPIOffline(title="medkg retrieval service", version=__version__,
+                                  description="Cited knowledge-graph context for vision-language models.",
+                                  swagger_ui_parameters={"validatorUrl": None})
 
     @app.exception_handler(KGError)
     async def _kg_error(request: Request, exc: KGError):
         return _error(exc.http_status, exc.as_dict())
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException):
+        """The framework's own answers (no such route, a method a route does not take) in medkg's error shape."""
+        path, method = request.url.path, request.method
+        if exc.status_code == 404:
+            e: KGError = NotFound(f"no route {method} {path}", code="E218", where=path,
+                                  fix="the routes are POST /v1/context, POST /v1/context/upload, GET /v1/concepts/{cui}, "
+                                      "GET /v1/images/{id}, GET /healthz, GET /metrics; see /docs")
+        elif exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            e = MethodNotAllowed(f"{path} does not answer {method}", code="E1146", where=path,
+                                 fix=f"use {allowed or 'the method /docs gives'}")
+        else:
+            e = InvalidInput(str(exc.detail), code="E1147", where=path, fix="see /docs")
+        return JSONResponse(status_code=exc.status_code, content={"error": e.as_dict()}, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     @app.exception_handler(ValidationError)  # a form's fields, validated into the JSON request model
@@ -187,6 +253,7 @@ def create_app(files: FileStore, store=None, *, api_key: str | None = None, max_
 
     async def from_json(body: bytes) -> Response:
         req = ContextRequest.model_validate_json(body)
+        one_input(req, file=False)
         if inline and req.image_b64 is None and req.text is None:  # an id or a vector: memory-bound, short
             return answer(req, None)
         return await run_in_threadpool(context_sync, req)  # decoding, encoding, extraction or Neo4j round trips
@@ -234,6 +301,7 @@ def create_app(files: FileStore, store=None, *, api_key: str | None = None, max_
         kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
         if kind == "multipart/form-data":
             req, data = await from_form(request)
+            one_input(req, file=data is not None)
             return await run_in_threadpool(answer, req, data)
         if kind != "application/json":
             raise InvalidInput(f"unsupported content type {kind!r}", code="E158", where="Content-Type",
@@ -260,6 +328,7 @@ def create_app(files: FileStore, store=None, *, api_key: str | None = None, max_
         if data is None:
             raise InvalidInput("no image file in the upload", code="E157", where="image",
                                fix="send the image as the form's 'image' file part")
+        one_input(req, file=True)
         return await run_in_threadpool(answer, req, data)
 
     @app.get("/v1/concepts/{cui}")
@@ -271,7 +340,8 @@ def create_app(files: FileStore, store=None, *, api_key: str | None = None, max_
         node = store.node("Image", image_id)
         if node is None:
             raise NotFound(f"no image {image_id!r} in the graph", code="E216", fix="see /v1/context for neighbours' ids")
-        node = {k: v for k, v in node.items() if k != "embedding"}
+        # no vector, and no path: a file's place on the server is not the client's business (nor its user's name)
+        node = {k: v for k, v in node.items() if k not in ("embedding", "path")}
         return {"image": node, "findings": [{k: r.get(k) for k in ("type", "cui", "reportId", "section", "extractor")}
                                             for r in store.findings_of(image_id)]}
 

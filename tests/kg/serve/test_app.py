@@ -283,3 +283,75 @@ def test_the_json_fast_path_answers_as_the_declared_route(service, sample_build)
             conn.close()
         assert answers[0] == answers[1], (body, answers)
         assert answers[0][0] in (200, 404, 422)
+
+
+@pytest.mark.parametrize("body,code,what", [
+    ({"image": "aGVsbG8="}, "E1145", "unknown field 'image' (did you mean 'image_b64'?)"),
+    ({"imageId": "x"}, "E1145", "unknown field 'imageId' (did you mean 'image_id'?)"),
+    ({"image_id": "x", "kk": 3}, "E1145", "unknown field 'kk' (did you mean 'k'?)"),
+    ({}, "E1144", "give exactly one of image_id, image_b64 (or a multipart file part 'image'), embedding or text "
+                  "(got none)"),
+    ({"question": "Effusion?"}, "E1144", None),
+])
+def test_a_request_names_the_fields_a_client_can_send(service, body, code, what):
+    status, raw = call(service, "/v1/context", body)
+    err = json.loads(raw)["error"]
+    assert status == 422 and err["code"] == code, err
+    assert what is None or err["what"] == what, err
+    assert "image_b64" in err["what"] + err["fix"]  # the JSON field a client can send, never retrieval's 'image'
+
+
+def test_a_form_field_it_does_not_know_is_refused(service, frontal):
+    form, headers = multipart({"imageId": "x"}, frontal.read_bytes())
+    status, raw = call(service, "/v1/context", raw=form, headers=headers)
+    err = json.loads(raw)["error"]
+    assert status == 422 and err["what"] == "unknown field 'imageId' (did you mean 'image_id'?)", err
+
+
+def test_k_must_be_at_least_one(service, sample_build):
+    img = (sample_build / "index" / "ids.txt").read_text().split()[0]
+    status, raw = call(service, "/v1/context", {"image_id": img, "k": 0})
+    assert status == 422 and json.loads(raw)["error"]["where"].endswith("k"), raw
+
+
+@pytest.mark.parametrize("method,path,status,code", [("GET", "/nope", 404, "E218"), ("POST", "/v1/nope", 404, "E218"),
+                                                     ("GET", "/v1/context", 405, "E1146"),
+                                                     ("DELETE", "/healthz", 405, "E1146")])
+def test_every_error_has_the_one_shape(service, method, path, status, code):
+    req = urllib.request.Request(service + path, method=method)
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        raise AssertionError("expected an error")
+    except urllib.error.HTTPError as e:
+        body, allow = json.loads(e.read()), e.headers.get("Allow")
+        assert e.code == status and set(body) == {"error"}, body
+        assert body["error"]["code"] == code and body["error"]["what"] and body["error"]["fix"], body
+        assert status != 405 or (allow and allow in body["error"]["fix"])
+
+
+def test_no_answer_names_a_path_on_the_server(service, sample_build, frontal):
+    """No route's answer, errors included, holds the store's folder, the image cache, the home folder or the user."""
+    import getpass
+    from pathlib import Path
+
+    from graph.store import FileStore
+
+    from kg.core.cache import cache_root
+
+    ids = (sample_build / "index" / "ids.txt").read_text().split()
+    b64 = base64.b64encode(frontal.read_bytes()).decode()
+    answers = [
+        call(service, "/v1/context", {"image_id": ids[0], "k": 5, "with_text": True, "format": f})[1]
+        for f in ("findings", "json", "kg-llava", "medmkg")]
+    answers += [call(service, "/v1/context", body)[1] for body in (
+        {"image_b64": b64}, {"text": "Small left pleural effusion."}, {"image_b64": base64.b64encode(png(4, 4)).decode()},
+        {"image_id": "/etc/passwd"}, {"image_b64": "***"})]
+    answers += [call(service, p)[1] for p in (f"/v1/images/{i}" for i in ids[:10])]
+    answers += [call(service, p)[1] for p in ("/v1/concepts/C0032227", "/v1/concepts/nothing", "/healthz", "/metrics",
+                                              "/openapi.json", "/docs", "/nope")]
+    secrets = {str(sample_build.resolve()), str(cache_root()), str(Path.home()) + "/", f"/home/{getpass.getuser()}"}
+    assert str(cache_root()) in json.dumps(FileStore(sample_build).node("Image", ids[0]))  # the store holds one
+    for raw in answers:
+        text = raw.decode(errors="replace")
+        for s in secrets:
+            assert s not in text, (s, text[:300])
