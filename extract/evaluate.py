@@ -13,7 +13,9 @@ scores are reported too.
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +39,54 @@ def load_finding_map(path: Path | None = None) -> dict[str, tuple[str, ...]]:
     """``{finding: CUIs}`` from the bundled table or ``path`` (finding, CUIs per row)."""
     rows = tsv_rows("finding_map.tsv", path, columns=2, layout="finding<TAB>CUI|CUI", what="finding map")
     return {finding: cuis_of(cuis) for _, (finding, cuis) in rows}
+
+
+def finding_key(name: str) -> str:
+    """A finding's name as the finding map spells its keys: 'Pleural effusion' -> 'pleural_effusion'."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+@dataclass(frozen=True)
+class FindingNames:
+    """How the labels' finding names were read: ``resolved`` maps each name to the finding it is scored as (a
+    key of the finding map, or a `kg label` label added to it with its concepts); ``unmapped`` names the rest,
+    each with the closest known name (or None)."""
+
+    resolved: dict[str, str]
+    added: dict[str, tuple[str, ...]]
+    unmapped: dict[str, str | None]
+
+
+def resolve_finding_names(names, fmap: dict[str, tuple[str, ...]]) -> FindingNames:
+    """Accept the names users write: the map's keys, the same in natural spelling ("pleural effusion", "Pleural
+    Effusion"), and the CheXpert / ChestX-ray14 labels `kg label` writes ("Edema", "Support Devices")."""
+    from extract.labels import DERIVED, SCHEMAS, load_label_map
+
+    keys = {finding_key(k): k for k in fmap}
+    same_cuis = {frozenset(v): k for k, v in fmap.items()}
+    labels: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for schema in SCHEMAS:
+        for label, cuis in load_label_map(schema).items():
+            if label != DERIVED[schema]:
+                labels.setdefault(finding_key(label), (label, cuis))
+    resolved, added, unmapped = {}, {}, {}
+    for name in sorted(set(names)):
+        norm = finding_key(name)
+        if name in fmap:
+            resolved[name] = name
+        elif norm in keys:
+            resolved[name] = keys[norm]
+        elif norm in labels:
+            label, cuis = labels[norm]
+            key = same_cuis.get(frozenset(cuis))  # a label with exactly a finding's concepts is that finding
+            if key is None:
+                key = label
+                added[label] = cuis
+            resolved[name] = key
+        else:
+            near = difflib.get_close_matches(norm, [*keys, *labels], n=1, cutoff=0.75)
+            unmapped[name] = (keys.get(near[0]) or labels[near[0]][0]) if near else None
+    return FindingNames(resolved, added, unmapped)
 
 
 def load_labels(path: Path) -> dict[str, dict[str, str]]:
@@ -100,6 +150,8 @@ class LabelScores:
     reports: int = 0
     missing_reports: list[str] = field(default_factory=list)
     unmapped: list[str] = field(default_factory=list)
+    hints: dict[str, str | None] = field(default_factory=dict)  # unmapped name -> the closest known name
+    resolved: dict[str, str] = field(default_factory=dict)  # label name -> the finding it was scored as
     errors: list[dict] = field(default_factory=list)  # (report, finding, gold, predicted)
 
     def as_dict(self) -> dict:
@@ -107,6 +159,8 @@ class LabelScores:
             "reports": self.reports,
             "missingReports": self.missing_reports,
             "unmappedFindings": self.unmapped,
+            "unmappedHints": self.hints,
+            "findingNames": self.resolved,
             "micro": {p: s.as_dict() for p, s in self.micro.items()},
             "perFinding": {f: {p: s.as_dict() for p, s in d.items()} for f, d in sorted(self.per_finding.items())},
         }
@@ -115,9 +169,14 @@ class LabelScores:
 def score_labels(
     predictions: dict[str, dict[str, str]], labels: dict[str, dict[str, str]], fmap: dict[str, tuple[str, ...]]
 ) -> LabelScores:
-    """``predictions``: report -> finding -> polarity (from :func:`predict_findings`)."""
+    """``predictions``: report -> finding -> polarity (from :func:`predict_findings` with the same ``fmap``, after
+    :func:`resolve_finding_names` added what the labels name). Label names are read as that function reads them."""
     s = LabelScores()
-    s.unmapped = sorted({f for row in labels.values() for f in row} - set(fmap))
+    names = resolve_finding_names({f for row in labels.values() for f in row}, fmap)
+    s.unmapped, s.hints = sorted(names.unmapped), names.unmapped
+    s.resolved = {n: k for n, k in names.resolved.items() if n != k}
+    labels = {rid: {names.resolved[f]: pol for f, pol in row.items() if f in names.resolved}
+              for rid, row in labels.items()}
     for rid in sorted(labels):
         gold = labels[rid]
         if rid not in predictions:  # not in the corpus: left out of the scores (the caller warns)

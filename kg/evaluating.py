@@ -9,6 +9,7 @@ from extract.evaluate import (
     load_finding_map,
     load_labels,
     predict_findings,
+    resolve_finding_names,
     score_labels,
 )
 from extract.radgraph import align_to_gold, read_radgraph, score_radgraph
@@ -20,8 +21,10 @@ from kg.step import StepConfig, context_for
 
 def eval_labels(source: Path, labels_path: Path, map_path: Path | None, *, extractor: str = "rules",
                 umls: Path | None = None, errors: Path | None = None, workers: int = 1) -> dict:
-    fmap = load_finding_map(map_path)
     labels = load_labels(labels_path)
+    fmap = load_finding_map(map_path)
+    # the labels may name kg label's labels ("Edema"): they join the map with their concepts before predicting
+    fmap |= resolve_finding_names({f for row in labels.values() for f in row}, fmap).added
     config = StepConfig(extractor=extractor, umls=umls)
     preds: dict[str, dict[str, str]] = {}
     executor = executor_for(None, workers)

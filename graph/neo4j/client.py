@@ -7,6 +7,7 @@ Settings come from the standard variables ``NEO4J_URI``, ``NEO4J_USERNAME``, ``N
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from graph.model import NAME_RE, NODE_KEYS, PROP_RE
@@ -39,7 +40,8 @@ class Neo4jSettings:
         uri = uri or env.uri
         if not uri:
             raise InvalidInput("no Neo4j URI given", code="E144", fix="set NEO4J_URI (e.g. bolt://127.0.0.1:7687), "
-                               "pass --neo4j URI, or start medkg's own server with `kg neo4j start`")
+                               "pass --neo4j URI, or start medkg's own server with `kg neo4j start` (one started "
+                               "with `--home DIR` is found with MEDKG_NEO4J_HOME=DIR)")
         return cls(
             uri=uri,
             user=user or env.username,
@@ -155,8 +157,17 @@ def query(g: Neo4jClient, cypher: str, params: dict, *, write: bool = False) -> 
         with g.session() as s:
             keys, rows = (s.execute_write if write else s.execute_read)(work)
     except ClientError as exc:
-        raise InvalidInput(f"Neo4j refused the query: {exc.message}", code="E147", fix="check the query and its parameters") from None
+        raise InvalidInput(f"Neo4j refused the query: {exc.message}", code="E147", fix=_query_fix(exc.message)) from None
     return list(keys), rows
+
+
+def _query_fix(message: str | None) -> str:
+    """A missing $parameter is named with the option that gives it."""
+    m = re.search(r"Expected parameter\(s\): (.+)$", message or "")
+    if m:
+        names = [n.strip().strip("`$") for n in m.group(1).split(",") if n.strip()]
+        return "give every parameter the query names: " + " ".join(f"--param {n}=VALUE" for n in names)
+    return "check the query and its parameters"
 
 
 def similar_in_neo4j(g: Neo4jClient, vector: list[float], k: int) -> list[dict]:

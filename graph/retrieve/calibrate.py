@@ -211,7 +211,15 @@ def calibration_cases(files, split: str) -> list[str]:
     studies = {r["id"] for r in files.nodes("Study") if split == "all" or r.get("split") == split}
     cases = sorted(r["id"] for r in files.nodes("Image") if r.get("studyId") in studies and r["id"] in files.index)
     if not cases:
-        splits = sorted({str(r.get("split")) for r in files.nodes("Study")})
-        raise InvalidInput(f"no image in the {split!r} split", code="E198",
-                           fix=f"pass --split with one of: {', '.join(splits)} (or all)")
+        # only values that would work: splits some indexed image belongs to
+        indexed = {r.get("studyId") for r in files.nodes("Image") if r["id"] in files.index}
+        splits = sorted({r["split"] for r in files.nodes("Study") if r.get("split") and r["id"] in indexed})
+        if not indexed:
+            raise InvalidInput("the build has no indexed image to calibrate on", code="E1148",
+                               fix="build a corpus with images (kg build ... --images ROOT)")
+        if not splits:
+            raise InvalidInput(f"no image in the {split!r} split: the build's studies have no split (its corpus "
+                               "named none)", code="E198", fix="pass --split all to calibrate on every image")
+        raise InvalidInput(f"no image in the {split!r} split", code="E1149",
+                           fix=f"pass --split with one of: {', '.join(splits)}, or all")
     return cases

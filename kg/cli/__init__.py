@@ -28,6 +28,13 @@ def main() -> None:
     log = logging.getLogger("medkg")
     log.addHandler(handler)
     log.setLevel(logging.INFO)
+    # the Neo4j driver's notifications (a missing parameter, a deprecation) go to a log file, not the terminal:
+    # the command says what went wrong in its own one-line error
+    from kg.core.logs import LogFile
+
+    driver = logging.getLogger("neo4j")
+    driver.addHandler(LogFile("neo4j.log"))
+    driver.propagate = False
     try:
         app()
     except KGError as exc:

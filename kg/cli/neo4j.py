@@ -43,6 +43,9 @@ def neo4j_start(
     uri = start(h, bolt=bolt_port, http=http_port, heap=heap)
     typer.echo(f"Neo4j is up: {uri}  (Browser: http://127.0.0.1:{h.ports()[1]}/browser/)")
     typer.echo(f"export NEO4J_URI={uri} NEO4J_USERNAME=neo4j; the password is in {h.password_file}")
+    if h != ServerHome.resolve(None):  # not where the other commands look by default
+        typer.echo(f"or export MEDKG_NEO4J_HOME={h.path}: kg load, kg query and kg similar --neo4j then find this "
+                   "server and its password themselves")
 
 
 @neo4j_app.command("stop")

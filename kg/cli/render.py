@@ -104,7 +104,11 @@ def print_eval(result: dict) -> None:
             t.add_row(f, "positive", f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1']:.3f}", str(s["tp"] + s["fn"]))
         console.print(t)
         if result["unmappedFindings"]:
-            console.print("not mapped (not scored): " + ", ".join(result["unmappedFindings"]))
+            hints = result.get("unmappedHints") or {}
+            console.print("not mapped (not scored): " + ", ".join(
+                f"{f} (did you mean {hints[f]!r}?)" if hints.get(f) else f for f in result["unmappedFindings"])
+                + "; findings are the keys of extract/data/finding_map.tsv (or --map), in any spelling, or the "
+                  "labels of kg label")
     else:
         for k in ("entity", "relation"):
             s = result[k]

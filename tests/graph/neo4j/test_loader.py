@@ -122,6 +122,17 @@ def test_query_is_read_only_unless_write(neo4j_env):
     assert p.returncode == 2
 
 
+def test_a_missing_parameter_is_one_line_and_the_notification_goes_to_the_log(neo4j_env):
+    from kg.core.logs import log_dir
+
+    p = kg("query", "MATCH (c:Concept {name: $finding}) RETURN c.name AS name")
+    lines = [x for x in p.stderr.splitlines() if x.strip() and "local Neo4j" not in x]
+    assert p.returncode == 2 and len(lines) == 1, p.stderr
+    assert lines[0].startswith("error: [E147]") and lines[0].endswith("--param finding=VALUE"), lines[0]
+    assert "GqlStatusObject" not in p.stderr + p.stdout
+    assert "parameter missing" in (log_dir() / "neo4j.log").read_text()  # Neo4j's notification, kept in the log
+
+
 def test_similar_through_the_neo4j_vector_index(neo4j_env, sample_build):
     assert kg("load", sample_build, "--quiet").returncode == 0
     img = (sample_build / "index" / "ids.txt").read_text().split()[3]
@@ -304,3 +315,4 @@ def test_commands_use_the_local_server_when_no_uri_is_set(neo4j_env, sample_buil
     env["MEDKG_NEO4J_HOME"] = str(home.path.parent / "no-server-here")
     p = kg("load", sample_build, "--quiet", env=env)
     assert p.returncode == 2 and "kg neo4j start" in p.stderr and "Traceback" not in p.stderr
+    assert "MEDKG_NEO4J_HOME=DIR" in p.stderr  # a server started with --home elsewhere: how to find it

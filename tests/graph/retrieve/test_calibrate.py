@@ -110,3 +110,31 @@ def test_kg_calibrate_then_k_auto(sample_build, tmp_path):
     p = subprocess.run([sys.executable, "-m", "kg", "calibrate", str(out), "--split", "nosuchsplit"],
                        capture_output=True, text=True)
     assert p.returncode == 2 and "--split" in p.stderr and "validate" in p.stderr  # names the splits there are
+
+
+def test_a_build_without_splits_is_offered_only_what_works(tmp_path):
+    """A corpus that names no split (JSONL without 'split'): `--split validate` and `--split None` both say the build
+    has no splits and offer `--split all`, which works; never 'None' as a value to pass."""
+    import json
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    corpus = tmp_path / "c.jsonl"
+    rows = []
+    for i in range(6):
+        img = tmp_path / f"i{i}.png"
+        Image.fromarray((np.random.default_rng(i).random((64, 64)) * 255).astype(np.uint8)).save(img)
+        rows.append(json.dumps({"id": f"r{i}", "patient_id": f"p{i}", "text": "FINDINGS: Small left pleural effusion.",
+                                "image": str(img)}))
+    corpus.write_text("\n".join(rows) + "\n")
+    kg = [sys.executable, "-m", "kg"]
+    assert subprocess.run([*kg, "build", str(corpus), "--out", str(tmp_path / "g"), "-q"]).returncode == 0
+    for split in ("validate", "None"):
+        p = subprocess.run([*kg, "calibrate", str(tmp_path / "g"), "--split", split], capture_output=True, text=True)
+        assert p.returncode == 2 and "have no split" in p.stderr and "Fix: pass --split all" in p.stderr, p.stderr
+        assert "None (or all)" not in p.stderr
+    p = subprocess.run([*kg, "calibrate", str(tmp_path / "g"), "--split", "all", "--max-k", "2"], capture_output=True,
+                       text=True)
+    assert p.returncode == 0, p.stderr
