@@ -98,12 +98,34 @@ def build(
 
 
 @app.command("sample")
-def sample_cmd(dest: Path = typer.Argument(..., help="Folder to write the bundled sample corpus to (MIMIC layout).")):
-    """Write the bundled sample corpus (reports, metadata, split, rendered images) to DEST."""
-    from kg.sample import write_sample
+def sample_cmd(
+    dest: Path = typer.Argument(..., help="An empty (or new) folder to write the corpus to (MIMIC layout)."),
+    studies: Optional[int] = typer.Option(None, "--studies", min=1, max=10_000_000, help="Generate a larger corpus "
+                                          "of N studies from the sample's reports (three studies per patient)."),
+    images: bool = typer.Option(False, "--images", help="With --studies: each study gets its sample images."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Write the bundled sample corpus (reports, metadata, split, rendered images) to DEST, or with --studies N a
+    larger generated one to try builds, engines and the service on."""
+    from kg.core.errors import Conflict
+    from kg.core.progress import progress
+    from kg.sample import generate_corpus, write_sample
 
-    write_sample(dest)
-    typer.echo(f"wrote the sample corpus to {dest}")
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise Conflict(f"{dest} is {'not empty' if dest.is_dir() else 'a file'}", code="E306", where=str(dest),
+                       fix="write the corpus to a new or empty folder (kg sample never writes over your files)")
+    if images and studies is None:
+        raise InvalidInput("--images goes with --studies (the bundled sample always has its images)", code="E1150",
+                           fix="add --studies N, or leave --images out")
+    if studies is None:
+        write_sample(dest)
+        typer.echo(f"wrote the sample corpus to {dest}")
+        return
+    with progress(quiet) as track:
+        generate_corpus(dest, studies, images=images, metadata=True,
+                        progress=track("Writing studies", total=studies, unit="studies"))
+    typer.echo(f"wrote {studies:,} studies ({(studies + 2) // 3:,} patients{', with images' if images else ''}) to "
+               f"{dest}; build it with `kg build {dest} --out GRAPH`")
 
 
 @app.command("report")

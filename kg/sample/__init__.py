@@ -142,25 +142,46 @@ def render_image(dicom_id: str, view: str, features: list[str]) -> Image.Image:
     return Image.fromarray(np.clip(img * 255, 0, 255).astype(np.uint8), mode="L")
 
 
-def generate_corpus(dest: Path, studies: int, *, images: bool = False) -> Path:
+def generate_corpus(dest: Path, studies: int, *, images: bool = False, metadata: bool = False,
+                    progress=lambda: None) -> Path:
     """A MIMIC-layout corpus of ``studies`` studies made from the sample, for benchmarks and tests: the sample's
     reports in turn under new patient (three studies each) and study ids, and with ``images`` each study's
-    sample images linked (or copied) under new file names. Returns ``dest``."""
+    sample images linked (or copied) under new file names. With ``metadata`` also MIMIC's metadata CSV (each
+    image's ViewPosition is its sample image's, so ``--views`` leaves the laterals out as in the sample) and split
+    CSV (by patient: one in ten validate, one in ten test). ``progress()`` is called once per study. Returns
+    ``dest``."""
     src = sample_corpus()
     reports = sorted(src.rglob("s*.txt"))
     texts = [p.read_text(encoding="utf-8") for p in reports]
     pictures = [sorted(p.with_suffix("").glob("*.jpg")) for p in reports]
+    with (src / "mimic-cxr-2.0.0-metadata.csv").open(newline="") as fh:
+        views = {r["dicom_id"]: r["ViewPosition"] for r in csv.DictReader(fh)}
+    meta, split = [], []
     for i in range(studies):
         pid, sid = 11000000 + i // 3, 51000000 + i
+        part = {8: "validate", 9: "test"}.get((i // 3) % 10, "train")
         d = dest / "files" / f"p{str(pid)[:2]}" / f"p{pid}"
         d.mkdir(parents=True, exist_ok=True)
         (d / f"s{sid}.txt").write_text(texts[i % len(texts)], encoding="utf-8")
         if images and pictures[i % len(texts)]:
             (d / f"s{sid}").mkdir(exist_ok=True)
             for k, pic in enumerate(pictures[i % len(texts)]):
-                target = d / f"s{sid}" / f"g{sid}-{k}.jpg"
+                dicom = f"g{sid}-{k}"
+                target = d / f"s{sid}" / f"{dicom}.jpg"
                 try:
                     os.link(pic, target)
                 except OSError:  # another file system: copy
                     shutil.copyfile(pic, target)
+                meta.append((dicom, pid, sid, views.get(pic.stem, ""), SIZE, SIZE))
+                split.append((dicom, sid, pid, part))
+        progress()
+    if metadata:
+        with (dest / "mimic-cxr-2.0.0-metadata.csv").open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["dicom_id", "subject_id", "study_id", "ViewPosition", "Rows", "Columns"])
+            w.writerows(meta)
+        with (dest / "mimic-cxr-2.0.0-split.csv").open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["dicom_id", "study_id", "subject_id", "split"])
+            w.writerows(split)
     return dest
