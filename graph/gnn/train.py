@@ -37,7 +37,8 @@ class TrainConfig:
     lr: float = 0.01
     batch_size: int | None = None  # positive triples per step (default: 32768 for R-GCN, 1024 for KGE models)
     eval_every: int = 5
-    patience: int = 5  # evaluations without a better validation MRR before stopping
+    patience: int = 5  # evaluations without a gain of min_gain in validation MRR before stopping
+    min_gain: float = 0.01  # the relative gain in validation MRR that counts as progress (PyKEEN's relative_delta)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16
@@ -129,6 +130,7 @@ def train(kg: KGData, split: Split, mcfg: ModelConfig, tcfg: TrainConfig, *, out
     if len(valid) > tcfg.max_eval:
         valid = valid[np.random.default_rng(tcfg.seed).choice(len(valid), tcfg.max_eval, replace=False)]
     start, best, best_epoch, bad, history = 1, -1.0, 0, 0, []
+    mark = -1.0  # the validation MRR of the last evaluation that made progress (a gain of min_gain over the one before)
     meta = {"format": FORMAT, "model": mcfg.as_dict(), "train": tcfg.as_dict(), "maps": kg.maps(),
             "dataHash": data_hash, "split": split.describe(kg.relations)}
     if resume and out is not None and (out / "checkpoint.pt").is_file():
@@ -140,7 +142,7 @@ def train(kg: KGData, split: Split, mcfg: ModelConfig, tcfg: TrainConfig, *, out
         model.load_state_dict(ck["state"])
         opt.load_state_dict(ck["optimizer"])
         start, best, best_epoch, history = ck["epoch"] + 1, ck["best"], ck["bestEpoch"], ck.get("history", [])
-        bad = ck.get("bad", 0)
+        bad, mark = ck.get("bad", 0), ck.get("mark", ck["best"])
     train_t = torch.as_tensor(split.train, dtype=torch.long, device=device)
     mode = choose_batch_mode(kg.num_entities, edge_index.shape[1], mcfg, tcfg, device)["mode"]
     batch_size = tcfg.batch_size or (4096 if mode == "full" else 1024)
@@ -171,16 +173,20 @@ def train(kg: KGData, split: Split, mcfg: ModelConfig, tcfg: TrainConfig, *, out
         if epoch % tcfg.eval_every == 0 or epoch == tcfg.epochs:
             m = metrics(model, valid, filters, kg.relations, device=device)
             row["validMrr"] = m["filtered"]["both"]["mrr"]
-            if row["validMrr"] > best:
-                best, best_epoch, bad = row["validMrr"], epoch, 0
+            if row["validMrr"] > best:  # the best weights are kept whatever the gain
+                best, best_epoch = row["validMrr"], epoch
                 if out is not None:
                     _save(meta | {"state": model.state_dict(), "epoch": epoch, "validMrr": best}, out / "model.pt")
+            if mark < 0 or row["validMrr"] >= mark * (1 + tcfg.min_gain):  # progress; creeping up is not
+                mark, bad = row["validMrr"], 0
             else:
                 bad += 1
+            row["stalled"] = bad  # evaluations without progress: training stops when it reaches patience
             history.append(row)
             if out is not None:
                 _save(meta | {"state": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "best": best,
-                              "bestEpoch": best_epoch, "bad": bad, "history": history}, out / "checkpoint.pt")
+                              "bestEpoch": best_epoch, "bad": bad, "mark": mark, "history": history},
+                      out / "checkpoint.pt")
         if on_epoch is not None:
             on_epoch(row)
         if bad >= tcfg.patience:

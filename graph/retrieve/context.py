@@ -278,15 +278,22 @@ def _text_findings(files: FileStore, text: str) -> tuple[list[Finding], list[str
 def similarity_record(files: FileStore) -> dict | None:
     """The graph's own best-match similarities: from the manifest, or measured once per open store for a build
     made before medkg recorded them."""
-    if files.manifest.similarity is not None:
-        return files.manifest.similarity.model_dump()
-    memo = _memo(files, "retrieve.similarity")
-    if memo is None:
-        return None
+    memo = files.memo("retrieve.similarity")
     if "record" not in memo:
-        memo["record"] = measure_rows(files.index.ids, files.index.vectors, files.nodes("Image"), files.nodes("Study"),
-                                      encoder=files.manifest.encoder.id)
+        recorded = files.manifest.similarity
+        memo["record"] = recorded.model_dump() if recorded is not None else measure_rows(
+            files.index.ids, files.index.vectors, files.nodes("Image"), files.nodes("Study"),
+            encoder=files.manifest.encoder.id)
     return memo["record"]
+
+
+def _floor(files: FileStore, reference: str, percentile: float, min_similarity: float | None):
+    """The guard's floor for these settings, worked out once per open store."""
+    memo = files.memo("retrieve.floors")
+    key = (reference, percentile, min_similarity)
+    if key not in memo:
+        memo[key] = floor_for(similarity_record(files), reference, percentile, min_similarity)
+    return memo[key]
 
 
 def _abstain(query: dict, reason: str, k: KChoice, match: Match | None, excluded: dict) -> Context:
@@ -348,8 +355,7 @@ def retrieve_context(store: Store, files: FileStore, *, image_id: str | None = N
         vec, self_id = _embedding(files, embedding), None
     hits, images, dropped, self_id, matched = _neighbour_candidates(store, files, vec, self_id, max(k, 1), guard)
     query = {"kind": given[0], "imageId": self_id} | ({"matchedBy": "vector"} if matched else {})
-    floor = floor_for(similarity_record(files), "patient" if guard.exclude == "patient" else "study",
-                      ood_percentile, min_similarity)
+    floor = _floor(files, "patient" if guard.exclude == "patient" else "study", ood_percentile, min_similarity)
     best = hits[0][1] if hits else None
     match = Match(best=None if best is None else round(float(best), 6), floor=floor.value,
                   percentile=floor.percentile, reference=floor.reference, min_similarity=min_similarity,

@@ -67,7 +67,8 @@ def train_gnn_cmd(
     split_seed: int = typer.Option(0, "--split-seed"),
     seed: int = typer.Option(0, "--seed"),
     eval_every: int = typer.Option(5, "--eval-every", min=1),
-    patience: int = typer.Option(5, "--patience", min=1, help="Evaluations without a better validation MRR before stopping."),
+    patience: int = typer.Option(5, "--patience", min=1, help="Stop after this many evaluations (every --eval-every epochs) without progress: a validation MRR at least --min-gain above the last progress."),
+    min_gain: float = typer.Option(0.01, "--min-gain", min=0.0, help="The relative gain in validation MRR that counts as progress (0.01: 1%, PyKEEN's default)."),
     batch_mode: str = typer.Option("auto", "--batch-mode", help="R-GCN: auto (full batch when it fits in memory), full, or neighbor (sampled mini-batches)."),
     neighbors: int = typer.Option(10, "--neighbors", help="Neighbour mini-batches: edges sampled per node and layer (-1: all)."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda."),
@@ -78,7 +79,7 @@ def train_gnn_cmd(
 ):
     """Train a link-prediction model; write its node embeddings to the store as gnnEmbedding."""
     _need_pyg("kg train-gnn")
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from graph.gnn.models import ModelConfig
     from graph.gnn.runs import train_store
@@ -93,10 +94,12 @@ def train_gnn_cmd(
     ratios = _ratios(split)
     FileStore(graph_dir)  # not a build folder: said before the progress bar starts
     tcfg = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, eval_every=eval_every, patience=patience,
-                       seed=seed, device=device, precision=precision, batch_mode=batch_mode, neighbors=neighbors)
+                       min_gain=min_gain, seed=seed, device=device, precision=precision, batch_mode=batch_mode,
+                       neighbors=neighbors)
     err = console(stderr=True)
+    # the time left is for every epoch; early stopping (--patience) may end it sooner, which the bar says
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=err, disable=quiet)
+                   TextColumn("at most"), TimeRemainingColumn(), TextColumn("left"), console=err, disable=quiet)
     state = {"mrr": None}
 
     def started(info: dict) -> None:
@@ -114,8 +117,9 @@ def train_gnn_cmd(
 
         def epoch(row: dict) -> None:
             if "validMrr" in row:
-                state["mrr"] = row["validMrr"]
-            mrr = f", valid MRR {state['mrr']:.4f}" if state["mrr"] is not None else ""
+                state["mrr"], state["stalled"] = row["validMrr"], row.get("stalled", 0)
+            mrr = (f", valid MRR {state['mrr']:.4f} ({state['stalled']}/{patience} evaluations without progress)"
+                   if state["mrr"] is not None else "")
             bar.update(task, completed=row["epoch"], description=f"{model} loss {row['loss']:.4f}{mrr}")
 
         rec = train_store(graph_dir, model_cfg=mcfg, train_cfg=tcfg, ratios=ratios, split_seed=split_seed,

@@ -64,3 +64,14 @@ def test_text_only_and_options(rag, sample_build):
 
     img = FileStore(sample_build).index.ids[0]
     assert rag.context(image_id=img, k=2).k.k == 2
+
+
+@pytest.mark.parametrize("query", ["noise", "photo"])
+def test_an_image_unlike_any_in_the_graph_gets_no_findings(rag, query):
+    from tests.graph.retrieve.test_ood import noise_png, photo_path
+
+    out = rag.augment(noise_png() if query == "noise" else Image.open(photo_path()), "Is there a pleural effusion?")
+    assert out.abstained.startswith("no similar image in the graph") and out.context.findings == ()
+    assert out.citations == [] and "similar cases" not in out.prompt
+    for fmt in ("kg-llava", "medmkg", "json"):
+        assert "no similar image in the graph" in rag.augment(noise_png(), "Q?", format=fmt).prompt
