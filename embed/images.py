@@ -98,7 +98,7 @@ def _load_dicom(src, where: str) -> Image.Image:
     try:
         import pydicom
     except ImportError:
-        from kg.core.extras import install_command
+        from kg.core.install import install_command
 
         raise ImageError("DICOM images need pydicom", where=where, fix=install_command("dicom")) from None
     try:

@@ -59,7 +59,7 @@ class VectorIndex:
     def _build_hnsw(self) -> None:
         faiss = _faiss()
         if faiss is None:
-            from kg.core.extras import install_command
+            from kg.core.install import install_command
 
             raise Unavailable("an HNSW index needs faiss", code="E418", fix=install_command("faiss"))
         idx = faiss.IndexHNSWFlat(self.dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)

@@ -106,7 +106,7 @@ class MissingExtraError(Unavailable):
     """An optional dependency group is not installed."""
 
     def __init__(self, feature: str, extra: str, module: str, *, code: str = "E401"):
-        from kg.core.extras import install_command
+        from kg.core.install import install_command
 
         super().__init__(
             f"{feature} needs medkg[{extra}] (the Python package '{module}' is not installed)",

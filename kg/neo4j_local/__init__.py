@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from kg.core.errors import Conflict, NotFound, Unavailable
+from kg.core.extras import require
 from kg.core.settings import medkg_env, neo4j_env
 
 JVM_OPTS = [
@@ -175,7 +176,9 @@ def admin(home: ServerHome, args: list[str]) -> subprocess.CompletedProcess:
 
 
 def start(home: ServerHome, *, bolt: int = 7687, http: int = 7474, heap: str = "1g", wait_s: float = 180.0) -> str:
-    """Start the server (installing it first if needed); returns the Bolt URI once Bolt answers."""
+    """Start the server (installing it first if needed); returns the Bolt URI once Bolt answers. A start that fails
+    or is interrupted after the server was launched stops it again: nothing is left running without an owner."""
+    require("neo4j", "starting medkg's Neo4j")  # the wait for Bolt uses the driver: checked before any work
     if pid_of(home) is not None:
         return home.uri()
     if not home.installed:
@@ -202,7 +205,11 @@ def start(home: ServerHome, *, bolt: int = 7687, http: int = 7474, heap: str = "
         env={**os.environ, "NEO4J_HOME": str(home.path), "NEO4J_CONF": str(home.conf)},
     )
     home.pid_file.write_text(f"{proc.pid}\n")
-    _wait_for_bolt(home, proc, wait_s)
+    try:
+        _wait_for_bolt(home, proc, wait_s)
+    except BaseException:  # an error, Ctrl-C: the server this call launched does not outlive it
+        stop(home)
+        raise
     return home.uri()
 
 
@@ -223,7 +230,6 @@ def _wait_for_bolt(home: ServerHome, proc: subprocess.Popen, wait_s: float) -> N
             time.sleep(0.5)
         except AuthError:
             raise Unavailable("the stored password was rejected", code="E415", fix=f"remove {home.path / 'data'} to reset the server") from None
-    stop(home)
     raise Unavailable(f"Neo4j did not answer on Bolt within {wait_s:.0f} s", code="E410", fix=f"read {home.path / 'logs' / 'neo4j.log'}")
 
 

@@ -17,7 +17,8 @@ import typer.main
 
 from kg.cli import app
 from kg.core.errors import MissingExtraError
-from kg.core.extras import EXTRAS, install_command, require
+from kg.core.extras import EXTRAS, require
+from kg.core.install import install_command
 
 HOOK = '''
 import os, sys
