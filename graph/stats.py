@@ -36,4 +36,15 @@ def graph_stats(out: Path | FileStore, top: int = 15) -> dict:
         "records": m.records.model_dump(mode="json", by_alias=True),
         "images": m.images.model_dump(mode="json", by_alias=True),
         "topConcepts": per[:top],
+        "similarity": _similarity(m),
     }
+
+
+def _similarity(m) -> dict | None:
+    """The images' best-match cosine outside their own patient at a few percentiles (the retrieval guard's floor is
+    the 1st by default)."""
+    q = m.similarity.patient if m.similarity is not None else None
+    if not q:
+        return None
+    return {"encoder": m.similarity.encoder, "sample": m.similarity.sample,
+            "bestMatchOtherPatient": {f"p{p}": q[p] for p in (1, 5, 50, 95)}}
