@@ -3,34 +3,21 @@ download) connects to the test server, plays the medkg guide, applies the GraSS 
 parameterised query and saves a screenshot that shows the result."""
 
 import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import BROWSER_DIR, keep_screenshot
+
 pytestmark = pytest.mark.neo4j
 
-BROWSER_DIR = Path(__file__).resolve().parents[1] / "browser"
 
-
-def _need(reason):
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason + " (CI=true: this test may not skip)")
-    pytest.skip(reason)
-
-
-def test_browser_shows_a_query_result(neo4j_env, sample_build, tmp_path):
+def test_browser_shows_a_query_result(neo4j_env, sample_build, tmp_path, chromium):
     from kg.neo4j_local import guide_dir, serve_guide
     from tests.conftest import free_port
 
     settings, home = neo4j_env
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        _need("Debian's chromium is not installed (tests/run.sh installs it as root)")
-    if shutil.which("node") is None or not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
-        _need("node and tests/browser/node_modules (npm ci in tests/browser) are needed")
     if home is None:
         pytest.skip("needs the project's own server (its Browser port)")
     p = subprocess.run([sys.executable, "-m", "kg", "load", str(sample_build), "--quiet"], capture_output=True, text=True,
@@ -60,7 +47,4 @@ def test_browser_shows_a_query_result(neo4j_env, sample_build, tmp_path):
         guide.server_close()
     assert r.returncode == 0, r.stdout + r.stderr
     assert shot.is_file() and shot.stat().st_size > 20_000
-    keep = os.environ.get("MEDKG_SCREENSHOT_DIR")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, Path(keep) / "neo4j-browser.png")
+    keep_screenshot(shot, "neo4j-browser.png")

@@ -3,27 +3,12 @@ with no network, the charts render with a size, and a screenshot is saved (MEDKG
 
 import json
 import os
-import shutil
 import subprocess
-from pathlib import Path
 
-import pytest
-
-BROWSER_DIR = Path(__file__).resolve().parents[1] / "browser"
+from tests.e2e.conftest import BROWSER_DIR, keep_screenshot
 
 
-def _need(reason):
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason + " (CI=true: this test may not skip)")
-    pytest.skip(reason)
-
-
-def test_report_opens_in_a_browser(sample_build, tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        _need("Debian's chromium is not installed (tests/run.sh installs it as root)")
-    if shutil.which("node") is None or not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
-        _need("node and tests/browser/node_modules (npm ci in tests/browser) are needed")
+def test_report_opens_in_a_browser(sample_build, tmp_path, chromium):
     shot = tmp_path / "report.png"
     env = {**os.environ, "CHROMIUM": chromium, "MEDKG_REPORT": str(sample_build / "report.html"), "MEDKG_SHOT": str(shot)}
     r = subprocess.run(["node", "report.js"], cwd=BROWSER_DIR, env=env, capture_output=True, text=True, timeout=120)
@@ -35,7 +20,4 @@ def test_report_opens_in_a_browser(sample_build, tmp_path):
     assert info["bars"] > 50
     assert info["requests"] == []  # self-contained: nothing fetched
     assert shot.is_file() and shot.stat().st_size > 50_000
-    keep = os.environ.get("MEDKG_SCREENSHOT_DIR")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, Path(keep) / "build-report.png")
+    keep_screenshot(shot, "build-report.png")
