@@ -54,7 +54,7 @@ def main() -> None:
         t = time.perf_counter()
         files = FileStore(agreement_store(Path(tmp) / "store", groups=a.groups, agree=a.agree, seed=a.seed))
         cases = calibration_cases(files, "validate")
-        losses = case_losses(files, files, cases, list(range(1, a.max_k + 1)))
+        losses = case_losses(files, cases, list(range(1, a.max_k + 1)))
         print(f"store: {len(cases):,} cases (agreement {a.agree}), losses for k = 1..{a.max_k} in "
               f"{time.perf_counter() - t:.1f} s")
     n = len(losses[1])

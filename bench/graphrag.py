@@ -4,7 +4,7 @@
 
 Generates a store (as bench/serve.py does), loads it into a local Neo4j (assembled by the project, in a
 temporary home; or NEO4J_URI), then times, query by query on the same embedding queries:
-- medkg: `retrieve_context` over `Neo4jStore` (the vector index in Neo4j, the neighbours' nodes and 1-hop concept
+- medkg: `Retriever.context` over `Neo4jStore` (the vector index in Neo4j, the neighbours' nodes and 1-hop concept
   triplets by batched Cypher, findings aggregated per polarity with citations);
 - the peer: neo4j-graphrag's `VectorCypherRetriever` on the same vector index with a retrieval query returning
   each neighbour's 1-hop findings (what a neo4j-graphrag user would write for "vector search + 1-hop findings").
@@ -46,7 +46,7 @@ def main() -> None:
 
     from graph.neo4j import Neo4jClient, Neo4jSettings, clear, load_graph
     from graph.neo4j.store import Neo4jStore
-    from graph.retrieve import retrieve_context
+    from graph.retrieve import Retriever
     from kg.neo4j_local import ServerHome, start, stop
 
     print(f"machine: {machine()}")
@@ -80,20 +80,20 @@ def main() -> None:
             peer = VectorCypherRetriever(driver, index_name="medkg_image_embedding", retrieval_query=PEER_QUERY,
                                          neo4j_database=settings.database)
             for q in queries[:30]:  # warm both
-                retrieve_context(store, store.files, embedding=q, k=a.k)
+                Retriever(store).context(embedding=q, k=a.k)
                 peer.search(query_vector=q.tolist(), top_k=a.k)
             ours, ours1, theirs = [], [], []
             for q in queries:
                 t = time.perf_counter()
-                ctx = retrieve_context(store, store.files, embedding=q, k=a.k, hops=0)
+                ctx = Retriever(store).context(embedding=q, k=a.k, hops=0)
                 ours.append(time.perf_counter() - t)
                 t = time.perf_counter()
-                ctx1 = retrieve_context(store, store.files, embedding=q, k=a.k, hops=1)
+                ctx1 = Retriever(store).context(embedding=q, k=a.k, hops=1)
                 ours1.append(time.perf_counter() - t)
                 t = time.perf_counter()
                 res = peer.search(query_vector=q.tolist(), top_k=a.k)
                 theirs.append(time.perf_counter() - t)
-            print(f"medkg Neo4jStore retrieve_context (k={a.k}: vector search + the neighbours' findings, "
+            print(f"medkg Neo4jStore Retriever.context (k={a.k}: vector search + the neighbours' findings, "
                   f"{len(ctx.findings)} aggregated per polarity with citations): p50 {pct(ours, 50):.2f} ms, "
                   f"p99 {pct(ours, 99):.2f} ms")
             print(f"  the same with 1-hop concept triplets ({len(ctx1.triplets)}): p50 {pct(ours1, 50):.2f} ms, "

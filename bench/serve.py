@@ -7,7 +7,7 @@ Generates a store of this model's shape (images with embedding-like low-rank vec
 loads it at --concurrency with wrk (`apt install wrk`; a C client that leaves the cores to the server) for
 --seconds per run, or without wrk sends --requests requests with an asyncio httpx client, after a warm-up. Prints p50 / p99
 latency and requests/s per run and their medians. In the same run it measures the floors a request cannot go
-below: `retrieve_context` in process (no HTTP) and `GET /healthz` over the same HTTP stack, and prints the
+below: `Retriever.context` in process (no HTTP) and `GET /healthz` over the same HTTP stack, and prints the
 service's p50 as a ratio to each. Also the plugin's `augment()` in process on the bundled sample (p50).
 Then open-loop runs at constant rates (--rates, default 300,600,900,1200 requests/s) over --concurrency
 connections, with vegeta (Go: `go install github.com/tsenart/vegeta/v12@v12.13.0`) or else an asyncio httpx client
@@ -218,19 +218,19 @@ def main() -> None:
         queries = vecs[picks] + 0.05 * rng.standard_normal((a.requests, a.dim)).astype(np.float32)
         bodies = [json.dumps({"embedding": [round(float(x), 5) for x in q], "k": a.k}).encode() for q in queries]
 
-        from graph.retrieve import retrieve_context
+        from graph.retrieve import Retriever
         from graph.store import FileStore
 
         fs = FileStore(out)
         for q in queries[:50]:
-            retrieve_context(fs, fs, embedding=q, k=a.k)
+            Retriever(fs).context(embedding=q, k=a.k)
         inproc, abstained = [], 0
         for q in queries[:500]:
             t = time.perf_counter()
-            abstained += retrieve_context(fs, fs, embedding=q, k=a.k).abstained is not None
+            abstained += Retriever(fs).context(embedding=q, k=a.k).abstained is not None
             inproc.append(time.perf_counter() - t)
         # an abstention (the out-of-distribution guard) is cheaper than an answer: the queries must not be unlike
-        print(f"in-process retrieve_context (no HTTP): p50 {pct(inproc, 50):.2f} ms, p99 {pct(inproc, 99):.2f} ms; "
+        print(f"in-process Retriever.context (no HTTP): p50 {pct(inproc, 50):.2f} ms, p99 {pct(inproc, 99):.2f} ms; "
               f"{abstained} of {len(inproc)} queries abstained")
 
         port = free_port()

@@ -12,8 +12,10 @@ import base64
 import functools
 from pathlib import Path
 
+from graph.retrieve.query import QueryOptions
 from kg.core.errors import KGError
 from kg.core.extras import require
+from kg.rag.prompt import PromptOptions
 
 
 def build_server(graph_dir: Path):
@@ -23,12 +25,11 @@ def build_server(graph_dir: Path):
 
     from graph.retrieve import find_concept, neighbourhood
     from graph.retrieve import similar_images as nearest_to
-    from graph.retrieve.ood import DEFAULT_PERCENTILE
-    from graph.store import FileStore
+    from graph.stores import open_store
     from kg import __version__
     from kg.rag import KGRAG
 
-    files = FileStore(graph_dir)
+    store = open_store(graph_dir)
     rag = KGRAG.from_store(graph_dir)
     server = MCPServer(name="medkg", version=__version__, instructions=(
         "A medical multimodal knowledge graph built from radiology reports and images (MEDMKG model). Use "
@@ -54,16 +55,16 @@ def build_server(graph_dir: Path):
     @server.tool()
     @answers
     def get_context(image_path: str | None = None, image_b64: str | None = None, image_id: str | None = None,
-                    text: str | None = None, question: str | None = None, k: int = 8, hops: int = 1,
-                    format: str = "findings", ood_percentile: float = DEFAULT_PERCENTILE) -> dict:
+                    text: str | None = None, question: str | None = None, options: QueryOptions | None = None,
+                    prompt: PromptOptions | None = None) -> dict:
         """The knowledge-graph context for a chest radiograph (a file path, base64 bytes or an image id of the graph)
         or for a text (question or draft report): findings of the most similar cases with polarity, how many of them
-        agree and how similar they are, concept triplets, citations, and a prompt rendered in `format` (findings,
-        kg-llava, medmkg, json). When the graph holds no similar image (the best match below the `ood_percentile`
-        of the graph's own best matches) or no concept of the text, `abstained` says why and there are no findings:
-        answer from the image alone then."""
-        out = rag.augment(image_arg(image_path, image_b64), question, image_id=image_id, text=text, k=k, hops=hops,
-                          format=format, ood_percentile=ood_percentile)
+        agree and how similar they are, concept triplets, citations, and a prompt (`prompt.format`: findings,
+        kg-llava, medmkg, json). `options` sets how to retrieve (k, hops, ood_percentile, ...). When the graph holds no
+        similar image (the best match below the graph's own best matches at `options.ood_percentile`) or no concept
+        of the text, `abstained` says why and there are no findings: answer from the image alone then."""
+        fields = (options.model_dump() if options else {}) | (prompt.model_dump() if prompt else {})
+        out = rag.augment(image_arg(image_path, image_b64), question, image_id=image_id, text=text, **fields)
         return {"prompt": out.prompt, "context": out.context.as_json(), "k": out.metadata["k"],
                 "abstained": out.abstained}
 
@@ -72,7 +73,7 @@ def build_server(graph_dir: Path):
     def lookup_concept(query: str, limit: int = 20) -> dict:
         """A concept by UMLS CUI (C0032227) or name ("pleural effusion"): its relations to other concepts and how
         many images of the graph state it as present, absent or uncertain."""
-        return neighbourhood(files, find_concept(files, query), limit=limit).as_json()
+        return neighbourhood(store, find_concept(store, query), limit=limit).as_json()
 
     @server.tool()
     @answers
@@ -81,7 +82,7 @@ def build_server(graph_dir: Path):
         """The k images of the graph most similar to an image (file path, base64 bytes or an image id), with score,
         study, whether NaF kept them, and their positive findings."""
         query = image_id or image_arg(image_path, image_b64)
-        return [h.as_json() for h in nearest_to(files, files, query, k=k)]
+        return [h.as_json() for h in nearest_to(store, query, k=k)]
 
     return server
 

@@ -39,6 +39,10 @@ class Neo4jStore:
         """Over a neo4j driver the caller already has (it stays the caller's to close)."""
         return cls(Neo4jClient.from_driver(driver, database), FileStore(out))
 
+    def memo(self, name: str) -> None:
+        """No memo: the database may change under a reader, so derived records are asked for each time."""
+        return None
+
     def close(self) -> None:
         self.client.close()
 

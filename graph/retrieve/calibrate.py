@@ -184,20 +184,21 @@ def holdout_check(losses: dict[int, np.ndarray], *, alpha: float = 0.1, delta: f
     return HoldoutCheck(splits, m, n - m, alpha, delta, cal.method, chosen_over, accepted_over, abstained, chosen)
 
 
-def case_losses(store, files, image_ids: list[str], ks: list[int], *, exclude: str = "patient") -> dict[int, np.ndarray]:
+def case_losses(store, image_ids: list[str], ks: list[int], *, exclude: str = "patient") -> dict[int, np.ndarray]:
     """Per-case losses for each ``k``: each calibration image's own findings are its labels, and the loss is the
     share of them whose polarity the top-``k`` neighbours' findings (highest support per concept) get wrong."""
-    from graph.retrieve.context import POLARITY_WORD, Guard, aggregate, retrieve_context
+    from graph.retrieve.context import Retriever
+    from graph.retrieve.findings import POLARITY_WORD, aggregate
 
     kmax = max(ks)
+    retriever = Retriever(store)
     out: dict[int, list[float]] = {k: [] for k in ks}
     for img in image_ids:
         labels = {r["cui"]: POLARITY_WORD[r["type"]] for r in store.findings_of(img)}
         if not labels:
             continue
         # the out-of-distribution guard off: the risk of each k is measured on every case, as RULE does
-        neighbours = list(retrieve_context(store, files, image_id=img, k=kmax, hops=0, guard=Guard(exclude),
-                                           ood_percentile=0).neighbours)
+        neighbours = list(retriever.context(image_id=img, k=kmax, hops=0, exclude=exclude, ood_percentile=0).neighbours)
         for k in ks:
             best: dict[str, str] = {}
             for f in aggregate(store, neighbours[:k]):  # most support first

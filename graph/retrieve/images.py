@@ -63,7 +63,7 @@ def nearest_images(store: Store, vector, k: int = 10, *, exclude: str | None = N
     return out
 
 
-def similar_images(store: Store, files: FileStore, query: str, k: int = 10, *, exact: bool = False) -> list[ImageHit]:
-    """`kg similar`: ``query`` is an image id or an image file; ``files`` is the build (its index and encoder)."""
-    vec, self_id = query_vector(files, query)
+def similar_images(store: Store, query: str | bytes, k: int = 10, *, exact: bool = False) -> list[ImageHit]:
+    """`kg similar`: ``query`` is an image id, an image file or its bytes (encoded with ``store.files``' encoder)."""
+    vec, self_id = query_vector(store.files, query)
     return nearest_images(store, vec, k, exclude=self_id, exact=exact)

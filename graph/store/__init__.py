@@ -25,8 +25,19 @@ from graph.store.manifest import FORMAT_VERSION, Manifest, NodeProperty
 
 
 class Store(Protocol):
+    """What every store answers. ``files`` is the build folder behind it (a FileStore is its own); ``memo(name)``
+    a dict for records derived from the graph while the store is open, or None where the data may change under
+    the reader (a database)."""
+
     name: str
     manifest: Manifest
+
+    @property
+    def files(self) -> FileStore: ...
+
+    def memo(self, name: str) -> dict | None: ...
+
+    def close(self) -> None: ...
 
     def nodes(self, label: str) -> list[dict]: ...
 

@@ -163,6 +163,21 @@ class FileStore:
         self.manifest: Manifest = read_manifest(self.out)
         self._memos: dict[str, dict] = {}
 
+    @property
+    def files(self) -> "FileStore":
+        """The build folder behind the store: for a file store, itself."""
+        return self
+
+    def close(self) -> None:
+        """Nothing to release (the tables are in memory); a store opened with ``open_store`` is closed the same way
+        whichever it is."""
+
+    def __enter__(self) -> "FileStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def memo(self, name: str) -> dict:
         """A dict for values derived from this build's nodes and edges (retrieval's concept records, say), kept
         while the store is open and emptied when a property is written."""

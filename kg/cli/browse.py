@@ -43,11 +43,11 @@ def neighbors(
 ):
     """A concept's edges: cross-modal polarity counts and its concept relations."""
     from graph.retrieve import find_concept, neighbourhood
-    from graph.store import FileStore
+    from graph.stores import open_store
     from kg.cli.render import console as make_console
     from kg.cli.render import table
 
-    store = FileStore(graph_dir)
+    store = open_store(graph_dir)
     info = neighbourhood(store, find_concept(store, concept), limit=limit)
     if json_out:
         import json
@@ -104,17 +104,15 @@ def similar(
     import json
 
     from graph.retrieve import similar_images
-    from graph.store import FileStore
+    from graph.stores import open_store
     from kg.cli.render import console, table
 
-    files = FileStore(graph_dir)
-    if neo4j:
-        from graph.neo4j.store import Neo4jStore
-
-        with Neo4jStore.connect(graph_dir, settings=neo4j_settings(None, database)) as store:
-            hits = similar_images(store, files, image, k=k, exact=exact)
-    else:
-        hits = similar_images(files, files, image, k=k, exact=exact)
+    store = open_store(graph_dir, neo4j=neo4j_settings(None, database) if neo4j else None)
+    try:
+        hits = similar_images(store, image, k=k, exact=exact)
+    finally:
+        store.close()
+    files = store.files
     if json_out:
         typer.echo(json.dumps([h.as_json() for h in hits], indent=2))
         return

@@ -29,11 +29,11 @@ def calibrate_cmd(
     import json
 
     from graph.retrieve.calibrate import calibrate, calibration_cases, case_losses, holdout_check
-    from graph.store import FileStore
+    from graph.stores import open_store
 
-    files = FileStore(graph_dir)
+    files = open_store(graph_dir).files
     ks = list(range(1, max_k + 1))
-    losses = case_losses(files, files, calibration_cases(files, split), ks)
+    losses = case_losses(files, calibration_cases(files, split), ks)
     order = ks[::-1]  # fixed-sequence: an order fixed before the data is seen
     cal = calibrate(losses, alpha=alpha, delta=delta, method=method, order=order)
     held = holdout_check(losses, alpha=alpha, delta=delta, method=method, order=order, splits=check) if check else None

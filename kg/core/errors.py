@@ -69,6 +69,12 @@ class TooLarge(InvalidInput):
     http_status = 413
 
 
+class Unauthorized(InvalidInput):
+    """A request without the service's API key (or with a wrong one); the service answers 401."""
+
+    http_status = 401
+
+
 class MethodNotAllowed(InvalidInput):
     """A route asked with a method it does not answer; the service answers 405 (with an ``Allow`` header)."""
 

@@ -20,12 +20,14 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graph.retrieve import Citation, Context, Guard, retrieve_context
-from graph.retrieve.ood import DEFAULT_PERCENTILE
-from kg.core.errors import InvalidInput, KGError, NotFound, Unavailable
-from kg.rag.prompt import FORMATS, render
+from pydantic import BaseModel, ValidationError
 
-__all__ = ["FORMATS", "Augmented", "KGRAG", "image_bytes", "render"]
+from graph.retrieve import Citation, Context, ContextQuery, QueryOptions, Retriever
+from graph.retrieve.query import invalid
+from kg.core.errors import InvalidInput, KGError, NotFound, Unavailable
+from kg.rag.prompt import FORMATS, PromptOptions, render
+
+__all__ = ["FORMATS", "Augmented", "KGRAG", "PromptOptions", "QueryOptions", "image_bytes", "render"]
 
 
 def image_bytes(image) -> bytes | str:
@@ -75,26 +77,36 @@ def _messages(prompt: str, with_image: bool) -> list[dict]:
     return [{"role": "user", "content": content}]
 
 
+def _options(model: type[BaseModel], base: BaseModel | None, fields: dict) -> BaseModel:
+    """``base`` with the ``fields`` that belong to ``model`` changed, validated (a bad value is medkg's error)."""
+    try:
+        return model.model_validate((base.model_dump() if base is not None else {}) | fields)
+    except ValidationError as exc:
+        raise invalid(exc, model) from None
+
+
 class KGRAG:
-    """The KG-RAG plugin. Defaults (``k``, ``format``, ``hops``, ...) are set once and may be overridden per call."""
+    """The KG-RAG plugin. Options (any field of :class:`QueryOptions` or :class:`PromptOptions`: ``k``,
+    ``format``, ``hops``, ...) are set once and may be overridden per call; a name that is neither is refused."""
 
     def __init__(self, backend, **defaults):
         self._backend = backend
-        self.defaults = {"k": 8, "hops": 1, "format": "findings", "gamma": None, "min_similarity": None,
-                         "ood_percentile": DEFAULT_PERCENTILE, "max_triplets": 20, "exclude": "patient",
-                         "with_text": False} | defaults
+        self.options, self.prompt = self._split(defaults)
+
+    def _split(self, fields: dict, query: QueryOptions | None = None,
+               prompt: PromptOptions | None = None) -> tuple[QueryOptions, PromptOptions]:
+        q = {k: v for k, v in fields.items() if k in QueryOptions.model_fields}
+        p = {k: v for k, v in fields.items() if k in PromptOptions.model_fields}
+        other = sorted(set(fields) - set(q) - set(p))
+        if other:  # reported with the closest known option
+            _options(QueryOptions, None, {other[0]: fields[other[0]]})
+        return _options(QueryOptions, query, q), _options(PromptOptions, prompt, p)  # type: ignore[return-value]
 
     @classmethod
     def from_store(cls, path: str | Path, *, neo4j: str | None = None, **defaults) -> "KGRAG":
-        from graph.store import FileStore
+        from graph.stores import open_store
 
-        files = FileStore(Path(path))
-        store = files
-        if neo4j is not None:
-            from graph.neo4j.store import Neo4jStore
-
-            store = Neo4jStore.connect(path, uri=neo4j)
-        return cls(_Local(store, files), **defaults)
+        return cls(_Local(open_store(Path(path), neo4j=neo4j)), **defaults)
 
     @classmethod
     def from_url(cls, url: str, *, api_key: str | None = None, timeout: float = 30.0, **defaults) -> "KGRAG":
@@ -102,32 +114,30 @@ class KGRAG:
 
     def context(self, image=None, *, image_id: str | None = None, embedding=None, text: str | None = None,
                 **options) -> Context:
-        o = self.defaults | options
-        return self._backend.context(image=None if image is None else image_bytes(image), image_id=image_id,
-                                     embedding=embedding, text=text, options=o)
+        query_options, _ = self._split(options, self.options, self.prompt)
+        query = ContextQuery.of(query_options, image_id=image_id, text=text,
+                                image=None if image is None else image_bytes(image),
+                                embedding=None if embedding is None else tuple(float(x) for x in embedding))
+        return self._backend.context(query)
 
     def augment(self, image=None, question: str | None = None, *, image_id: str | None = None, embedding=None,
-                text: str | None = None, max_tokens: int | None = None, tokenizer=None, **options) -> Augmented:
+                text: str | None = None, tokenizer=None, **options) -> Augmented:
         """The prompt for ``question`` about ``image`` (or an image id, an embedding, or a text query)."""
-        o = self.defaults | options
-        ctx = self.context(image, image_id=image_id, embedding=embedding, text=text, **options)
-        prompt = render(ctx, format=o["format"], question=question, max_tokens=max_tokens, tokenizer=tokenizer)
+        query_options, prompt = self._split(options, self.options, self.prompt)
+        ctx = self.context(image, image_id=image_id, embedding=embedding, text=text, **query_options.model_dump())
+        text_ = render(ctx, format=prompt.format, question=question, max_tokens=prompt.max_tokens, tokenizer=tokenizer)
         cites = [c for f in ctx.findings for c in f.citations] + [c for t in ctx.triplets for c in t.citations]
-        meta = {"k": ctx.k.as_json(), "excluded": ctx.excluded, "format": o["format"], "abstained": ctx.abstained,
+        meta = {"k": ctx.k.as_json(), "excluded": ctx.excluded, "format": prompt.format, "abstained": ctx.abstained,
                 "match": None if ctx.match is None else ctx.match.as_json()}
-        return Augmented(prompt, _messages(prompt, image is not None or image_id is not None), cites, ctx, meta)
+        return Augmented(text_, _messages(text_, image is not None or image_id is not None), cites, ctx, meta)
 
 
 class _Local:
-    def __init__(self, store, files):
-        self.store, self.files = store, files
+    def __init__(self, store):
+        self.retriever = Retriever(store)
 
-    def context(self, *, image, image_id, embedding, text, options) -> Context:
-        return retrieve_context(self.store, self.files, image_id=image_id, image=image, embedding=embedding, text=text,
-                                k=options["k"] if options["k"] == "auto" else int(options["k"]), gamma=options["gamma"],
-                                min_similarity=options["min_similarity"], ood_percentile=float(options["ood_percentile"]),
-                                hops=int(options["hops"]), max_triplets=int(options["max_triplets"]),
-                                guard=Guard(options["exclude"]), with_text=bool(options["with_text"]))
+    def context(self, query: ContextQuery) -> Context:
+        return self.retriever.context(query)
 
 
 class _Remote:
@@ -136,17 +146,15 @@ class _Remote:
     def __init__(self, url: str, api_key: str | None, timeout: float):
         self.url, self.api_key, self.timeout = url, api_key, timeout
 
-    def context(self, *, image, image_id, embedding, text, options) -> Context:
+    def context(self, query: ContextQuery) -> Context:
         import urllib.error
         import urllib.request
 
+        image = query.image
         if isinstance(image, str):
             image = Path(image).read_bytes()
-        body = {k: options[k] for k in ("k", "hops", "gamma", "min_similarity", "ood_percentile", "max_triplets",
-                                        "exclude", "with_text")}
-        body |= {"image_id": image_id, "text": text,
-                 "embedding": None if embedding is None else [float(x) for x in embedding],
-                 "image_b64": None if image is None else base64.b64encode(image).decode()}
+        body = query.model_dump(mode="json", exclude_none=True) | (
+            {"image_b64": base64.b64encode(image).decode()} if image is not None else {})
         req = urllib.request.Request(self.url + "/v1/context", data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json"}
                                      | ({"X-API-Key": self.api_key} if self.api_key else {}))

@@ -19,7 +19,8 @@ from neo4j_graphrag.retrievers.base import Retriever
 from neo4j_graphrag.types import RawSearchResult, RetrieverResultItem
 
 from graph.neo4j.store import Neo4jStore
-from graph.retrieve import Guard, retrieve_context
+from graph.retrieve import ContextQuery, QueryOptions
+from graph.retrieve import Retriever as ContextRetriever  # not neo4j-graphrag's Retriever, the base class here
 from kg.rag.prompt import finding_line, triplet_text
 
 
@@ -27,18 +28,22 @@ class MedkgRetriever(Retriever):
     """medkg's knowledge-graph context as a neo4j-graphrag ``Retriever``."""
 
     def __init__(self, driver: neo4j.Driver, graph_dir: str | Path, *, neo4j_database: str | None = None,
-                 hops: int = 1, exclude: str = "patient"):
+                 options: QueryOptions | None = None, **option_fields: Any):
+        """``options`` (or its fields: ``hops=2``, ``exclude="study"``, ...) are how to retrieve; ``top_k`` of each
+        search is its ``k``."""
         super().__init__(driver, neo4j_database)
         self.store = Neo4jStore.from_driver(driver, graph_dir, database=neo4j_database)
-        self.hops, self.guard = hops, Guard(exclude)
+        self.retriever = ContextRetriever(self.store)
+        self.options = QueryOptions.model_validate((options.model_dump() if options else {}) | option_fields)
 
     def get_search_results(self, query_text: str | None = None, query_vector: list[float] | None = None,
                            image_id: str | None = None, top_k: int = 8, **kwargs: Any) -> RawSearchResult:
         """The cited context for an image of the graph (``image_id``), an image embedding (``query_vector``) or a
         text (``query_text``: a question or a draft report), from the ``top_k`` most similar images."""
-        ctx = retrieve_context(self.store, self.store.files, image_id=image_id, embedding=query_vector,
-                               text=None if (image_id or query_vector is not None) else query_text, k=top_k,
-                               hops=self.hops, guard=self.guard)
+        text = None if (image_id or query_vector is not None) else query_text
+        ctx = self.retriever.context(ContextQuery.of(
+            self.options, k=top_k, image_id=image_id, text=text,
+            embedding=None if query_vector is None else tuple(float(x) for x in query_vector)))
         records = [neo4j.Record({"content": finding_line(f), "metadata": {
             "kind": "finding", "cui": f.concept.cui, "polarity": f.polarity, "support": f.support,
             "agreement": f.agreement, "similarities": list(f.similarities),

@@ -21,13 +21,28 @@ as "nothing abnormal".
 from __future__ import annotations
 
 import json
-from typing import Callable
+from typing import Callable, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from graph.retrieve.ood import ordinal
 from graph.retrieve.records import Context, Finding, Triplet
 from kg.core.errors import InvalidInput
 
-FORMATS = ("findings", "kg-llava", "medmkg", "json")
+Format = Literal["findings", "kg-llava", "medmkg", "json"]
+FORMATS: tuple[str, ...] = get_args(Format)
+
+
+class PromptOptions(BaseModel):
+    """How the context is written for the model, declared once for the plugin, the service and MCP."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: Format = Field("findings", description="findings, kg-llava (KG-LLaVA's prompt), medmkg (its evidence "
+                                                   "lines) or json.")
+    max_tokens: int | None = Field(None, ge=1, le=100_000, description=(
+        "A budget for the rendered context and question: the lowest-ranked items are dropped to fit (counted with the "
+        "model's tokenizer in process, else by words)."))
 
 
 def _count(tokenizer) -> Callable[[str], int]:

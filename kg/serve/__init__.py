@@ -32,19 +32,14 @@ def build_app(graph_dir: Path, *, neo4j: str | None = None, api_key: str | None 
     require("api", "the retrieval service (kg serve)")
     if neo4j is not None:
         require("neo4j", "kg serve --neo4j")
-    from graph.store import FileStore
+    from graph.retrieve.context import similarity_record
+    from graph.stores import open_store
     from kg.serve.app import create_app
 
-    from graph.retrieve.context import similarity_record
-
-    files = FileStore(graph_dir).warm()
-    similarity_record(files)  # a build from before medkg recorded it: measured now, not on the first request
-    store = files
-    if neo4j is not None:
-        from graph.neo4j.store import Neo4jStore
-
-        store = Neo4jStore.connect(graph_dir, uri=neo4j)
-    app = create_app(files, store, api_key=api_key)
+    store = open_store(graph_dir, neo4j=neo4j)
+    store.files.warm()
+    similarity_record(store.files)  # a build from before medkg recorded it: measured now, not on the first request
+    app = create_app(store, api_key=api_key)
     # the store is millions of long-lived objects: leave them out of the cyclic collector's full scans, which
     # otherwise walk all of them every few thousand requests (measured on 100k images: p50 and throughput, below)
     gc.collect()

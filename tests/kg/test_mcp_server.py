@@ -36,7 +36,7 @@ def test_tools_over_stdio(sample_build):
         return sorted(t.name for t in (await c.list_tools()).tools)
 
     async def context(c):
-        return await c.call_tool("get_context", {"image_id": img, "k": 3, "question": "Is there an effusion?"})
+        return await c.call_tool("get_context", {"image_id": img, "options": {"k": 3}, "question": "Is there an effusion?"})
 
     async def concept(c):
         return await c.call_tool("lookup_concept", {"query": "pleural effusion"})

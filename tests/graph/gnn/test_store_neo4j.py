@@ -27,10 +27,10 @@ def test_training_on_a_build_writes_embeddings_the_retrieval_uses(trained):
     assert concept is not None and len(concept["gnnEmbedding"]) == 16
     writers = {(p.label, p.writer) for p in store.manifest.properties if p.name == "gnnEmbedding"}
     assert writers == {("Concept", "gnn/rgcn"), ("Image", "gnn/rgcn")}
-    from graph.retrieve import retrieve_context
+    from graph.retrieve import Retriever
 
     img = store.index.ids[0]
-    ctx = retrieve_context(store, store, image_id=img, k=5)
+    ctx = Retriever(store).context(image_id=img, k=5)
     assert all(-1.0 <= t.score <= 1.0 for t in ctx.triplets)  # cosine to the findings, not report support
     top = predict(out, "C0032227", "LOCATED_AT", k=5)
     assert len(top["tails"]) == 5 and top["model"] == "rgcn"

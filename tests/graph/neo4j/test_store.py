@@ -60,18 +60,18 @@ def test_the_neo4j_store_writes_into_the_database_and_the_folder(neo4j_env, samp
 
 def test_retrieval_over_neo4j_matches_the_file_store(neo4j_env, sample_build):
     from graph.neo4j.store import Neo4jStore
-    from graph.retrieve import retrieve_context
+    from graph.retrieve import Retriever
     from graph.store import FileStore
 
     settings, _ = neo4j_env
     assert kg("load", sample_build, "--quiet").returncode == 0
     files = FileStore(sample_build)
     img = files.index.ids[5]
-    local = retrieve_context(files, files, image_id=img, k=5, hops=2)
+    local = Retriever(files).context(image_id=img, k=5, hops=2)
     with Neo4jStore.connect(sample_build, settings=settings) as store:
-        remote = retrieve_context(store, files, image_id=img, k=5, hops=2)
+        remote = Retriever(store).context(image_id=img, k=5, hops=2)
         # the image's own vector (a file of the graph, encoded again) is that image there too: its study is left out
-        same = retrieve_context(store, files, embedding=files.index.vector(img), k=5, hops=2)
+        same = Retriever(store).context(embedding=files.index.vector(img), k=5, hops=2)
     assert [n.id for n in remote.neighbours] == [n.id for n in local.neighbours]
     assert same.query["imageId"] == img and [n.id for n in same.neighbours] == [n.id for n in local.neighbours]
     def shape(c):  # by concept and polarity: near-equal supports may order differently in float32

@@ -53,7 +53,7 @@ def agreement_losses(tmp_path_factory):
 
     out = agreement_store(tmp_path_factory.mktemp("agreement") / "store", groups=100, seed=3)
     files = FileStore(out)
-    return case_losses(files, files, calibration_cases(files, "validate"), list(range(1, 11)))
+    return case_losses(files, calibration_cases(files, "validate"), list(range(1, 11)))
 
 
 def test_on_a_generated_store_the_promise_holds_on_held_out_cases(agreement_losses):
@@ -88,14 +88,14 @@ def test_kg_calibrate_then_k_auto(sample_build, tmp_path):
     import subprocess
     import sys
 
-    from graph.retrieve import retrieve_context
+    from graph.retrieve import Retriever
     from graph.store import FileStore
 
     out = tmp_path / "g"
     shutil.copytree(sample_build, out)
     s = FileStore(out)
     with pytest.raises(InvalidInput, match="calibrated"):
-        retrieve_context(s, s, image_id=s.index.ids[0], k="auto")
+        Retriever(s).context(image_id=s.index.ids[0], k="auto")
     p = subprocess.run([sys.executable, "-m", "kg", "calibrate", str(out), "--split", "all", "--max-k", "6",
                         "--alpha", "0.7", "--delta", "0.2", "--check", "20", "--json"], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
@@ -105,7 +105,7 @@ def test_kg_calibrate_then_k_auto(sample_build, tmp_path):
     assert check["splits"] == 20 and check["nCalibration"] + check["nTest"] == cal["n"]
     assert 0 <= check["chosenOver"] <= 20 and sum(check["chosen"].values()) + check["abstained"] == 20
     s = FileStore(out)
-    c = retrieve_context(s, s, image_id=s.index.ids[0], k="auto")
+    c = Retriever(s).context(image_id=s.index.ids[0], k="auto")
     assert c.k.method == "calibrated" and c.k.k == cal["chosen"] and c.k.guarantee == cal["guarantee"]
     p = subprocess.run([sys.executable, "-m", "kg", "calibrate", str(out), "--split", "nosuchsplit"],
                        capture_output=True, text=True)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from graph.retrieve import Guard, retrieve_context
+from graph.retrieve import Retriever
 from graph.retrieve.ood import floor_for, measure, ordinal
 from graph.store import FileStore
 from kg.core.errors import InvalidInput
@@ -71,37 +71,37 @@ def test_measure_leaves_out_the_image_s_own_patient_and_study():
 @pytest.mark.parametrize("query", ["noise", "photo", "lateral"])
 def test_an_image_unlike_the_graph_abstains_with_its_reason(store, lateral, query):
     image = {"noise": noise_png(), "photo": photo_path(), "lateral": str(lateral)}[query]
-    c = retrieve_context(store, store, image=image, k=5)
+    c = Retriever(store).context(image=image, k=5)
     assert c.findings == () and c.triplets == () and c.neighbours == ()
     floor = store.manifest.similarity.patient[1]
     assert c.abstained.startswith(f"no similar image in the graph (best cosine {c.match.best:.2f}, the graph's 1st "
                                   f"percentile is {floor:.2f})")
     assert c.match.best < c.match.floor == pytest.approx(floor, abs=1e-6) and c.k.method == "abstain"
     # asked to, it answers from the least unlike images, and says how unlike they are
-    loose = retrieve_context(store, store, image=image, k=5, ood_percentile=0)
+    loose = Retriever(store).context(image=image, k=5, ood_percentile=0)
     assert loose.abstained is None and loose.findings and loose.match.floor is None
     assert loose.match.graph_percentile == 0.0
 
 
 def test_an_image_like_the_graph_s_own_gets_findings(store):
     img = store.index.ids[5]
-    c = retrieve_context(store, store, image_id=img, k=5)
+    c = Retriever(store).context(image_id=img, k=5)
     assert c.abstained is None and c.findings and c.match.best >= c.match.floor
     assert c.match.best == c.neighbours[0].score and 0 <= c.match.graph_percentile <= 100
 
 
 def test_percentile_and_min_similarity_set_the_floor(store):
     img = store.index.ids[5]
-    c = retrieve_context(store, store, image_id=img, k=5)
-    high = retrieve_context(store, store, image_id=img, k=5, min_similarity=min(c.match.best + 0.001, 1.0))
+    c = Retriever(store).context(image_id=img, k=5)
+    high = Retriever(store).context(image_id=img, k=5, min_similarity=min(c.match.best + 0.001, 1.0))
     assert high.abstained.endswith(f"below min_similarity {min(c.match.best + 0.001, 1.0):.2f})")
     assert high.match.percentile is None and high.findings == ()
-    at50 = retrieve_context(store, store, image_id=img, k=5, ood_percentile=50)
+    at50 = Retriever(store).context(image_id=img, k=5, ood_percentile=50)
     assert at50.match.floor == pytest.approx(np.interp(50, range(101), store.manifest.similarity.patient))
-    study_ref = retrieve_context(store, store, image_id=img, k=5, guard=Guard("study"))
+    study_ref = Retriever(store).context(image_id=img, k=5, exclude="study")
     assert study_ref.match.reference == "study" and c.match.reference == "patient"
     with pytest.raises(InvalidInput, match="ood_percentile"):
-        retrieve_context(store, store, image_id=img, ood_percentile=80)
+        Retriever(store).context(image_id=img, ood_percentile=80)
 
 
 def test_a_build_from_before_the_guard_gets_the_same_floor(sample_build, tmp_path):
@@ -112,14 +112,14 @@ def test_a_build_from_before_the_guard_gets_the_same_floor(sample_build, tmp_pat
     (out / "manifest.json").write_text(json.dumps(m))
     old = FileStore(out)
     assert old.manifest.similarity is None
-    c = retrieve_context(old, old, image=noise_png(), k=5)
+    c = Retriever(old).context(image=noise_png(), k=5)
     assert c.abstained and c.match.floor == pytest.approx(FileStore(sample_build).manifest.similarity.patient[1])
 
 
 def test_a_text_with_no_concept_of_the_graph_abstains(store):
-    c = retrieve_context(store, store, text="Is there free air under the diaphragm, a pneumoperitoneum?")
+    c = Retriever(store).context(text="Is there free air under the diaphragm, a pneumoperitoneum?")
     assert c.findings == () and c.triplets == () and "Pneumoperitoneum not in this graph" in c.abstained
-    nothing = retrieve_context(store, store, text="What do you see?")
+    nothing = Retriever(store).context(text="What do you see?")
     assert nothing.abstained == "no concept of the graph in the text (no finding, device or anatomy recognised)"
 
 

@@ -21,7 +21,7 @@ def store(sample_build):
 
 def test_similar_to_an_image_of_the_graph_leaves_the_image_out(store):
     img = store.index.ids[0]
-    hits = similar_images(store, store, img, k=3)
+    hits = similar_images(store, img, k=3)
     assert len(hits) == 3 and all(isinstance(h, ImageHit) for h in hits) and img not in {h.id for h in hits}
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     h = hits[0]
@@ -35,10 +35,10 @@ def test_a_new_image_file_is_encoded_with_the_builds_encoder(store, tmp_path):
     write_sample(tmp_path / "s")
     lateral = next((tmp_path / "s").rglob("749af0f7-*.jpg"))
     assert lateral.stem not in store.index  # left out of the build by --views
-    hits = similar_images(store, store, str(lateral), k=2)
+    hits = similar_images(store, str(lateral), k=2)
     assert len(hits) == 2
     with pytest.raises(NotFound, match="neither an image id"):
-        similar_images(store, store, "no-such-image", k=2)
+        similar_images(store, "no-such-image", k=2)
 
 
 def test_positive_findings_are_cited_per_image(store):

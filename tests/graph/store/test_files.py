@@ -44,7 +44,7 @@ def test_a_gnn_style_write_updates_the_table_and_the_manifest(build):
 
 
 def test_bad_writes_are_refused_and_change_nothing(build):
-    store = open_store("files", build)
+    store = open_store(build)
     before = (build / "nodes" / "Concept.parquet").read_bytes()
     cui = store.nodes("Concept")[0]["cui"]
     with pytest.raises(NotFound, match="not in the graph"):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from graph.retrieve import retrieve_context
+from graph.retrieve import Retriever
 from graph.store import FileStore
 from kg.core.errors import InvalidInput
 from kg.rag.prompt import render
@@ -13,7 +13,7 @@ from kg.rag.prompt import render
 @pytest.fixture(scope="module")
 def ctx(sample_build):
     s = FileStore(sample_build)
-    return retrieve_context(s, s, image_id=s.index.ids[5], k=5, hops=1)
+    return Retriever(s).context(image_id=s.index.ids[5], k=5, hops=1)
 
 
 def test_findings_format_says_absent_as_absent(ctx):
