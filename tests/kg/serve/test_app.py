@@ -262,9 +262,9 @@ def test_schemathesis_finds_no_server_error(service, tmp_path):
     assert m and m.group(1) == m.group(2) and int(m.group(1)) > 100, tail  # every generated case passed
 
 
-def test_the_json_fast_path_answers_as_the_declared_route(service, sample_build):
-    """POST /v1/context with a JSON content type is served by a plain-ASGI fast path; without a content type the
-    FastAPI route (which takes it as JSON) answers. Both give the same bodies, errors included."""
+def test_json_with_and_without_a_content_type_answers_the_same(service, sample_build):
+    """POST /v1/context with a JSON content type, and without one (taken as JSON): one route, one error path, the
+    same bodies, errors included."""
     import http.client
     from urllib.parse import urlsplit
 
