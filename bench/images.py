@@ -73,7 +73,7 @@ def main() -> None:
     for name, make in encoders:
         enc = make()
 
-        def run():
+        def run(enc=enc):
             for b in range(0, len(ims), args.batch_size):
                 enc.encode(ims[b : b + args.batch_size])
             if getattr(enc, "device", "cpu").startswith("cuda"):

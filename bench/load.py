@@ -98,7 +98,7 @@ def main() -> None:
                     break
                 except httpx.HTTPError:
                     if proc.poll() is not None:
-                        raise SystemExit(proc.stderr.read().decode())
+                        raise SystemExit(proc.stderr.read().decode()) from None
                     time.sleep(0.5)
             asyncio.run(run(url, requests_mix(vecs, ids, 1000, seed=1), a.concurrency))  # warm-up
             marks = {"after warm-up": rss_mb(proc.pid)}

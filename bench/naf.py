@@ -42,7 +42,7 @@ def main() -> None:
     for method in args.methods.split(","):
         result = {}
 
-        def run():
+        def run(result=result, method=method):
             result["r"] = naf(ids, ei, er, ec, method)
 
         med, all_ = timed(run, args.repeats)

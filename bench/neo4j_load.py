@@ -87,7 +87,7 @@ def main() -> None:
     import os
 
     from graph.neo4j import Neo4jClient, Neo4jSettings, clear, load_graph
-    from kg.neo4j_local import ServerHome, write_conf, admin, start, stop
+    from kg.neo4j_local import ServerHome, admin, start, stop, write_conf
 
     tmp = Path(tempfile.mkdtemp(prefix="medkg-bench-"))
     t = time.perf_counter()

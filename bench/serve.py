@@ -249,7 +249,7 @@ def main() -> None:
                     break
                 except httpx.HTTPError:
                     if proc.poll() is not None or time.monotonic() > deadline:
-                        raise SystemExit(proc.stderr.read().decode())
+                        raise SystemExit(proc.stderr.read().decode()) from None
                     time.sleep(0.5)
             health = []
             with httpx.Client(base_url=url) as c:

@@ -7,9 +7,10 @@ when ``workers > 1``. Results keep the input order, so builds stay deterministic
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing import get_context
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 

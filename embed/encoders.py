@@ -13,7 +13,8 @@ offline; it captures global appearance only. Real use wants a learned encoder
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image

@@ -118,7 +118,7 @@ class VectorIndex:
             _faiss().write_index(self._faiss_index, str(folder / "faiss.index"))
 
     @classmethod
-    def load(cls, folder: Path) -> "VectorIndex":
+    def load(cls, folder: Path) -> VectorIndex:
         vec = folder / "vectors.npy"
         if not vec.is_file():
             raise NotFound(f"no vector index in {folder}", code="E208", fix="build the graph first (kg build)")

@@ -18,9 +18,10 @@ encoder id says so.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -98,7 +99,7 @@ class OpenClipEncoder:
         self.label = label or model_name
 
     @classmethod
-    def from_spec(cls, spec: str | None) -> "OpenClipEncoder":
+    def from_spec(cls, spec: str | None) -> OpenClipEncoder:
         if not spec:
             raise InvalidInput("the open_clip encoder needs a model", code="E136", fix=f"use {FIX}")
         if spec.startswith("hf-hub:"):
@@ -131,7 +132,7 @@ class OpenClipEncoder:
     def prepare(self, image: Image.Image) -> Any:
         return self._preparer.prepare(image)
 
-    def preparer(self) -> "ClipPreparer":
+    def preparer(self) -> ClipPreparer:
         """The preprocessing without the model, for decoding workers."""
         return self._preparer
 

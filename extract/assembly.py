@@ -31,10 +31,10 @@ class Span:
     polarity: str = "positive"
     reason: str = ""
     weak: bool = False
-    composed_from: "Span | None" = None
-    located: list["Span"] = field(default_factory=list)
-    modifies: "Span | None" = None
-    suggests: list["Span"] = field(default_factory=list)
+    composed_from: Span | None = None
+    located: list[Span] = field(default_factory=list)
+    modifies: Span | None = None
+    suggests: list[Span] = field(default_factory=list)
 
 
 

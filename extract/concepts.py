@@ -10,8 +10,9 @@ Order of the modules, one direction: concepts <- lexicon, umls <- loading <- lin
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Protocol
+from typing import Protocol
 
 GROUPS = ("ANATOMY", "OBSERVATION", "DEVICE")
 

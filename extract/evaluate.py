@@ -93,7 +93,8 @@ def load_labels(path: Path) -> dict[str, dict[str, str]]:
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"cannot read labels: {exc}", code="E115", where=str(path), fix="pass a JSON object {report: {finding: label}}") from None
+        raise InvalidInput(f"cannot read labels: {exc}", code="E115", where=str(path),
+                           fix="pass a JSON object {report: {finding: label}}") from None
     out: dict[str, dict[str, str]] = {}
     for rid, findings in raw.items():
         row = {}

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Iterable
 
 from extract.concepts import (
     GROUPS,
@@ -38,7 +38,7 @@ class Lexicon:
         self._first: set[str] = {k[0] for k in self._phrases}
 
     @classmethod
-    def from_tsv(cls, path: str | Path) -> "Lexicon":
+    def from_tsv(cls, path: str | Path) -> Lexicon:
         path = Path(path)
         concepts: list[Concept] = []
         version = "unversioned"
@@ -78,7 +78,7 @@ class Lexicon:
         return cls(concepts, name=f"lexicon:{path.name}", version=version)
 
     @classmethod
-    def default(cls) -> "Lexicon":
+    def default(cls) -> Lexicon:
         return _default_lexicon()
 
     def concept(self, cui: str) -> Concept | None:

@@ -87,7 +87,7 @@ class Linker:
         self._ngram = None
         self.link = lru_cache(maxsize=200_000)(self._link)
 
-    def prepare(self) -> "Linker":
+    def prepare(self) -> Linker:
         """Build every lookup structure now (they are otherwise built on first need)."""
         if not hasattr(self, "_words"):
             self._build_words()

@@ -132,7 +132,7 @@ def split_sections(text: str) -> tuple[Section, ...]:
     heads = _headers(text)
     breaks = [m.start() for m in _PARA_RE.finditer(text)]
     sections: list[Section] = []
-    for i, (hs, body_start, header) in enumerate(heads):
+    for i, (_, body_start, header) in enumerate(heads):
         body_end = heads[i + 1][0] if i + 1 < len(heads) else len(text)
         name = canonical_section_name(header)
         if name in OTHER_HEADERS:

@@ -17,9 +17,9 @@ import hashlib
 import json
 import random
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 from extract.neural import BIO_LABELS
 from extract.radgraph import RGDoc, read_radgraph

@@ -76,7 +76,8 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "can not rule out", "difficult to exclude", "equivocal", "borderline", "presumed",
         "presumably", "indeterminate", "potential",
         "potentially", "perhaps", "impossible to exclude", "with or without",
-        "would be difficult to exclude", "raising concern for", "raises concern for", "possibly representing", "may well represent", "likely representing", "maybe", "to exclude", "to rule out", "rule out", "r/o",
+        "would be difficult to exclude", "raising concern for", "raises concern for", "possibly representing",
+        "may well represent", "likely representing", "maybe", "to exclude", "to rule out", "rule out", "r/o",
         # a hedge before a causal link keeps its reach ("possibly due to atelectasis"): these outrank "due to" (term)
         "possibly due to", "may be due to", "could be due to", "might be due to", "possibly secondary to",
         "possibly related to", "may be related to", "could be related to",

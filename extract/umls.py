@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -254,7 +254,8 @@ class UmlsIndex:
     def __init__(self, folder: Path):
         folder = Path(folder)
         if not (folder / "index.json").is_file():
-            raise InvalidInput(f"{folder} is not a medkg UMLS index", code="E132", fix="build one with `kg umls index META_DIR --out INDEX`")
+            raise InvalidInput(f"{folder} is not a medkg UMLS index", code="E132",
+                               fix="build one with `kg umls index META_DIR --out INDEX`")
         self.folder = folder
         self.meta = json.loads((folder / "index.json").read_text())
         self.name = f"umls:{self.meta.get('release', folder.name)}"

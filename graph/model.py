@@ -54,7 +54,7 @@ class Graph:
         else:
             self.edges[t.name] = t
 
-    def sort(self) -> "Graph":
+    def sort(self) -> Graph:
         for t in self.nodes.values():
             t.rows.sort(key=lambda r: r[t.key])
         for t in self.edges.values():

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from graph.neo4j.client import Neo4jSettings
 
 
-def open_store(out: Path | str, *, neo4j: "Neo4jSettings | str | bool | None" = None,
+def open_store(out: Path | str, *, neo4j: Neo4jSettings | str | bool | None = None,
                database: str | None = None) -> Store:
     """The build in ``out``; with ``neo4j`` (settings, a Bolt URI, or True for the NEO4J_* variables) graph
     queries go to that database. A Neo4j store holds a connection: close it (``with`` works) when done."""

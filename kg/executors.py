@@ -10,9 +10,10 @@ executor gives the results in input order, so the outputs are the same byte for 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from multiprocessing import get_context
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from kg.core.errors import InvalidInput
 from kg.core.registry import Registry

@@ -11,9 +11,9 @@
 
 Ray Data retries a task and restarts an actor whose worker died (its defaults for map operators), and every
 chunk carries its position, so a build that lost a worker gives the same output as one that did not. Without an
-address a local Ray instance with ``workers`` CPUs (every CPU unless ``--workers`` says) is started for the build and stopped after it; with one
-(``auto``, ``ray://host:10001``) the build joins that cluster and every node must see the same image paths and
-encoder files (``pip install 'medkg[ray]'`` on every node).
+address a local Ray instance with ``workers`` CPUs (every CPU unless ``--workers`` says) is started for the build
+and stopped after it; with one (``auto``, ``ray://host:10001``) the build joins that cluster and every node must
+see the same image paths and encoder files (``pip install 'medkg[ray]'`` on every node).
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ import pickle
 import sys
 import tempfile
 import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -43,7 +43,7 @@ class StepContext:
     extractor: Extractor
 
     @classmethod
-    def build(cls, config: StepConfig) -> "StepContext":
+    def build(cls, config: StepConfig) -> StepContext:
         index = load_concept_index(config.umls)
         return cls(config, index, get_extractor(config.extractor_spec, index))
 

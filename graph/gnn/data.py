@@ -63,7 +63,7 @@ class KGData:
 
     @classmethod
     def from_triples(cls, rows: list[tuple[tuple[str, str], str, tuple[str, str]]],
-                     names: dict[tuple[str, str], str] | None = None) -> "KGData":
+                     names: dict[tuple[str, str], str] | None = None) -> KGData:
         """From ``((label, key), relation, (label, key))`` rows (duplicates dropped)."""
         if not rows:
             raise InvalidInput("the graph has no edges between images and concepts to learn from", code="E1101",
@@ -77,7 +77,7 @@ class KGData:
         return cls(entities, relations, arr, [names.get(e) or e[1] for e in entities])
 
     @classmethod
-    def from_graph(cls, g: Graph, *, labels: tuple[str, ...] = LABELS) -> "KGData":
+    def from_graph(cls, g: Graph, *, labels: tuple[str, ...] = LABELS) -> KGData:
         """Every relationship between nodes of ``labels`` (default: images and concepts), typed by its type."""
         rows = []
         for t in g.edges.values():
@@ -88,7 +88,7 @@ class KGData:
         return cls.from_triples(rows, names)
 
     @classmethod
-    def from_maps(cls, maps: dict, triples: np.ndarray) -> "KGData":
+    def from_maps(cls, maps: dict, triples: np.ndarray) -> KGData:
         return cls([tuple(e) for e in maps["entities"]], list(maps["relations"]), triples, list(maps.get("names") or []))
 
     def edge_index(self, triples: np.ndarray, *, inverse: bool = True):

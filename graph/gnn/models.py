@@ -281,8 +281,8 @@ def _compgcn_conv_cls():
         ``BN(1/3 (sum_{(u, r) -> v} W_dir(r) phi(x_u, z_r) / c_{v,dir} + W_loop phi(x_v, z_loop)) + b)``, ``dir`` the
         edge's direction (a relation or its inverse: ``edge_type >= R``), ``c`` v's in-degree in that direction,
         ``BN`` batch normalisation as in the authors' code (without it products of small vectors shrink layer by
-        layer and nothing learns); the relations move on as ``W_rel z_r``. Shapes: ``x [N, in]``, ``edge_index [2, E]``, ``edge_type [E]`` in
-        ``0..2R-1``, ``rel [2R, in]`` -> ``([num_out, out], [2R, out])``."""
+        layer and nothing learns); the relations move on as ``W_rel z_r``. Shapes: ``x [N, in]``,
+        ``edge_index [2, E]``, ``edge_type [E]`` in ``0..2R-1``, ``rel [2R, in]`` -> ``([num_out, out], [2R, out])``."""
 
         def __init__(self, in_channels: int, out_channels: int, composition: str):
             super().__init__(aggr="add")

@@ -8,8 +8,8 @@ split; ``checkpoint.pt`` to resume; ``metrics.json`` test metrics). Training wri
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

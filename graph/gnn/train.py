@@ -4,8 +4,8 @@ Full batch: each step encodes the whole training graph (R-GCN) and scores ``batc
 every entity as tail and head (PyG's KGE models draw their own corrupted triples). Neighbour mini-batches (R-GCN,
 ``batch_mode="neighbor"``, or ``"auto"`` when a full-batch step would not fit in memory): each step samples the
 seed triples' neighbourhoods with PyG's ``LinkNeighborLoader`` (``neighbors`` incoming edges per node and layer)
-and scores the triples against the subgraph's nodes; evaluation still encodes the whole graph, without gradients. On CUDA the forward pass runs
-under bfloat16 autocast unless ``precision="fp32"``. A checkpoint (``checkpoint.pt``) is written after every
+and scores the triples against the subgraph's nodes; evaluation still encodes the whole graph, without gradients.
+On CUDA the forward pass runs under bfloat16 autocast unless ``precision="fp32"``. A checkpoint (``checkpoint.pt``) is written after every
 evaluation and the best weights (``model.pt``) whenever validation MRR improves, each to a temporary file first.
 """
 
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch

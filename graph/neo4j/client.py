@@ -35,7 +35,7 @@ class Neo4jSettings:
 
     @classmethod
     def from_env(cls, uri: str | None = None, user: str | None = None, password: str | None = None,
-                 database: str | None = None) -> "Neo4jSettings":
+                 database: str | None = None) -> Neo4jSettings:
         env = neo4j_env()
         uri = uri or env.uri
         if not uri:
@@ -60,7 +60,8 @@ class Neo4jClient:
             self.driver = neo4j.GraphDatabase.driver(settings.uri, auth=(settings.user, settings.password),
                                                      connection_timeout=10, max_transaction_retry_time=30)
         except ValueError as exc:
-            raise InvalidInput(f"bad Neo4j URI {settings.uri!r}: {exc}", code="E148", fix="use bolt://host:port or neo4j://host:port") from None
+            raise InvalidInput(f"bad Neo4j URI {settings.uri!r}: {exc}", code="E148",
+                               fix="use bolt://host:port or neo4j://host:port") from None
         self._check()
 
     def _check(self) -> None:
@@ -87,7 +88,7 @@ class Neo4jClient:
             raise Unavailable(f"Neo4j refused the connection: {exc.message}", code="E420", fix="check the server log") from None
 
     @classmethod
-    def from_driver(cls, driver, database: str | None = None) -> "Neo4jClient":
+    def from_driver(cls, driver, database: str | None = None) -> Neo4jClient:
         """A client over a driver the caller owns (an adapter's): checked the same way, never closed by medkg."""
         self = cls.__new__(cls)
         self.settings = Neo4jSettings(uri="(the caller's driver)", user="", password="", database=database or "neo4j")
@@ -100,7 +101,7 @@ class Neo4jClient:
         if not getattr(self, "_borrowed", False):
             self.driver.close()
 
-    def __enter__(self) -> "Neo4jClient":
+    def __enter__(self) -> Neo4jClient:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -19,12 +19,12 @@ by the driver's managed transactions.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pyarrow as pa

@@ -7,8 +7,9 @@ vectors), so the next ``kg load`` and the database agree.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -31,11 +32,11 @@ class Neo4jStore:
 
     @classmethod
     def connect(cls, out: Path | str, *, uri: str | None = None, database: str | None = None,
-                settings: Neo4jSettings | None = None) -> "Neo4jStore":
+                settings: Neo4jSettings | None = None) -> Neo4jStore:
         return cls(Neo4jClient(settings or Neo4jSettings.from_env(uri, database=database)), FileStore(out))
 
     @classmethod
-    def from_driver(cls, driver, out: Path | str, *, database: str | None = None) -> "Neo4jStore":
+    def from_driver(cls, driver, out: Path | str, *, database: str | None = None) -> Neo4jStore:
         """Over a neo4j driver the caller already has (it stays the caller's to close)."""
         return cls(Neo4jClient.from_driver(driver, database), FileStore(out))
 
@@ -46,7 +47,7 @@ class Neo4jStore:
     def close(self) -> None:
         self.client.close()
 
-    def __enter__(self) -> "Neo4jStore":
+    def __enter__(self) -> Neo4jStore:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -47,7 +47,7 @@ class QueryOptions(BaseModel):
         "a file or vector at cosine >= 0.9999 to it); none: no leakage guard."))
     with_text: bool = Field(False, description="Quote the evidence's report text in citations (when the build kept it).")
 
-    def options(self) -> "QueryOptions":
+    def options(self) -> QueryOptions:
         """The options alone (a query without its input)."""
         return QueryOptions.model_validate(self.model_dump(include=set(QueryOptions.model_fields)))
 
@@ -62,7 +62,7 @@ class ContextQuery(QueryOptions):
     text: str | None = Field(None, description="A question or draft report (a text-only query).")
 
     @model_validator(mode="after")
-    def _one_input(self) -> "ContextQuery":
+    def _one_input(self) -> ContextQuery:
         given = [n for n in INPUTS if getattr(self, n) is not None]
         if len(given) != 1:
             raise InvalidInput(f"give exactly one of image_id, image, embedding or text (got {', '.join(given) or 'none'})",
@@ -74,7 +74,7 @@ class ContextQuery(QueryOptions):
         return next(n for n in INPUTS if getattr(self, n) is not None)
 
     @classmethod
-    def of(cls, options: QueryOptions | None = None, **fields) -> "ContextQuery":
+    def of(cls, options: QueryOptions | None = None, **fields) -> ContextQuery:
         """The input in ``fields`` (and any option overrides) on top of ``options``."""
         base = options.model_dump(include=set(QueryOptions.model_fields)) if options is not None else {}
         return cls.model_validate(base | {k: v for k, v in fields.items() if v is not None or k not in INPUTS})

@@ -1,14 +1,16 @@
 """The store: where a built graph lives and how the rest of medkg reads and extends it.
 
 Two stores share one :class:`Store` protocol: :class:`FileStore` (the build folder: Parquet tables, the vector
-index and a typed :class:`Manifest`; the default) and :class:`Neo4jStore` (``graph.neo4j.store``: a Neo4j database the build was
-loaded into; ``graph.stores`` opens either by name). Both answer node lookups and nearest-image queries and take node properties written after the
-build (a GNN's embeddings) through :meth:`Store.write_node_property`.
+index and a typed :class:`Manifest`; the default) and :class:`Neo4jStore` (``graph.neo4j.store``: a Neo4j database
+the build was loaded into); ``graph.stores.open_store`` opens either. Both answer node lookups and nearest-image
+queries and take node properties written after the build (a GNN's embeddings) through
+:meth:`Store.write_node_property`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from graph.store.files import (
     EdgeRef,

@@ -13,10 +13,11 @@ Layout::
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -164,7 +165,7 @@ class FileStore:
         self._memos: dict[str, dict] = {}
 
     @property
-    def files(self) -> "FileStore":
+    def files(self) -> FileStore:
         """The build folder behind the store: for a file store, itself."""
         return self
 
@@ -172,7 +173,7 @@ class FileStore:
         """Nothing to release (the tables are in memory); a store opened with ``open_store`` is closed the same way
         whichever it is."""
 
-    def __enter__(self) -> "FileStore":
+    def __enter__(self) -> FileStore:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -183,7 +184,7 @@ class FileStore:
         while the store is open and emptied when a property is written."""
         return self._memos.setdefault(name, {})
 
-    def warm(self) -> "FileStore":
+    def warm(self) -> FileStore:
         """Read everything the queries use now (a service does this before it takes requests)."""
         self.graph, self.index, self._by_key, self._findings, self._concept_adjacency  # noqa: B018
         return self

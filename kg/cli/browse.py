@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -64,8 +63,15 @@ def neighbors(
 @app.command()
 def export(
     graph_dir: Path = typer.Argument(..., metavar="DIR"),
-    format: str = typer.Option(..., "--format", "-f", help="graphml, rdf (Turtle), medmkg (MedMKG.csv's columns) or neo4j-admin (CSV for bulk import)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file (folder for neo4j-admin; default: DIR/graph.graphml, DIR/graph.ttl, DIR/graph.medmkg.csv, DIR/neo4j-import/)."),
+    format: str = typer.Option(
+        ..., "--format", "-f",
+        help="graphml, rdf (Turtle), medmkg (MedMKG.csv's columns) or neo4j-admin (CSV for bulk import)."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o",
+        help="Output file (folder for neo4j-admin; default: DIR/graph.graphml, DIR/graph.ttl, DIR/graph.medmkg.csv, "
+             "DIR/neo4j-import/)."
+    ),
     database: str = typer.Option("neo4j", "--database", help="neo4j-admin: the database to import into."),
 ):
     """Export the graph as GraphML, RDF Turtle, MedMKG CSV, or CSV files for neo4j-admin import."""
@@ -97,8 +103,11 @@ def similar(
     k: int = typer.Option(10, "-k", min=1, help="How many neighbours."),
     exact: bool = typer.Option(False, "--exact", help="Exact search even when the index is approximate."),
     json_out: bool = typer.Option(False, "--json"),
-    neo4j: bool = typer.Option(False, "--neo4j", help="Answer through Neo4j's vector index (db.index.vector.queryNodes); NEO4J_* settings."),
-    database: Optional[str] = NEO4J_OPTS["database"],
+    neo4j: bool = typer.Option(
+        False, "--neo4j",
+        help="Answer through Neo4j's vector index (db.index.vector.queryNodes); NEO4J_* settings."
+    ),
+    database: str | None = NEO4J_OPTS["database"],
 ):
     """The images most similar to an image of the graph or a new image file."""
     import json

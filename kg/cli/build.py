@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,22 +14,48 @@ from kg.core.errors import InvalidInput
 
 @app.command()
 def build(
-    source: Optional[Path] = typer.Argument(None, help="Corpus: MIMIC-CXR root, IU X-ray XML folder, JSONL/CSV file or .txt folder."),
+    source: Path | None = typer.Argument(None, help="Corpus: MIMIC-CXR root, IU X-ray XML folder, JSONL/CSV file or .txt folder."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder for the embedded graph."),
     sample: bool = typer.Option(False, "--sample", help="Build the bundled sample corpus instead of SOURCE."),
     format: str = typer.Option("auto", "--format", "-f", help="auto, mimic, iu-xml, jsonl, csv or text."),
-    images: Optional[str] = typer.Option(None, "--images", help="Image root when images live apart from the reports: a folder, or a URL fsspec reads (s3://bucket/mimic-cxr-jpg/2.0.0; pip install 'medkg[remote]' s3fs)."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Read at most this many records."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Processes for extraction and image encoding (default 1; with --engine ray, the local Ray instance's CPUs: every CPU of this machine)."),
-    executor: Optional[str] = typer.Option(None, "--executor", "--engine", help="How the per-study step and the image stage run: local, processes, or ray (Ray Data: a local instance with --workers CPUs, or the cluster at --ray-address) (default: processes when --workers > 1)."),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Join this Ray cluster (auto, or ray://HOST:10001) and run on it; implies --engine ray."),
-    encode_actors: Optional[int] = typer.Option(None, "--encode-actors", min=1, help="Ray engine: image encoder actors (default: one per GPU of the cluster, else half its CPUs)."),
-    gpus_per_actor: Optional[float] = typer.Option(None, "--gpus-per-actor", min=0, help="Ray engine: GPUs per encoder actor (default: 1 when the cluster has GPUs and the encoder is a model, else 0)."),
+    images: str | None = typer.Option(
+        None, "--images",
+        help="Image root when images live apart from the reports: a folder, or a URL fsspec reads "
+             "(s3://bucket/mimic-cxr-jpg/2.0.0; pip install 'medkg[remote]' s3fs)."
+    ),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Read at most this many records."),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1,
+        help="Processes for extraction and image encoding (default 1; with --engine ray, the local Ray instance's "
+             "CPUs: every CPU of this machine)."
+    ),
+    executor: str | None = typer.Option(
+        None, "--executor", "--engine",
+        help="How the per-study step and the image stage run: local, processes, or ray (Ray Data: a local instance "
+             "with --workers CPUs, or the cluster at --ray-address) (default: processes when --workers > 1)."
+    ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address",
+        help="Join this Ray cluster (auto, or ray://HOST:10001) and run on it; implies --engine ray."
+    ),
+    encode_actors: int | None = typer.Option(
+        None, "--encode-actors", min=1,
+        help="Ray engine: image encoder actors (default: one per GPU of the cluster, else half its CPUs)."
+    ),
+    gpus_per_actor: float | None = typer.Option(
+        None, "--gpus-per-actor", min=0,
+        help="Ray engine: GPUs per encoder actor (default: 1 when the cluster has GPUs and the encoder is a model, "
+             "else 0)."
+    ),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first bad record (exit 2) instead of quarantining it."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     extractor: str = typer.Option("rules", "--extractor", help="rules, transformers:<model folder> or radgraph[:model]."),
-    radgraph: Optional[Path] = typer.Option(None, "--radgraph", help="Use these RadGraph annotations (JSON) instead of an extractor."),
-    umls: Optional[Path] = typer.Option(None, "--umls", help="A UMLS index folder (kg umls index), or a release META folder (indexed once into the cache), instead of the bundled lexicon."),
+    radgraph: Path | None = typer.Option(None, "--radgraph", help="Use these RadGraph annotations (JSON) instead of an extractor."),
+    umls: Path | None = typer.Option(
+        None, "--umls",
+        help="A UMLS index folder (kg umls index), or a release META folder (indexed once into the cache), instead "
+             "of the bundled lexicon."
+    ),
     umls_parents: int = typer.Option(0, "--umls-parents", min=0, help="Add isa ancestors up to N levels, so sibling findings connect."),
     encoder: str = typer.Option("pixels", "--encoder", help="Image encoder: pixels[:SIZE] (offline default)."),
     naf: str = typer.Option("medmkg", "--naf", help="Neighbor-aware filtering: none, medmkg or greedy."),
@@ -39,8 +64,8 @@ def build(
     views: str = typer.Option("PA,AP", "--views", help="ViewPositions to keep when the metadata gives them; '' keeps all."),
     no_text: bool = typer.Option(False, "--no-text", help="Do not store report text on Report nodes."),
     one_image: bool = typer.Option(False, "--one-image-per-study", help="Keep one image per study (first of --views order)."),
-    neo4j_uri: Optional[str] = typer.Option(None, "--neo4j", help="Also load the graph into Neo4j at this Bolt URI."),
-    database: Optional[str] = NEO4J_OPTS["database"],
+    neo4j_uri: str | None = typer.Option(None, "--neo4j", help="Also load the graph into Neo4j at this Bolt URI."),
+    database: str | None = NEO4J_OPTS["database"],
     force: bool = typer.Option(False, "--force", help="Build into a non-empty folder that holds no medkg build "
                                "(medkg still never replaces a file it did not write)."),
 ):
@@ -65,7 +90,8 @@ def build(
     try:
         settings = BuildSettings(
             source=source, out=out, format=format, images=images, limit=limit, workers=workers, strict=strict,
-            quiet=quiet, extractor=extractor, radgraph=radgraph, umls=umls, umls_parents=umls_parents, encoder=encoder, naf=naf, views=views, keep_text=not no_text,
+            quiet=quiet, extractor=extractor, radgraph=radgraph, umls=umls, umls_parents=umls_parents, encoder=encoder,
+            naf=naf, views=views, keep_text=not no_text,
             similar_k=similar_k, batch_size=batch_size, one_image_per_study=one_image, force=force, executor=executor,
             ray_address=ray_address, encode_actors=encode_actors, gpus_per_actor=gpus_per_actor,
         )
@@ -100,7 +126,7 @@ def build(
 @app.command("sample")
 def sample_cmd(
     dest: Path = typer.Argument(..., help="An empty (or new) folder to write the corpus to (MIMIC layout)."),
-    studies: Optional[int] = typer.Option(None, "--studies", min=1, max=10_000_000, help="Generate a larger corpus "
+    studies: int | None = typer.Option(None, "--studies", min=1, max=10_000_000, help="Generate a larger corpus "
                                           "of N studies from the sample's reports (three studies per patient)."),
     images: bool = typer.Option(False, "--images", help="With --studies: each study gets its sample images."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -17,13 +16,29 @@ def extract_cmd(
     source: Path = typer.Argument(..., help="Any corpus `kg build` reads."),
     out: Path = typer.Option(..., "--out", "-o", help="Output JSONL (one object per report); bad records go to OUT.quarantine.jsonl."),
     format: str = typer.Option("auto", "--format", "-f"),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Processes (default 1; with --engine ray, every CPU of this machine)."),
-    executor: Optional[str] = typer.Option(None, "--executor", "--engine", help="local, processes, or ray[:ADDRESS] (default: processes when --workers > 1)."),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Join this Ray cluster (auto, HOST:6379 or ray://HOST:10001); implies --engine ray."),
-    gpus_per_actor: Optional[float] = typer.Option(None, "--gpus-per-actor", min=0, help="Ray engine: GPUs per extractor actor (default: 1 when the cluster has GPUs and the extractor is a model, else 0)."),
+    limit: int | None = typer.Option(None, "--limit", min=1),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1,
+        help="Processes (default 1; with --engine ray, every CPU of this machine)."
+    ),
+    executor: str | None = typer.Option(
+        None, "--executor", "--engine",
+        help="local, processes, or ray[:ADDRESS] (default: processes when --workers > 1)."
+    ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address",
+        help="Join this Ray cluster (auto, HOST:6379 or ray://HOST:10001); implies --engine ray."
+    ),
+    gpus_per_actor: float | None = typer.Option(
+        None, "--gpus-per-actor", min=0,
+        help="Ray engine: GPUs per extractor actor (default: 1 when the cluster has GPUs and the extractor is a "
+             "model, else 0)."
+    ),
     extractor: str = typer.Option("rules", "--extractor", help="Extractor backend."),
-    umls: Optional[Path] = typer.Option(None, "--umls", help="A UMLS index folder or release META folder (or a lexicon .tsv) instead of the bundled lexicon."),
+    umls: Path | None = typer.Option(
+        None, "--umls",
+        help="A UMLS index folder or release META folder (or a lexicon .tsv) instead of the bundled lexicon."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Extract sections, RadGraph entities/relations and concepts with polarity, per report."""
@@ -47,15 +62,18 @@ app.add_typer(eval_app, name="eval")
 
 @eval_app.command("extract")
 def eval_extract(
-    source: Optional[Path] = typer.Argument(None, help="Reports to extract (any corpus format), with --labels."),
-    labels: Optional[Path] = typer.Option(None, "--labels", help="Finding labels JSON {report: {finding: label}}."),
-    finding_map: Optional[Path] = typer.Option(None, "--map", help="finding<TAB>CUI|CUI table (default: bundled)."),
-    radgraph_gold: Optional[Path] = typer.Option(None, "--radgraph", help="RadGraph-format gold JSON to score entities/relations."),
-    labeler: Optional[str] = typer.Option(None, "--labeler", help="labeler_1 or labeler_2 for PhysioNet gold files."),
-    errors: Optional[Path] = typer.Option(None, "--errors", help="Write every disagreement (JSONL) here."),
+    source: Path | None = typer.Argument(None, help="Reports to extract (any corpus format), with --labels."),
+    labels: Path | None = typer.Option(None, "--labels", help="Finding labels JSON {report: {finding: label}}."),
+    finding_map: Path | None = typer.Option(None, "--map", help="finding<TAB>CUI|CUI table (default: bundled)."),
+    radgraph_gold: Path | None = typer.Option(None, "--radgraph", help="RadGraph-format gold JSON to score entities/relations."),
+    labeler: str | None = typer.Option(None, "--labeler", help="labeler_1 or labeler_2 for PhysioNet gold files."),
+    errors: Path | None = typer.Option(None, "--errors", help="Write every disagreement (JSONL) here."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
     extractor: str = typer.Option("rules", "--extractor"),
-    umls: Optional[Path] = typer.Option(None, "--umls", help="A UMLS index folder or release META folder (or a lexicon .tsv) instead of the bundled lexicon."),
+    umls: Path | None = typer.Option(
+        None, "--umls",
+        help="A UMLS index folder or release META folder (or a lexicon .tsv) instead of the bundled lexicon."
+    ),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes."),
 ):
     """Per-finding and micro P/R/F1 per polarity (--labels), or RadGraph entity/relation F1 (--radgraph)."""
@@ -86,18 +104,38 @@ def eval_extract(
 @app.command("label")
 def label_cmd(
     source: Path = typer.Argument(..., help="Any corpus `kg build` reads."),
-    schema: str = typer.Option(..., "--schema", help="chexpert (the CheXpert labeler's 14 observations) or chestxray14 (NegBio's 14 findings)."),
+    schema: str = typer.Option(
+        ..., "--schema",
+        help="chexpert (the CheXpert labeler's 14 observations) or chestxray14 (NegBio's 14 findings)."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="The CSV to write, in the schema's layout."),
-    uncertain: Optional[str] = typer.Option(None, "--uncertain", help="ones, zeros or keep (-1): what an uncertain finding becomes (default: keep for chexpert, zeros for chestxray14)."),
-    probable: str = typer.Option("positive", "--probable", help="positive or uncertain: what a probable finding ('likely', 'consistent with') becomes."),
-    differential: Optional[str] = typer.Option(None, "--differential", help="positive or uncertain: a finding named as one side of a differential ('atelectasis or pneumonia'); default uncertain for chexpert, positive for chestxray14."),
-    finding_map: Optional[Path] = typer.Option(None, "--map", help="schema<TAB>label<TAB>CUI|CUI table (default: bundled extract/data/label_map.tsv)."),
+    uncertain: str | None = typer.Option(
+        None, "--uncertain",
+        help="ones, zeros or keep (-1): what an uncertain finding becomes (default: keep for chexpert, zeros for "
+             "chestxray14)."
+    ),
+    probable: str = typer.Option(
+        "positive", "--probable",
+        help="positive or uncertain: what a probable finding ('likely', 'consistent with') becomes."
+    ),
+    differential: str | None = typer.Option(
+        None, "--differential",
+        help="positive or uncertain: a finding named as one side of a differential ('atelectasis or pneumonia'); "
+             "default uncertain for chexpert, positive for chestxray14."
+    ),
+    finding_map: Path | None = typer.Option(
+        None, "--map",
+        help="schema<TAB>label<TAB>CUI|CUI table (default: bundled extract/data/label_map.tsv)."
+    ),
     ids: bool = typer.Option(False, "--ids", help="chexpert: key rows by report id (column 'id') instead of the report text."),
     format: str = typer.Option("auto", "--format", "-f"),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1),
+    limit: int | None = typer.Option(None, "--limit", min=1),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes."),
     extractor: str = typer.Option("rules", "--extractor", help="Extractor backend."),
-    umls: Optional[Path] = typer.Option(None, "--umls", help="A UMLS index folder or release META folder (or a lexicon .tsv) instead of the bundled lexicon."),
+    umls: Path | None = typer.Option(
+        None, "--umls",
+        help="A UMLS index folder or release META folder (or a lexicon .tsv) instead of the bundled lexicon."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Finding labels per report (1 present / 0 absent / -1 uncertain / blank), as the CheXpert labeler or NegBio write them."""
@@ -127,8 +165,11 @@ def eval_labels_cmd(
     pred: Path = typer.Argument(..., help="Predicted labels CSV (kg label, the CheXpert labeler, NegBio)."),
     gold: Path = typer.Argument(..., help="Gold labels CSV in the same layout; rows joined on the first column."),
     uncertain_as: str = typer.Option("negative", "--uncertain-as", help="How -1 counts on either side: negative or positive."),
-    exclude: str = typer.Option("", "--exclude", help="Labels to leave out, comma-separated (e.g. Hernia, which the Open-i NegBio gold never marks)."),
-    errors: Optional[Path] = typer.Option(None, "--errors", help="Write every disagreement (JSONL) here."),
+    exclude: str = typer.Option(
+        "", "--exclude",
+        help="Labels to leave out, comma-separated (e.g. Hernia, which the Open-i NegBio gold never marks)."
+    ),
+    errors: Path | None = typer.Option(None, "--errors", help="Write every disagreement (JSONL) here."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ):
     """Per-label and micro precision / recall / F1 of present labels, PRED against GOLD."""

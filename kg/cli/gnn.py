@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -23,7 +22,7 @@ def _need_pyg(command: str) -> None:
 @import_app.command("medmkg")
 def import_medmkg_cmd(
     source: Path = typer.Argument(..., metavar="MedMKG.csv", help="Head, Relation, Tail, Head_Name, Tail_Name."),
-    images: Optional[Path] = typer.Option(None, "--images", help="image_mapping.csv (IID, Image_Path)."),
+    images: Path | None = typer.Option(None, "--images", help="image_mapping.csv (IID, Image_Path)."),
     out: Path = typer.Option(..., "--out", "-o", help="The folder to write (as `kg build` does)."),
     force: bool = typer.Option(False, "--force", help="Write into a non-empty folder that is not a medkg build."),
 ):
@@ -57,7 +56,7 @@ def train_gnn_cmd(
     dim: int = typer.Option(64, "--dim"),
     epochs: int = typer.Option(200, "--epochs", min=1),
     lr: float = typer.Option(0.01, "--lr"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Positive triples per step (default 4096 R-GCN, 1024 KGE)."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Positive triples per step (default 4096 R-GCN, 1024 KGE)."),
     decoder: str = typer.Option("distmult", "--decoder", help="R-GCN decoder: distmult or complex."),
     composition: str = typer.Option("mult", "--composition", help="CompGCN: mult, sub or corr."),
     decomposition: str = typer.Option("basis", "--decomposition", help="R-GCN weights: basis or block."),
@@ -67,9 +66,19 @@ def train_gnn_cmd(
     split_seed: int = typer.Option(0, "--split-seed"),
     seed: int = typer.Option(0, "--seed"),
     eval_every: int = typer.Option(5, "--eval-every", min=1),
-    patience: int = typer.Option(5, "--patience", min=1, help="Stop after this many evaluations (every --eval-every epochs) without progress: a validation MRR at least --min-gain above the last progress."),
-    min_gain: float = typer.Option(0.01, "--min-gain", min=0.0, help="The relative gain in validation MRR that counts as progress (0.01: 1%, PyKEEN's default)."),
-    batch_mode: str = typer.Option("auto", "--batch-mode", help="R-GCN: auto (full batch when it fits in memory), full, or neighbor (sampled mini-batches)."),
+    patience: int = typer.Option(
+        5, "--patience", min=1,
+        help="Stop after this many evaluations (every --eval-every epochs) without progress: a validation MRR at "
+             "least --min-gain above the last progress."
+    ),
+    min_gain: float = typer.Option(
+        0.01, "--min-gain", min=0.0,
+        help="The relative gain in validation MRR that counts as progress (0.01: 1%, PyKEEN's default)."
+    ),
+    batch_mode: str = typer.Option(
+        "auto", "--batch-mode",
+        help="R-GCN: auto (full batch when it fits in memory), full, or neighbor (sampled mini-batches)."
+    ),
     neighbors: int = typer.Option(10, "--neighbors", help="Neighbour mini-batches: edges sampled per node and layer (-1: all)."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda."),
     precision: str = typer.Option("auto", "--precision", help="auto (bf16 on CUDA), fp32 or bf16."),
@@ -84,9 +93,8 @@ def train_gnn_cmd(
     from graph.gnn.models import ModelConfig
     from graph.gnn.runs import train_store
     from graph.gnn.train import TrainConfig
-    from kg.cli.render import console
-
     from graph.store import FileStore
+    from kg.cli.render import console
 
     mcfg = ModelConfig(model=model, dim=dim, layers=layers, decomposition=decomposition, num_bases=bases, decoder=decoder,
                        composition=composition)
@@ -161,7 +169,7 @@ def predict_cmd(
     head: str = typer.Option(..., "--head", help="A CUI or an image id."),
     relation: str = typer.Option(..., "--relation", help="A relationship type, e.g. ISA or POSITIVE."),
     k: int = typer.Option(10, "-k"),
-    model: Optional[str] = typer.Option(None, "--model", help="Default: the model whose embeddings the store holds."),
+    model: str | None = typer.Option(None, "--model", help="Default: the model whose embeddings the store holds."),
     json_out: bool = typer.Option(False, "--json"),
 ):
     """Rank tails for (HEAD, RELATION, ?) with a trained model; edges the graph already has are marked."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -17,7 +16,7 @@ HOME_OPT = typer.Option(None, "--home", help="Server folder (default: $MEDKG_NEO
 
 
 @neo4j_app.command("install")
-def neo4j_install(home: Optional[Path] = HOME_OPT):
+def neo4j_install(home: Path | None = HOME_OPT):
     """Assemble Neo4j 5.26 Community, its Browser and APOC core with Maven."""
     from kg.neo4j_local import ServerHome, install
 
@@ -28,7 +27,7 @@ def neo4j_install(home: Optional[Path] = HOME_OPT):
 
 @neo4j_app.command("start")
 def neo4j_start(
-    home: Optional[Path] = HOME_OPT,
+    home: Path | None = HOME_OPT,
     bolt_port: int = typer.Option(7687, "--bolt-port"),
     http_port: int = typer.Option(7474, "--http-port"),
     heap: str = typer.Option("1g", "--heap", help="JVM heap, e.g. 1g or 4g."),
@@ -49,7 +48,7 @@ def neo4j_start(
 
 
 @neo4j_app.command("stop")
-def neo4j_stop(home: Optional[Path] = HOME_OPT):
+def neo4j_stop(home: Path | None = HOME_OPT):
     """Stop the server cleanly."""
     from kg.neo4j_local import ServerHome, stop
 
@@ -67,7 +66,7 @@ def neo4j_guide(port: int = typer.Option(8089, "--port")):
 
 
 @neo4j_app.command("status")
-def neo4j_status(home: Optional[Path] = HOME_OPT):
+def neo4j_status(home: Path | None = HOME_OPT):
     """Whether the server runs, where, and its URI."""
     from kg.neo4j_local import ServerHome, pid_of
 
@@ -82,13 +81,16 @@ def neo4j_status(home: Optional[Path] = HOME_OPT):
 @app.command()
 def load(
     graph_dir: Path = typer.Argument(..., metavar="DIR"),
-    uri: Optional[str] = NEO4J_OPTS["uri"],
-    database: Optional[str] = NEO4J_OPTS["database"],
+    uri: str | None = NEO4J_OPTS["uri"],
+    database: str | None = NEO4J_OPTS["database"],
     batch_size: int = typer.Option(5_000, "--batch-size", min=1, help="Rows per UNWIND transaction."),
     workers: int = typer.Option(2, "--workers", min=1, help="Concurrent sessions for labels and relationship types "
                                 "the database holds none of yet (those are CREATEd; the rest is MERGEd one batch at a time)."),
     no_embeddings: bool = typer.Option(False, "--no-embeddings", help="Do not load Image.embedding and its vector index."),
-    schema_only: bool = typer.Option(False, "--schema-only", help="Only constraints, indexes and the vector index (after neo4j-admin import)."),
+    schema_only: bool = typer.Option(
+        False, "--schema-only",
+        help="Only constraints, indexes and the vector index (after neo4j-admin import)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Load a built graph into Neo4j (idempotent, resumable). Credentials: NEO4J_USERNAME / NEO4J_PASSWORD."""
@@ -114,8 +116,8 @@ def query_cmd(
     param: list[str] = typer.Option([], "--param", "-p", help="name=value (JSON values allowed: 3, true, [1,2], \"text\")."),
     write: bool = typer.Option(False, "--write", help="Allow queries that change the graph."),
     json_out: bool = typer.Option(False, "--json"),
-    uri: Optional[str] = NEO4J_OPTS["uri"],
-    database: Optional[str] = NEO4J_OPTS["database"],
+    uri: str | None = NEO4J_OPTS["uri"],
+    database: str | None = NEO4J_OPTS["database"],
 ):
     """Run Cypher against Neo4j; read-only unless --write."""
     import json

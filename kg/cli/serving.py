@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,8 +14,8 @@ def serve_cmd(
     graph_dir: Path = typer.Argument(..., metavar="DIR", help="A folder written by `kg build`."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but loopback needs an API key."),
     port: int = typer.Option(8000, "--port"),
-    api_key: Optional[str] = typer.Option(None, "--api-key", help="Key for X-API-Key (default: $MEDKG_API_KEY)."),
-    neo4j: Optional[str] = typer.Option(None, "--neo4j", help="Answer graph queries from this Neo4j (the build loaded into it)."),
+    api_key: str | None = typer.Option(None, "--api-key", help="Key for X-API-Key (default: $MEDKG_API_KEY)."),
+    neo4j: str | None = typer.Option(None, "--neo4j", help="Answer graph queries from this Neo4j (the build loaded into it)."),
     workers: int = typer.Option(1, "--workers", help="Server processes (each holds the store in memory); one per core."),
 ):
     """Serve cited KG context over HTTP: POST /v1/context, GET /v1/concepts/{cui}, /v1/images/{id}, /healthz, /metrics."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -45,9 +44,15 @@ def umls_index(
 @umls_app.command("link")
 def umls_link(
     phrases: list[str] = typer.Argument(None, help="Phrases to map (or --file)."),
-    umls: Optional[str] = typer.Option(None, "--umls", help="A UMLS index (kg umls index) or release META folder; default: the bundled lexicon."),
-    file: Optional[Path] = typer.Option(None, "--file", "-f", help="One phrase per line (- for standard input)."),
-    label: Optional[str] = typer.Option(None, "--label", help="RadGraph label of the mentions (ANAT-DP, OBS-DP, …): prefers suitable semantic types."),
+    umls: str | None = typer.Option(
+        None, "--umls",
+        help="A UMLS index (kg umls index) or release META folder; default: the bundled lexicon."
+    ),
+    file: Path | None = typer.Option(None, "--file", "-f", help="One phrase per line (- for standard input)."),
+    label: str | None = typer.Option(
+        None, "--label",
+        help="RadGraph label of the mentions (ANAT-DP, OBS-DP, …): prefers suitable semantic types."
+    ),
     top: int = typer.Option(1, "--top", "-k", min=1, help="Candidates per phrase."),
     json_out: bool = typer.Option(False, "--json", help="JSON lines: phrase and its candidates."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Accepted for symmetry; linking prints only results."),
@@ -64,7 +69,8 @@ def umls_link(
         text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
         items += [line.strip() for line in text.splitlines() if line.strip()]
     if not items:
-        raise InvalidInput("no phrases given", code="E105", fix='pass phrases as arguments or --file FILE, e.g. kg umls link "small left effusion"')
+        raise InvalidInput("no phrases given", code="E105",
+                           fix='pass phrases as arguments or --file FILE, e.g. kg umls link "small left effusion"')
     linker = linker_for(load_concept_index(umls))
     for phrase in items:
         cands = linker.link(phrase, label, frozenset())[:top]

@@ -25,7 +25,7 @@ def location(value: str | Path) -> Path:
         raise MissingExtraError(f"reading {value}", "remote", "universal_pathlib") from None
     try:
         path = UPath(str(value))
-        path.fs  # the file system is made now, so a missing fsspec package is said here
+        _ = path.fs  # the file system is made now, so a missing fsspec package is said here
         return path
     except (ImportError, ValueError) as exc:  # the protocol's fsspec package is missing, or an unknown protocol
         from kg.core.errors import Unavailable

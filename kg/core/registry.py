@@ -9,8 +9,9 @@ An unknown name is one error that lists the choices.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Generic, TypeVar
 
 from kg.core.errors import InvalidInput
 
@@ -25,7 +26,7 @@ class Spec:
     arg: str | None
 
     @classmethod
-    def parse(cls, spec: str, *, kind: str = "backend") -> "Spec":
+    def parse(cls, spec: str, *, kind: str = "backend") -> Spec:
         head, _, arg = spec.strip().partition(":")
         m = _VERSIONED.match(head)
         if m is None:

@@ -1,9 +1,9 @@
 """Every environment variable medkg reads, in one place (pydantic-settings).
 
 ``MEDKG_CACHE`` (cache folder), ``MEDKG_NEO4J_HOME`` (medkg's own Neo4j server folder), ``MEDKG_EXTRACT_MODEL``
-(the transformers extractor's model folder), ``MEDKG_API_KEY`` (the retrieval service's key), and Neo4j's standard ``NEO4J_URI``, ``NEO4J_USERNAME``,
-``NEO4J_PASSWORD``, ``NEO4J_DATABASE``. Read on each call, so a changed environment is seen; secrets are never
-part of a repr.
+(the transformers extractor's model folder), ``MEDKG_API_KEY`` (the retrieval service's key), and Neo4j's standard
+``NEO4J_URI``, ``NEO4J_USERNAME``, ``NEO4J_PASSWORD``, ``NEO4J_DATABASE``. Read on each call, so a changed
+environment is seen; secrets are never part of a repr.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ Formats by name: ``mimic``, ``iu-xml``, ``jsonl``, ``csv``, ``text``; ``auto`` d
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from kg.core.errors import InvalidInput, KGError, NotFound
 from kg.core.registry import Registry

@@ -7,8 +7,8 @@ Images are the ``parentImage`` ids, looked for as ``<id>.png`` / ``<id>.jpg`` in
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from kg.corpus.records import ImageRef, Rejected, Study
 

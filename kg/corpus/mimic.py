@@ -9,8 +9,8 @@ Both are looked for in the report root and the image root (and their parents).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from kg.corpus.common import find_first, read_csv_rows, read_report
 from kg.corpus.records import ImageRef, Rejected, Study

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from kg.core.locations import is_url, location
 from kg.corpus.common import open_text
@@ -70,7 +70,8 @@ def read_jsonl(source: Path, *, images: Path | None = None, limit: int | None = 
                 yield Rejected(f"<line {lineno}>", where, "read", f"not valid UTF-8 at byte {exc.start}", "re-encode the file as UTF-8")
                 continue
             except json.JSONDecodeError as exc:
-                yield Rejected(f"<line {lineno}>", where, "read", f"invalid JSON: {exc.msg} (column {exc.colno})", "fix the JSON on that line")
+                yield Rejected(f"<line {lineno}>", where, "read", f"invalid JSON: {exc.msg} (column {exc.colno})",
+                               "fix the JSON on that line")
                 continue
             if not isinstance(obj, dict):
                 yield Rejected(f"<line {lineno}>", where, "read", "line is not a JSON object", FIX)
@@ -99,7 +100,8 @@ def read_csv(source: Path, *, images: Path | None = None, limit: int | None = No
                                f"not valid UTF-8: {exc.reason}", "re-encode the file as UTF-8")
                 return
             except csv.Error as exc:
-                yield Rejected(f"<line {reader.line_num}>", f"{source}:{reader.line_num}", "read", f"CSV error: {exc}", "fix the quoting on that line")
+                yield Rejected(f"<line {reader.line_num}>", f"{source}:{reader.line_num}", "read", f"CSV error: {exc}",
+                               "fix the quoting on that line")
                 continue
             if limit is not None and n >= limit:
                 return

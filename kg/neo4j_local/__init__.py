@@ -44,7 +44,7 @@ class ServerHome:
     path: Path
 
     @classmethod
-    def resolve(cls, home: Path | str | None = None) -> "ServerHome":
+    def resolve(cls, home: Path | str | None = None) -> ServerHome:
         if home is None:
             home = medkg_env().neo4j_home or Path.home() / ".local" / "share" / "medkg" / "neo4j"
         return cls(Path(home).expanduser().resolve())
@@ -229,7 +229,8 @@ def _wait_for_bolt(home: ServerHome, proc: subprocess.Popen, wait_s: float) -> N
         except (ServiceUnavailable, OSError):
             time.sleep(0.5)
         except AuthError:
-            raise Unavailable("the stored password was rejected", code="E415", fix=f"remove {home.path / 'data'} to reset the server") from None
+            raise Unavailable("the stored password was rejected", code="E415",
+                              fix=f"remove {home.path / 'data'} to reset the server") from None
     raise Unavailable(f"Neo4j did not answer on Bolt within {wait_s:.0f} s", code="E410", fix=f"read {home.path / 'logs' / 'neo4j.log'}")
 
 

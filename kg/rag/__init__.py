@@ -103,13 +103,13 @@ class KGRAG:
         return _options(QueryOptions, query, q), _options(PromptOptions, prompt, p)  # type: ignore[return-value]
 
     @classmethod
-    def from_store(cls, path: str | Path, *, neo4j: str | None = None, **defaults) -> "KGRAG":
+    def from_store(cls, path: str | Path, *, neo4j: str | None = None, **defaults) -> KGRAG:
         from graph.stores import open_store
 
         return cls(_Local(open_store(Path(path), neo4j=neo4j)), **defaults)
 
     @classmethod
-    def from_url(cls, url: str, *, api_key: str | None = None, timeout: float = 30.0, **defaults) -> "KGRAG":
+    def from_url(cls, url: str, *, api_key: str | None = None, timeout: float = 30.0, **defaults) -> KGRAG:
         return cls(_Remote(url.rstrip("/"), api_key, timeout), **defaults)
 
     def context(self, image=None, *, image_id: str | None = None, embedding=None, text: str | None = None,

@@ -21,7 +21,8 @@ as "nothing abnormal".
 from __future__ import annotations
 
 import json
-from typing import Callable, Literal, get_args
+from collections.abc import Callable
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 

@@ -97,7 +97,7 @@ def render_image(dicom_id: str, view: str, features: list[str]) -> Image.Image:
         f = set(features)
         img[_ellipse(yy, xx, 0.55, 0.5, 0.45, 0.42)] = 0.5
         lungs = {"r": _ellipse(yy, xx, 0.47, 0.31, 0.3, 0.14), "l": _ellipse(yy, xx, 0.47, 0.69, 0.3, 0.14)}
-        for side, m in lungs.items():
+        for m in lungs.values():
             img[m] = 0.16
         img[:, int(0.47 * SIZE) : int(0.53 * SIZE)] += 0.3  # spine and mediastinum
         heart = 0.12 if "cardiomegaly" not in f else 0.17

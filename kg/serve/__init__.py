@@ -167,7 +167,7 @@ def serve(graph_dir: Path, *, host: str = "127.0.0.1", port: int = 8000, api_key
     require("api", "the retrieval service (kg serve)")
     if neo4j is not None:
         require("neo4j", "kg serve --neo4j")
-    FileStore(graph_dir).manifest  # a wrong folder fails here, once, not in every worker
+    _ = FileStore(graph_dir).manifest  # a wrong folder fails here, once, not in every worker
     if not hasattr(socket, "SO_REUSEPORT"):
         raise Unavailable("--workers needs SO_REUSEPORT sockets, which this system lacks", code="E424",
                           fix="run one worker per port behind a load balancer, or serve on Linux or macOS")

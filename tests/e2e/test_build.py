@@ -96,7 +96,7 @@ def broken_corpus(tmp_path: Path) -> Path:
     import numpy as np
     from PIL import Image
 
-    Image.fromarray((np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) * 9)).save(good_dir / "sixteen-bit.png")
+    Image.fromarray(np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) * 9).save(good_dir / "sixteen-bit.png")
     return root
 
 

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 from embed.encoders import get_encoder  # noqa: E402
 from embed.images import load_image  # noqa: E402
-from kg.core.errors import InvalidInput, NotFound
+from kg.core.errors import InvalidInput, NotFound  # noqa: E402
 
 TINY = {
     "embed_dim": 32,

@@ -6,7 +6,7 @@ torch = pytest.importorskip("torch", reason="the nlp extra (torch, transformers)
 transformers = pytest.importorskip("transformers")
 
 from extract.neural import BIO_LABELS, TransformersExtractor  # noqa: E402
-from kg.core.errors import InvalidInput, Unavailable
+from kg.core.errors import InvalidInput, Unavailable  # noqa: E402
 
 WORDS = ("no pleural effusion pneumothorax left basilar atelectasis opacity in the lower lobe likely "
          "pneumonia heart is mildly enlarged et tube , . findings impression : small right").split()
@@ -22,7 +22,7 @@ def tiny_model(tmp_path_factory):
     torch.manual_seed(0)
     cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                      intermediate_size=64, max_position_embeddings=128,
-                     id2label=dict(enumerate(BIO_LABELS)), label2id={l: i for i, l in enumerate(BIO_LABELS)})
+                     id2label=dict(enumerate(BIO_LABELS)), label2id={x: i for i, x in enumerate(BIO_LABELS)})
     model = BertForTokenClassification(cfg)
     # teach it a little so the output is not all one tag: a few steps on rule-labelled sentences
     from extract.rules import RulesExtractor

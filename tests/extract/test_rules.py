@@ -35,7 +35,8 @@ def polarity(text: str) -> dict[str, str]:
         ("Basilar opacity, either atelectasis or pneumonia.", {"Atelectasis": "uncertain", "Pneumonia": "uncertain"}),
         ("Left lower lobe collapse and/or consolidation.", {"Lung consolidation": "uncertain"}),
         ("No pleural effusion or pneumothorax.", {"Pleural effusion": "negative", "Pneumothorax": "negative"}),
-        ("Small amount of pleural fluid or pleural thickening at the apex.", {"Pleural effusion": "uncertain", "Thickening of pleura": "uncertain"}),
+        ("Small amount of pleural fluid or pleural thickening at the apex.",
+         {"Pleural effusion": "uncertain", "Thickening of pleura": "uncertain"}),
         # post-hedges that split a familiar phrase or state a low likelihood
         ("Pneumonia cannot be entirely excluded.", {"Pneumonia": "uncertain"}),
         ("Infection is less likely.", {"Infection": "uncertain"}),

@@ -11,8 +11,8 @@ import torch
 from graph.gnn.data import KGData
 from graph.gnn.evaluate import known_index, metrics
 from graph.gnn.models import ModelConfig
-from graph.gnn.split import split_edges
 from graph.gnn.sampling import link_loader
+from graph.gnn.split import split_edges
 from graph.gnn.train import TrainConfig, choose_batch_mode, train
 from kg.core.errors import InvalidInput, Unavailable
 from tests.graph.gnn.conftest import COMMUNITIES, SIZE, planted_rows

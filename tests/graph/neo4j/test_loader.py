@@ -148,7 +148,7 @@ def test_neo4j_admin_import_matches_the_bolt_load(neo4j_env, sample_build, tmp_p
     import shlex
 
     from graph.neo4j import Neo4jClient, Neo4jSettings, graph_checksum
-    from kg.neo4j_local import ServerHome, write_conf, admin, start, stop
+    from kg.neo4j_local import ServerHome, admin, start, stop, write_conf
     from tests.conftest import free_port
 
     settings, home = neo4j_env

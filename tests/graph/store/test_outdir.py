@@ -77,7 +77,7 @@ def test_a_kill_at_any_point_of_the_swap_is_finished_by_the_next_reader(tmp_path
         (out / "nodes" / "mine.txt").write_text("mine")
         calls = []
 
-        def crashing(a, b):
+        def crashing(a, b, calls=calls, crash_after=crash_after):
             if len(calls) == crash_after:
                 raise KeyboardInterrupt("killed")  # as abrupt as it gets in-process
             calls.append(1)

@@ -16,7 +16,8 @@ from kg.core.errors import (
 )
 
 ROOT = Path(__file__).resolve().parents[3]
-RANGES = {"InvalidInput": "E1", "TooLarge": "E1", "MethodNotAllowed": "E1", "Unauthorized": "E1", "NotFound": "E2", "Conflict": "E3", "OutputConflict": "E3", "Unavailable": "E4",
+RANGES = {"InvalidInput": "E1", "TooLarge": "E1", "MethodNotAllowed": "E1", "Unauthorized": "E1", "NotFound": "E2",
+          "Conflict": "E3", "OutputConflict": "E3", "Unavailable": "E4",
           "KGError": "E5"}
 
 

@@ -16,8 +16,15 @@ TEMPLATE = ("{% for m in messages %}{{ m['role'].upper() }}: {% for c in m['cont
 def tiny_vlm(folder, words):
     """A LLaVA-style model (CLIP vision tower, Llama text model, 16-d) and its processor, saved to ``folder``."""
     from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import (CLIPImageProcessor, CLIPVisionConfig, LlamaConfig, LlavaConfig,
-                              LlavaForConditionalGeneration, LlavaProcessor, PreTrainedTokenizerFast)
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+        PreTrainedTokenizerFast,
+    )
 
     vocab = {w: i for i, w in enumerate(dict.fromkeys(["<pad>", "<unk>", "<s>", "</s>", "<image>", *words]))}
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))

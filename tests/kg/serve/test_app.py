@@ -335,7 +335,6 @@ def test_no_answer_names_a_path_on_the_server(service, sample_build, frontal):
     from pathlib import Path
 
     from graph.store import FileStore
-
     from kg.core.cache import cache_root
 
     ids = (sample_build / "index" / "ids.txt").read_text().split()
