@@ -61,10 +61,11 @@ def embed_images(
     *,
     workers: int = 1,
     batch_size: int = 64,
-    advance: Callable[[int], None] = lambda n=1: None,
+    advance: Callable[[int], None] | None = None,
 ) -> list[Embedded]:
     """``items`` = [(image id, path)] -> one :class:`Embedded` per item, same order."""
     out: list[Embedded | None] = [None] * len(items)
+    advance = advance or (lambda n: None)
     paths = [p for _, p in items]
     preparer = preparer_of(encoder)  # what worker processes receive: the preprocessing, not the model
 
@@ -79,11 +80,12 @@ def embed_images(
                 out[i] = Embedded(items[i][0], v)
         advance(len(batch))
 
-    if getattr(encoder, "uses_torch", False):
+    if encoder.uses_torch:
         from torch.utils.data import DataLoader
 
-        loader = DataLoader(_Dataset(paths, preparer), batch_size=batch_size, shuffle=False,
-                            num_workers=workers if workers > 1 else 0, collate_fn=_collate)
+        dataset: Any = _Dataset(paths, preparer)  # map-style (__len__, __getitem__), without importing torch at module level
+        loader: DataLoader[Any] = DataLoader(dataset, batch_size=batch_size, shuffle=False,
+                                             num_workers=workers if workers > 1 else 0, collate_fn=_collate)
         for batch in loader:
             flush(batch)
     else:

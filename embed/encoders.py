@@ -41,6 +41,15 @@ class Encoder(Protocol):
 
     def encode(self, images: Sequence[Image.Image]) -> np.ndarray: ...
 
+    def preparer(self) -> Preparer:
+        """What decoding workers need: an object with this encoder's ``prepare``, small to send (an encoder that
+        holds a model gives its transform alone; a light one gives itself)."""
+        ...
+
+
+class Preparer(Protocol):
+    def prepare(self, image: Image.Image) -> Any: ...
+
 
 class PixelsEncoder:
     name = "pixels"
@@ -71,12 +80,13 @@ class PixelsEncoder:
     def encode(self, images: Sequence[Image.Image]) -> np.ndarray:
         return self.encode_batch([self.prepare(im) for im in images])
 
+    def preparer(self) -> PixelsEncoder:
+        return self  # small: sent whole
 
-def preparer_of(encoder: Encoder):
-    """What decoding workers need of ``encoder``: an object with its ``prepare``, small to send. An encoder that
-    holds a model gives its transform alone (``preparer()``); a light one is sent whole."""
-    make = getattr(encoder, "preparer", None)
-    return make() if make is not None else encoder
+
+def preparer_of(encoder: Encoder) -> Preparer:
+    """What decoding workers need of ``encoder`` (its ``preparer()``)."""
+    return encoder.preparer()
 
 
 def _open_clip(arg: str | None) -> Encoder:

@@ -7,6 +7,7 @@ RadGraph entities (labels from polarity), relations, concept mentions and the st
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from extract.concepts import ConceptIndex
@@ -17,6 +18,7 @@ from extract.records import (
     Entity,
     Extraction,
     Relation,
+    Section,
 )
 from extract.text import Plan
 
@@ -39,15 +41,17 @@ class Span:
 
 
 
-def assemble_plan(report_id: str, text: str, sections, tokens, plan: Plan, found: list[list[Span]],
-                  index: ConceptIndex, extractor_id: str, extra_mentions=()) -> Extraction:
+def assemble_plan(report_id: str, text: str, sections: tuple[Section, ...], tokens: list[tuple[int, int]], plan: Plan,
+                  found: list[list[Span]], index: ConceptIndex, extractor_id: str,
+                  extra_mentions: Iterable[ConceptMention] = ()) -> Extraction:
     """``found`` holds the spans of each sentence of ``plan``, in order."""
     ents = [(e, units, sec) for (sec, units), spans in zip(plan, found) for e in spans]
     return assemble(report_id, text, sections, tokens, ents, list(extra_mentions), index, extractor_id)
 
 
-def assemble(report_id: str, text: str, sections, tokens, ents: list[tuple[Span, list[int], str]],
-             extra_mentions, index: ConceptIndex, extractor_id: str) -> Extraction:
+def assemble(report_id: str, text: str, sections: tuple[Section, ...], tokens: list[tuple[int, int]],
+             ents: list[tuple[Span, list[int], str]], extra_mentions: list[ConceptMention], index: ConceptIndex,
+             extractor_id: str) -> Extraction:
     """Spans (with the units of their sentence and their section) -> RadGraph entities and relations, concept
     mentions and the study-level concepts (merge rule)."""
     ents.sort(key=lambda x: (x[1][x[0].u0], x[1][x[0].u1 - 1]))
@@ -85,9 +89,9 @@ def assemble(report_id: str, text: str, sections, tokens, ents: list[tuple[Span,
     ent_of = {e.id: e for e in entities}
     mods: dict[str, list[str]] = {}
     for r in relations:
-        src = ent_of.get(r.source)
-        if r.type == "modify" and src is not None and src.cui is None:
-            mods.setdefault(r.target, []).append(src.text.lower())
+        modifier = ent_of.get(r.source)
+        if r.type == "modify" and modifier is not None and modifier.cui is None:
+            mods.setdefault(r.target, []).append(modifier.text.lower())
     if mods:
         mentions = [replace(m, modifiers=tuple(dict.fromkeys(mods[m.entity_id]))) if m.entity_id in mods else m
                     for m in mentions]

@@ -13,6 +13,7 @@ from kg.core.registry import Registry
 class Extractor(Protocol):
     name: str
     version: str
+    uses_model: bool  # holds a neural model (an engine gives it a GPU where the machine has one)
 
     @property
     def id(self) -> str: ...

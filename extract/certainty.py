@@ -17,6 +17,8 @@ policies (``kg label --probable``) and the graph's cross-modal edges (``certaint
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 CERTAINTIES = ("definite", "probable", "possible", "absent")
 
 # trigger phrases (extract.triggers) that lean towards present; every other hedge is "possible"
@@ -40,7 +42,8 @@ def certainty_of(polarity: str, rule: str = "") -> str:
     return "probable" if phrase in PROBABLE else "possible"
 
 
-def strongest(certainties) -> str:
+def strongest(certainties: Iterable[str]) -> str:
     """Of several hedged mentions of one finding, the most confident."""
     order = {c: n for n, c in enumerate(CERTAINTIES)}
-    return min(certainties, key=lambda c: order.get(c, len(order)))
+    best: str = min(certainties, key=lambda c: order.get(c, len(order)))
+    return best

@@ -10,9 +10,12 @@ Order of the modules, one direction: concepts <- lexicon, umls <- loading <- lin
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 GROUPS = ("ANATOMY", "OBSERVATION", "DEVICE")
 
@@ -84,8 +87,50 @@ class ConceptIndex(Protocol):
 
     def concepts(self) -> Iterable[Concept]: ...
 
+    def brief(self, cui: str) -> tuple[str, str, tuple[str, ...]] | None:
+        """(preferred name, group, semantic types) of a CUI, without its parents: what a linker candidate needs."""
+        ...
 
-def longest_matches(words: list[str], first: set[str], max_len: int, lookup) -> list[Match]:
+    def names_table(self) -> tuple[list[str], list[str]]:
+        """Every (normalised name, CUI) pair, synonyms included, in a stable order: the linker's vocabulary."""
+        ...
+
+    def relations(self) -> pa.Table | None:
+        """The source's concept relations (UMLS MRREL columns cui1, rela, cui2, sab), or None when it has none."""
+        ...
+
+
+class IndexBase:
+    """``brief`` and ``names_table`` derived from ``concept`` and ``concepts``: an index with a cheaper way of its
+    own (a UMLS index reads them from its Parquet files) overrides them."""
+
+    def concept(self, cui: str) -> Concept | None:
+        raise NotImplementedError
+
+    def concepts(self) -> Iterable[Concept]:
+        raise NotImplementedError
+
+    def brief(self, cui: str) -> tuple[str, str, tuple[str, ...]] | None:
+        c = self.concept(cui)
+        return None if c is None else (c.name, c.group, tuple(c.semantic_types))
+
+    def relations(self) -> pa.Table | None:
+        return None
+
+    def names_table(self) -> tuple[list[str], list[str]]:
+        keys: list[str] = []
+        cuis: list[str] = []
+        for c in self.concepts():
+            for syn in (c.name, *c.synonyms):
+                k = " ".join(normalise_phrase(syn))
+                if k:
+                    keys.append(k)
+                    cuis.append(c.cui)
+        return keys, cuis
+
+
+def longest_matches(words: list[str], first: set[str], max_len: int,
+                    lookup: Callable[[list[str]], str | None]) -> list[Match]:
     """Non-overlapping longest matches, left to right: at each word that can start a name, the longest
     run of up to ``max_len`` words for which ``lookup(run)`` gives a CUI."""
     out: list[Match] = []

@@ -16,8 +16,10 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from extract.records import StudyConcept
 from extract.tables import cuis_of, tsv_rows
@@ -57,7 +59,7 @@ class FindingNames:
     unmapped: dict[str, str | None]
 
 
-def resolve_finding_names(names, fmap: dict[str, tuple[str, ...]]) -> FindingNames:
+def resolve_finding_names(names: Iterable[str], fmap: dict[str, tuple[str, ...]]) -> FindingNames:
     """Accept the names users write: the map's keys, the same in natural spelling ("pleural effusion", "Pleural
     Effusion"), and the CheXpert / ChestX-ray14 labels `kg label` writes ("Edema", "Support Devices")."""
     from extract.labels import DERIVED, SCHEMAS, load_label_map
@@ -110,7 +112,7 @@ def load_labels(path: Path) -> dict[str, dict[str, str]]:
 
 def predict_findings(concepts: tuple[StudyConcept, ...], fmap: dict[str, tuple[str, ...]]) -> dict[str, str]:
     pol = {c.cui: c.polarity for c in concepts}
-    out = {}
+    out: dict[str, str] = {}
     for finding, cuis in fmap.items():
         got = {pol[c] for c in cuis if c in pol}
         for p in ("positive", "uncertain", "negative"):
@@ -139,7 +141,7 @@ class PRF:
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "precision": round(self.precision, 4),
                 "recall": round(self.recall, 4), "f1": round(self.f1, 4)}
 
@@ -153,9 +155,9 @@ class LabelScores:
     unmapped: list[str] = field(default_factory=list)
     hints: dict[str, str | None] = field(default_factory=dict)  # unmapped name -> the closest known name
     resolved: dict[str, str] = field(default_factory=dict)  # label name -> the finding it was scored as
-    errors: list[dict] = field(default_factory=list)  # (report, finding, gold, predicted)
+    errors: list[dict[str, Any]] = field(default_factory=list)  # (report, finding, gold, predicted)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "reports": self.reports,
             "missingReports": self.missing_reports,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from extract.certainty import certainty_of
 from extract.records import StudyConcept
@@ -134,7 +135,7 @@ def label_row(concepts: tuple[StudyConcept, ...], schema: str, mapping: dict[str
     return {**binary, "normal": int(not any(binary.values()))}
 
 
-def write_labels(rows: list[tuple[str, dict]], schema: str, path: Path, *, id_header: str | None = None) -> None:
+def write_labels(rows: list[tuple[str, dict[str, Any]]], schema: str, path: Path, *, id_header: str | None = None) -> None:
     """CSV in the schema's layout (``rows``: (id or report text, labels)), written whole or not at all;
     ``id_header`` renames the first column (``id`` when CheXpert rows are keyed by report id)."""
     cols = [id_header or ID_COLUMN[schema], *SCHEMAS[schema]] + (["normal"] if schema == "chestxray14" else [])
@@ -147,7 +148,7 @@ def write_labels(rows: list[tuple[str, dict]], schema: str, path: Path, *, id_he
     tmp.replace(path)
 
 
-def _cell(v) -> str:
+def _cell(v: Any) -> str:
     return "" if v is None else (f"{v:.1f}" if isinstance(v, float) else str(v))
 
 
@@ -160,7 +161,7 @@ class Counts:
     fp: int = 0
     fn: int = 0
 
-    def prf(self) -> dict:
+    def prf(self) -> dict[str, Any]:
         p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
         r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
         return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "precision": round(p, 4), "recall": round(r, 4),
@@ -172,9 +173,9 @@ class LabelEval:
     labels: dict[str, Counts] = field(default_factory=dict)
     reports: int = 0
     missing: list[str] = field(default_factory=list)  # gold reports without a prediction
-    errors: list[dict] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         micro = Counts(sum(c.tp for c in self.labels.values()), sum(c.fp for c in self.labels.values()),
                        sum(c.fn for c in self.labels.values()))
         return {"reports": self.reports, "missing": self.missing, "micro": micro.prf(),

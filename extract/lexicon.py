@@ -11,6 +11,7 @@ from pathlib import Path
 from extract.concepts import (
     GROUPS,
     Concept,
+    IndexBase,
     Match,
     longest_matches,
     normalise_phrase,
@@ -18,7 +19,7 @@ from extract.concepts import (
 from kg.core.errors import InvalidInput
 
 
-class Lexicon:
+class Lexicon(IndexBase):
     """A concept index over a TSV lexicon (the bundled default or a user's file)."""
 
     def __init__(self, concepts: Iterable[Concept], *, name: str, version: str):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import product
@@ -29,7 +30,7 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from extract.concepts import normalise_phrase
+from extract.concepts import ConceptIndex, normalise_phrase
 
 ABBREVIATIONS: dict[str, str] = {
     "ptx": "pneumothorax", "chf": "congestive heart failure", "ett": "endotracheal tube", "et": "endotracheal",
@@ -71,11 +72,11 @@ def _osa(a: str, b: str, bound: int | None = None) -> int:
 
 
 class Linker:
-    def __init__(self, index, *, threshold: float = 0.75, max_postings: int = 200_000):
+    def __init__(self, index: ConceptIndex, *, threshold: float = 0.75, max_postings: int = 200_000):
         self.index = index
         self.threshold = threshold
         self.max_postings = max_postings
-        keys, cuis = self._names(index)
+        keys, cuis = index.names_table()
         self.keys = keys
         self.cuis = cuis
         self._by_key: dict[str, list[int]] = {}
@@ -84,39 +85,22 @@ class Linker:
             self._by_key.setdefault(k, []).append(i)
             self._by_sorted.setdefault(" ".join(sorted(k.split())), []).append(i)
         self._by_compact: dict[str, list[int]] | None = None  # built on first need
-        self._ngram = None
+        self._ngram = False  # the trigram postings, built on first need
         self.link = lru_cache(maxsize=200_000)(self._link)
 
     def prepare(self) -> Linker:
         """Build every lookup structure now (they are otherwise built on first need)."""
         if not hasattr(self, "_words"):
             self._build_words()
-        if self._ngram is None:
+        if not self._ngram:
             self._build_ngrams()
         if self._by_compact is None:
-            self._build_compact()
+            self._by_compact = self._build_compact()
         return self
 
-    def _brief(self, cui: str) -> tuple[str, str, tuple[str, ...]] | None:
-        """(name, group, semantic types) of a CUI: the index's cheap ``brief`` when it has one (a UMLS
-        index builds a whole Concept, isa parents included, otherwise)."""
-        if hasattr(self.index, "brief"):
-            return self.index.brief(cui)
-        c = self.index.concept(cui)
-        return None if c is None else (c.name, c.group, tuple(c.semantic_types))
-
-    @staticmethod
-    def _names(index) -> tuple[list[str], list[str]]:
-        if hasattr(index, "names_table"):
-            return index.names_table()
-        keys, cuis = [], []
-        for c in index.concepts():
-            for syn in (c.name, *c.synonyms):
-                k = " ".join(normalise_phrase(syn))
-                if k:
-                    keys.append(k)
-                    cuis.append(c.cui)
-        return keys, cuis
+    def _group(self, cui: str) -> str | None:
+        b = self.index.brief(cui)
+        return None if b is None else b[1]
 
     # -- word-level correction (misspelled words, exact elsewhere) ---------------------------
     def _build_words(self) -> None:
@@ -190,18 +174,19 @@ class Linker:
         "costophrenic" / "costo phrenic") and a transposition across a space. Each moved, added or
         dropped space counts as an edit."""
         if self._by_compact is None:
-            self._build_compact()
+            self._by_compact = self._build_compact()
         out = []
         for i in self._by_compact.get(key.replace(" ", ""), ()):
             edits = _osa(key, self.keys[i])
             out.append((i, 1.0 - edits / max(len(key), len(self.keys[i]))))
         return sorted(out, key=lambda x: (-x[1], self.keys[x[0]]))
 
-    def _build_compact(self) -> None:
-        self._by_compact = {}
+    def _build_compact(self) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
         for i, k in enumerate(self.keys):
             if len(k) >= 6:
-                self._by_compact.setdefault(k.replace(" ", ""), []).append(i)
+                out.setdefault(k.replace(" ", ""), []).append(i)
+        return out
 
     def _corrected(self, key: str, limit: int = 64) -> list[tuple[int, float]]:
         """Names whose words, position by position, equal the mention's or are one edit away."""
@@ -259,7 +244,7 @@ class Linker:
         return {t: x / n for t, x in v.items()}
 
     def _approximate(self, key: str, limit: int = 64) -> list[tuple[int, float]]:
-        if self._ngram is None:
+        if not self._ngram:
             self._build_ngrams()
         q = self._vec(key)
         if not q:
@@ -267,7 +252,8 @@ class Linker:
         # the rarest trigrams carry the most information: take them rarest first, up to a budget of
         # postings (a misspelling leaves most trigrams intact, so a few rare ones find the name)
         rare = sorted(q, key=lambda t: self._indptr[t + 1] - self._indptr[t])
-        parts, budget = [], 0
+        parts: list[np.ndarray] = []
+        budget = 0
         for t in rare[:12]:
             n = int(self._indptr[t + 1] - self._indptr[t])
             if n > self.max_postings or (len(parts) >= 4 and budget + n > 4 * self.max_postings // 10):
@@ -327,7 +313,7 @@ class Linker:
             cui = self.cuis[i]
             if cui in best and best[cui].score >= score:
                 continue
-            b = self._brief(cui)
+            b = self.index.brief(cui)
             if b is None:
                 continue
             best[cui] = Candidate(cui, b[0], b[2], round(float(score), 4), self.keys[i], method)
@@ -343,31 +329,32 @@ class Linker:
             return [(i, score if own_cui in (None, self.cuis[i]) else score - 0.01, method) for i in hits]
         return [(i, score, method) for i in hits]
 
-    def _rank(self, c: Candidate, label: str | None, context: frozenset[str]):
+    def _rank(self, c: Candidate, label: str | None, context: frozenset[str]) -> tuple[float, bool, bool, str]:
         if label is None and not context:
             return (-round(c.score, 2), False, True, c.cui)
-        group = self._brief(c.cui)[1]
+        group = self._group(c.cui)
         fits = label is None or ((group == "ANATOMY") == (label == "ANAT-DP"))
         return (-round(c.score, 2), not fits, c.cui not in context, c.cui)
 
-    def best(self, mention: str, label: str | None = None, context=frozenset()) -> Candidate | None:
+    def best(self, mention: str, label: str | None = None, context: Iterable[str] = frozenset()) -> Candidate | None:
         cands = self.link(mention, label, frozenset(context))
         return cands[0] if cands else None
 
 
-def linker_for(index) -> Linker:
-    """One linker per concept index (built on first use, then kept on the index)."""
-    lk = getattr(index, "_medkg_linker", None)
+_LINKERS: dict[int, Linker] = {}  # by id() of the index; the linker holds the index, so the id stays its own
+
+
+def linker_for(index: ConceptIndex) -> Linker:
+    """One linker per concept index (built on first use, then kept for the few indexes a process uses)."""
+    lk = _LINKERS.get(id(index))
     if lk is None:
-        lk = Linker(index)
-        try:
-            index._medkg_linker = lk
-        except AttributeError:
-            pass
+        if len(_LINKERS) >= 8:
+            _LINKERS.pop(next(iter(_LINKERS)))
+        lk = _LINKERS[id(index)] = Linker(index)
     return lk
 
 
-def concept_for_span(index, words: list[str], text: str, label: str | None) -> str | None:
+def concept_for_span(index: ConceptIndex, words: list[str], text: str, label: str | None) -> str | None:
     """The CUI for an entity found by a model: the index's exact phrase if it covers the span, else the linker."""
     from extract.concepts import normalise_word
 

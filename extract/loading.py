@@ -14,7 +14,7 @@ from kg.core.errors import InvalidInput
 from kg.core.registry import Registry
 
 
-def _indexed_release(meta: Path):
+def _indexed_release(meta: Path) -> UmlsIndex:
     """A release folder passed where an index is expected: indexed once with the default filters into
     the user cache (:func:`kg.core.cache.cache_root`), keyed by the folder and its files' sizes and times, and
     reused after that."""

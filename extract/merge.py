@@ -15,6 +15,8 @@ A concept whose mentions carry more than one polarity is flagged ``conflict``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from extract.certainty import CERTAINTIES
 from extract.records import ConceptMention, StudyConcept
 
@@ -28,7 +30,7 @@ def _key(m: ConceptMention) -> tuple[int, int, int, int, int]:
     return (definite, int(not m.weak), _SECTION_RANK.get(m.section, 0), _POLARITY_RANK[m.polarity], -m.start)
 
 
-def merge_mentions(mentions) -> tuple[StudyConcept, ...]:
+def merge_mentions(mentions: Iterable[ConceptMention]) -> tuple[StudyConcept, ...]:
     by_cui: dict[str, list[ConceptMention]] = {}
     for m in mentions:
         by_cui.setdefault(m.cui, []).append(m)

@@ -32,6 +32,7 @@ MODEL_ENV = "MEDKG_EXTRACT_MODEL"
 class TransformersExtractor:
     name = "transformers"
     version = "0.1"
+    uses_model = True
 
     def __init__(self, index: ConceptIndex | None = None, model: str | None = None, *, device: str | None = None,
                  batch_size: int = 32, max_length: int = 256):
@@ -79,7 +80,7 @@ class TransformersExtractor:
     def extract(self, report_id: str, text: str, sections: tuple[Section, ...] | None = None) -> Extraction:
         return self.extract_many([(report_id, text, sections)])[0]
 
-    def extract_many(self, items) -> list[Extraction]:
+    def extract_many(self, items: list[tuple[str, str, tuple[Section, ...] | None]]) -> list[Extraction]:
         """Extract several reports, batching their sentences through the model."""
         plans = []
         sentences: list[list[str]] = []
@@ -121,7 +122,7 @@ class TransformersExtractor:
                 result.append(tags)
         return result
 
-    def _entities(self, text, tokens, units, tags):
+    def _entities(self, text: str, tokens: list[tuple[int, int]], units: list[int], tags: list[str]) -> list[Span]:
         """BIO tags over one sentence's words -> entities (with concepts) and rule relations."""
         low = [text[tokens[t][0] : tokens[t][1]].lower() for t in units]
         ents: list[Span] = []
@@ -136,7 +137,7 @@ class TransformersExtractor:
         add_relations(low, ents)
         return ents
 
-    def _entity(self, low, u0, u1, label) -> Span:
+    def _entity(self, low: list[str], u0: int, u1: int, label: str) -> Span:
         from extract.linker import concept_for_span
 
         cui = concept_for_span(self.index, low[u0:u1], " ".join(low[u0:u1]), label)

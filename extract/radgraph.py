@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from extract.records import Extraction
 from kg.core.errors import InvalidInput
@@ -59,7 +60,7 @@ class RGDoc:
     text: str  # space-joined tokens
     entities: tuple[RGEntity, ...]
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {
             "text": self.text,
             "entities": {
@@ -70,7 +71,7 @@ class RGDoc:
         }
 
 
-def to_radgraph(x: Extraction, text: str) -> dict:
+def to_radgraph(x: Extraction, text: str) -> dict[str, Any]:
     """An extraction as a RadGraph entities dict (token indices into our tokenisation), at RadGraph's
     granularity (:mod:`extract.radgraph_view`)."""
     from extract.radgraph_view import radgraph_entities
@@ -98,7 +99,7 @@ def extraction_doc(report_id: str, x: Extraction, text: str) -> RGDoc:
     return _parse_doc(report_id, {"text": joined, "entities": ents}, "<memory>")
 
 
-def _parse_doc(doc_id: str, d: dict, where: str, labeler: str | None = None) -> RGDoc:
+def _parse_doc(doc_id: str, d: dict[str, Any], where: str, labeler: str | None = None) -> RGDoc:
     if not isinstance(d, dict) or "text" not in d:
         raise InvalidInput(f"document {doc_id!r} has no 'text'", code="E123", where=where, fix="use the RadGraph JSON layout")
     body = d
@@ -148,7 +149,7 @@ def write_radgraph(docs: list[RGDoc], path: Path) -> None:
     Path(path).write_text(json.dumps({d.id: d.as_json() for d in docs}, indent=1, sort_keys=True), encoding="utf-8")
 
 
-def score_radgraph(gold: list[RGDoc], pred: dict[str, RGDoc]) -> dict:
+def score_radgraph(gold: list[RGDoc], pred: dict[str, RGDoc]) -> dict[str, Any]:
     """Entity F1 and relation F1 as the RadGraph paper counts them: an entity is correct when its
     token span and label match; a relation when its type and both entities (span and label) match."""
     tp = fp = fn = rtp = rfp = rfn = 0
@@ -164,7 +165,7 @@ def score_radgraph(gold: list[RGDoc], pred: dict[str, RGDoc]) -> dict:
         rfp += len(pr - gr)
         rfn += len(gr - pr)
 
-    def f(tp, fp, fn):
+    def f(tp: int, fp: int, fn: int) -> dict[str, float | int]:
         pr = tp / (tp + fp) if tp + fp else 0.0
         rc = tp / (tp + fn) if tp + fn else 0.0
         return {"precision": round(pr, 4), "recall": round(rc, 4), "f1": round(2 * pr * rc / (pr + rc), 4) if pr + rc else 0.0,
@@ -173,7 +174,7 @@ def score_radgraph(gold: list[RGDoc], pred: dict[str, RGDoc]) -> dict:
     return {"documents": len(gold), "entity": f(tp, fp, fn), "relation": f(rtp, rfp, rfn)}
 
 
-def _relations(doc: RGDoc) -> set:
+def _relations(doc: RGDoc) -> set[tuple[tuple[int, int, str], str, tuple[int, int, str]]]:
     by_id = {e.id: e for e in doc.entities}
     out = set()
     for e in doc.entities:

@@ -23,6 +23,7 @@ DEFAULT_MODEL = "modern-radgraph-xl"
 class RadGraphExtractor:
     name = "radgraph"
     version = "0.1"
+    uses_model = True
 
     def __init__(self, index: ConceptIndex | None = None, model: str | None = None):
         self.index = index or Lexicon.default()

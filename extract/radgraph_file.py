@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 from pathlib import Path
+from typing import Any
 
 from extract.concepts import ConceptIndex
 from extract.lexicon import Lexicon
@@ -41,6 +42,7 @@ def _keys(doc_id: str) -> list[str]:
 class RadGraphFileExtractor:
     name = "radgraph-file"
     version = "0.1"
+    uses_model = False
 
     def __init__(self, path: str | Path, index: ConceptIndex | None = None, labeler: str | None = None):
         self.index = index or Lexicon.default()
@@ -64,9 +66,11 @@ class RadGraphFileExtractor:
         tokens = tokenize(text)
         starts = [s for s, _ in tokens]
         spans = _align(doc.text.split(" "), text)
-        ents, mentions, id_map = [], [], {}
+        ents: list[Any] = []
+        mentions: list[Any] = []
+        id_map: dict[str, str] = {}
         for e in doc.entities:
-            got = [spans[i] for i in range(e.start_ix, e.end_ix + 1) if spans[i] is not None]
+            got = [s for s in (spans[i] for i in range(e.start_ix, e.end_ix + 1)) if s is not None]
             if not got:
                 continue
             start, end = got[0][0], got[-1][1]

@@ -20,6 +20,8 @@ become concepts of their own).
 
 from __future__ import annotations
 
+from typing import Any
+
 from extract.records import Entity, Extraction, Relation
 from extract.triggers import ANATOMY_WORDS, MODIFIER_WORDS
 
@@ -50,7 +52,7 @@ VIEW_TOKENS = frozenset("chest lateral frontal pa ap portable upright supine".sp
 
 def radgraph_entities(x: Extraction, text: str) -> tuple[list[Entity], list[Relation]]:
     """RadGraph-granular entities (ids renumbered in text order) and relations of an extraction."""
-    pieces: list[dict] = []  # {key, start_ix, end_ix, label, section, cui}
+    pieces: list[dict[str, Any]] = []  # {key, start_ix, end_ix, label, section, cui}
     head_of: dict[str, int] = {}  # original entity id -> index of its head piece
     internal: list[tuple[str, int, int]] = []  # (type, source piece, target piece)
     low = [text[s:t].lower() for s, t in x.tokens]
@@ -82,7 +84,7 @@ def radgraph_entities(x: Extraction, text: str) -> tuple[list[Entity], list[Rela
         # congestion": vascular), in an anatomy phrase the first ("right lung", "cardiac contours", "lung base")
         organ = (organs[-1] if obs else organs[0]) if organs else (at[anat[-1][0]] if anat else None)
         for k, _w in anat:
-            if at[k] != organ:
+            if organ is not None and at[k] != organ:
                 internal.append(("modify", at[k], organ))
         if obs:
             head = at[obs[-1][0]]
@@ -90,8 +92,10 @@ def radgraph_entities(x: Extraction, text: str) -> tuple[list[Entity], list[Rela
                 internal.append(("modify", at[k], head))
             if organ is not None:
                 internal.append(("located_at", head, organ))
-        else:
+        elif organ is not None:
             head = organ
+        else:
+            continue
         head_of[e.id] = head
     relations = [(r.type, head_of[r.source], head_of[r.target]) for r in x.relations
                  if r.source in head_of and r.target in head_of]
@@ -123,7 +127,7 @@ def radgraph_entities(x: Extraction, text: str) -> tuple[list[Entity], list[Rela
     return entities, rels
 
 
-def _tips(pieces: list[dict], low: list[str], relations: list) -> None:
+def _tips(pieces: list[dict[str, Any]], low: list[str], relations: list[Any]) -> None:
     """"the tip of the endotracheal tube": *tip* modify the device named after it."""
     has = {s for typ, s, _ in relations if typ == "modify"}
     for n, p in enumerate(pieces):
@@ -136,7 +140,7 @@ def _tips(pieces: list[dict], low: list[str], relations: list) -> None:
             relations.append(("modify", n, nxt[0][1]))
 
 
-def _side_to_organ(relations: list, pieces: list[dict], low: list[str]) -> list:
+def _side_to_organ(relations: list[Any], pieces: list[dict[str, Any]], low: list[str]) -> list[Any]:
     """"right pleural effusion": the side qualifies the organ word (*right* modify *pleural*), not the finding;
     an observation located at a side-only anatomy and also at an organ keeps the organ."""
     words = [" ".join(low[p["start_ix"]:p["end_ix"] + 1]) for p in pieces]
@@ -157,7 +161,7 @@ def _side_to_organ(relations: list, pieces: list[dict], low: list[str]) -> list:
 STATE_TOKENS = frozenset("unchanged normal clear unremarkable".split())
 
 
-def _state_words(x: Extraction, low: list[str], pieces: list[dict], relations: list) -> None:
+def _state_words(x: Extraction, low: list[str], pieces: list[dict[str, Any]], relations: list[Any]) -> None:
     """Adds a definitely-present observation for each state word no entity covers: it modifies the next
     observation of its sentence ("unchanged mild cardiomegaly"), else is located at the nearest anatomy ("heart
     size is normal", "lungs are clear")."""
@@ -197,7 +201,7 @@ def _exam_context(low: list[str], s: int, t: int) -> bool:
                              and before[0] in EXAM_TOKENS)
 
 
-def _piece(e: Entity, s: int, t: int, label: str) -> dict:
+def _piece(e: Entity, s: int, t: int, label: str) -> dict[str, Any]:
     whole = s == e.start_ix and t == e.end_ix
     return {"start_ix": s, "end_ix": t, "label": label, "section": e.section, "cui": e.cui if whole else None,
             "reason": e.reason}

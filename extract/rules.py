@@ -18,6 +18,7 @@ fallback paragraph) it
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from extract.assembly import Span, assemble_plan
 from extract.certainty import PROBABLE
@@ -75,6 +76,7 @@ class RulesExtractor:
 
     name = "rules"
     version = VERSION
+    uses_model = False
 
     def __init__(self, index: ConceptIndex | None = None, *, implied_absence: bool = True):
         self.index = index or Lexicon.default()
@@ -91,7 +93,7 @@ class RulesExtractor:
             return hit
         found, frontier = None, [cui]
         for _ in range(3):
-            nxt = []
+            nxt: list[str] = []
             for c in frontier:
                 if c in COMPOSED or c in NORMAL_OF:
                     found = c
@@ -122,12 +124,13 @@ class RulesExtractor:
 
     # -- steps shared with model-based extractors -----------------------------------------
     # -- one sentence -------------------------------------------------------------------
-    def _read_sentence(self, text, tokens, units):
+    def _read_sentence(self, text: str, tokens: list[tuple[int, int]],
+                       units: list[int]) -> tuple[list[Span], list[tuple[Span, str, tuple[int, int]]]]:
         low = [text[tokens[t][0] : tokens[t][1]].lower() for t in units]
         norm = [normalise_word(w) for w in low]
         n = len(units)
         free = [True] * n
-        events: dict[int, tuple[str, object, int]] = {}
+        events: dict[int, tuple[str, Any, int]] = {}
         ents: list[Span] = []
 
         for m in self.index.find(norm):
@@ -154,9 +157,9 @@ class RulesExtractor:
             if not free[i]:
                 i += 1
                 continue
-            hit = _TRIGGERS.at(low, i, free)
-            if hit is not None:
-                length, kind = hit
+            trig = _TRIGGERS.at(low, i, free)
+            if trig is not None:
+                length, kind = trig
                 events[i] = ("trig", (kind, " ".join(low[i : i + length])), i + length)
                 for j in range(i, i + length):
                     free[j] = False
@@ -196,7 +199,8 @@ class RulesExtractor:
         add_relations(low, ents)
         return ents, normals
 
-    def _polarity(self, low, n, events):
+    def _polarity(self, low: list[str], n: int,
+                  events: dict[int, tuple[str, Any, int]]) -> list[tuple[Span, str, tuple[int, int]]]:
         """Assign polarity to observation entities; return 'normal' statements found.
 
         ``clause`` holds the observations a post-trigger ("is not seen") may reach: it is cut by
@@ -269,7 +273,8 @@ class RulesExtractor:
                     scope, clause, loose, anatomy = None, [], [], []
                 i = end
                 continue
-            e: Span = payload
+            ent: Span = payload
+            e = ent
             if e.kind == "obs":
                 if scope is not None:
                     if scope.kind == "unc":
@@ -287,7 +292,8 @@ class RulesExtractor:
             i = end
         return normals
 
-    def _normal_mentions(self, text, tokens, units, anat, kind, a, b, section):
+    def _normal_mentions(self, text: str, tokens: list[tuple[int, int]], units: list[int], anat: Span, kind: str, a: int,
+                         b: int, section: str) -> list[ConceptMention]:
         """'The heart size is normal' -> Cardiomegaly negative ('top normal' -> uncertain)."""
         pol = "negative" if kind == "normal" else "uncertain"
         if pol == "negative" and not self.implied_absence:
@@ -295,7 +301,7 @@ class RulesExtractor:
         start = tokens[units[min(a, anat.u0)]][0]
         end = tokens[units[max(b, anat.u1) - 1]][1]
         low_anat = text[tokens[units[anat.u0]][0] : tokens[units[anat.u1 - 1]][1]].lower()
-        cuis = list(NORMAL_OF[anat.rule_cui])
+        cuis = list(NORMAL_OF.get(anat.rule_cui or "", ()))
         if anat.rule_cui == MEDIASTINUM and "cardiomediastinal" in low_anat:
             cuis = list(NORMAL_OF[HEART]) + cuis
         out = []
@@ -308,9 +314,9 @@ class RulesExtractor:
 
 def _compose(word: str, at: int, anats: list[Span]) -> tuple[Span, str] | None:
     """The nearest anatomy of the sentence for which ``word`` states a finding, and that finding."""
-    best = None
+    best: tuple[int, Span, str] | None = None
     for a in anats:
-        for words, cui in COMPOSED[a.rule_cui]:
+        for words, cui in COMPOSED.get(a.rule_cui or "", ()):
             if word in words:
                 d = abs(a.u0 - at)
                 if best is None or d < best[0]:
@@ -323,7 +329,7 @@ def _joined(low: list[str], e: Span, at: int) -> bool:
     return all(w in (",", "/", "and") for w in low[e.u1 : at])
 
 
-def _observation_follows(events, i: int, n: int) -> bool:
+def _observation_follows(events: dict[int, tuple[str, Any, int]], i: int, n: int) -> bool:
     """An observation starts within the next four words (modifiers and anatomy may come first)."""
     for j in range(i, min(n, i + 4)):
         ev = events.get(j)

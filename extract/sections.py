@@ -155,7 +155,7 @@ def split_sections(text: str) -> tuple[Section, ...]:
 _WORD = re.compile(r"[A-Za-z]{2,}")
 
 
-def _last_paragraph(text: str, heads, sections: list[Section]) -> Section | None:
+def _last_paragraph(text: str, heads: list[tuple[int, int, str]], sections: list[Section]) -> Section | None:
     """The last paragraph that reads like findings: not inside a known non-findings section
     (HISTORY, INDICATION, COMPARISON, …), its own leading header skipped, at least three words
     and a sentence mark or lower-case letters (so a title line such as "FINAL REPORT" is not taken).

@@ -9,6 +9,7 @@ gives the sentences of a report's target sections (FINDINGS, IMPRESSION or the f
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from extract.records import Section
 from extract.sections import split_sections, target_sections
@@ -50,7 +51,7 @@ def phrase_key(p: str) -> tuple[str, ...]:
     return tuple(w.lower() for w in TOKEN_RE.findall(p) if w not in JOINERS)
 
 
-def plan(text: str, sections: tuple[Section, ...] | None = None) -> tuple[tuple[Section, ...], list, Plan]:
+def plan(text: str, sections: tuple[Section, ...] | None = None) -> tuple[tuple[Section, ...], list[tuple[int, int]], Plan]:
     """(sections, tokens, [(section name, units)]): the sentences to read, as token indices without joiners
     ("-", "/"), in the target sections."""
     if sections is None:
@@ -80,7 +81,7 @@ def token_at(starts: list[int], pos: int) -> int:
     return lo
 
 
-def sentences(text: str, tokens, t0: int, t1: int):
+def sentences(text: str, tokens: list[tuple[int, int]], t0: int, t1: int) -> Iterator[list[int]]:
     """Token-index lists, one per sentence, for tokens t0..t1-1."""
     cur: list[int] = []
     for t in range(t0, t1):

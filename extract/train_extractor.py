@@ -20,6 +20,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from extract.neural import BIO_LABELS
 from extract.radgraph import RGDoc, read_radgraph
@@ -52,13 +53,14 @@ def bio_tags(doc: RGDoc) -> tuple[list[str], list[str]]:
 
 def spans(tags: list[str]) -> set[tuple[int, int, str]]:
     """Entity spans ``(start, end, label)`` (inclusive) of a BIO sequence; an I- after another label starts one."""
-    out, start, label = set(), None, None
+    out: set[tuple[int, int, str]] = set()
+    start, label = 0, None
     for k, t in enumerate([*tags, "O"]):
         if t.startswith("I-") and label == t[2:]:
             continue
         if label is not None:
             out.add((start, k - 1, label))
-            start, label = None, None
+            label = None
         if t != "O":
             start, label = k, t[2:]
     return out
@@ -72,7 +74,7 @@ def check_out(out: Path) -> None:
 
 
 def train_extractor(gold_path: Path, base: Path, out: Path, settings: TrainSettings, *,
-                    on_epoch: Callable[[dict], None] | None = None) -> dict:
+                    on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Fine-tune ``base`` on ``gold_path``; write the tagger to ``out``; return the run's record."""
     try:
         import torch
@@ -109,7 +111,7 @@ def train_extractor(gold_path: Path, base: Path, out: Path, settings: TrainSetti
     torch.manual_seed(settings.seed)
     model.to(device)
 
-    def encode(batch: list[RGDoc]):
+    def encode(batch: list[RGDoc]) -> Any:
         pairs = [bio_tags(d) for d in batch]
         enc = tok([w for w, _ in pairs], is_split_into_words=True, truncation=True, max_length=settings.max_length,
                   padding=True, return_tensors="pt")
@@ -122,7 +124,7 @@ def train_extractor(gold_path: Path, base: Path, out: Path, settings: TrainSetti
                     labels[i, pos] = BIO_LABELS.index(tags[w])
         return enc, labels
 
-    def score(batch: list[RGDoc]) -> dict:
+    def score(batch: list[RGDoc]) -> dict[str, Any]:
         tp = fp = fn = 0
         model.eval()
         with torch.no_grad():

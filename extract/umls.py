@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -147,9 +148,10 @@ def _release_files(meta: Path) -> dict[str, Path]:
     return files
 
 
-def build_index(meta: Path, out: Path, *, languages=DEFAULT_LANGUAGES, suppress=DEFAULT_SUPPRESS,
+def build_index(meta: Path, out: Path, *, languages: Iterable[str] = DEFAULT_LANGUAGES,
+                suppress: Iterable[str] = DEFAULT_SUPPRESS,
                 sabs: Iterable[str] | None = None, drop_tuis: Iterable[str] = tuple(DROP_TUIS),
-                strict: bool = False, advance=lambda n=1: None) -> dict:
+                strict: bool = False, advance: Callable[..., None] = lambda n=1: None) -> dict[str, Any]:
     """Index a release folder into ``out``; returns the summary written to ``index.json``."""
     files = _release_files(meta)
     problems = RrfProblems()
@@ -164,7 +166,7 @@ def build_index(meta: Path, out: Path, *, languages=DEFAULT_LANGUAGES, suppress=
 
     # names accumulate as Arrow chunks (compact strings), not Python lists: peak memory stays near the
     # size of the kept names themselves, whatever the release size
-    cols: dict[str, list] = {k: [] for k in ("key", "cui", "str", "sab", "tty")}
+    cols: dict[str, list[Any]] = {k: [] for k in ("key", "cui", "str", "sab", "tty")}
     chunks: list[pa.Table] = []
     preferred: dict[str, tuple[int, str]] = {}
     n_rows = 0
@@ -213,9 +215,9 @@ def build_index(meta: Path, out: Path, *, languages=DEFAULT_LANGUAGES, suppress=
             cui, sab, text, suppress_flag = f[0], f[4], f[5].strip(), f[6]
             if cui not in preferred or suppress_flag not in supp or not text or (sabs is not None and sab not in sabs):
                 continue
-            rank = (order.get(sab, len(order)), sab)
-            if cui not in definitions or rank < definitions[cui][0]:
-                definitions[cui] = (rank, text)
+            def_rank = (order.get(sab, len(order)), sab)
+            if cui not in definitions or def_rank < definitions[cui][0]:
+                definitions[cui] = (def_rank, text)
     pq.write_table(pa.table({
         "cui": concept_cuis,
         "name": [preferred[c][1] for c in concept_cuis],
@@ -227,7 +229,7 @@ def build_index(meta: Path, out: Path, *, languages=DEFAULT_LANGUAGES, suppress=
     }), out / "concepts.parquet")
 
     kept = set(concept_cuis)
-    rel = {k: [] for k in ("cui1", "rel", "rela", "cui2", "sab")}
+    rel: dict[str, list[str]] = {k: [] for k in ("cui1", "rel", "rela", "cui2", "sab")}
     for f in iter_rrf(files["MRREL"], MRREL_COLS, problems, strict):
         if f[0] in kept and f[4] in kept and f[0] != f[4] and f[14] in supp:
             for k, v in zip(rel, (f[0], f[3], f[7], f[4], f[10])):
@@ -323,8 +325,8 @@ class UmlsIndex:
         c = self._c
         return c["name"][i], c["group"][i], tuple(c["semanticTypes"][i])
 
-    def concepts(self):
-        return (self.concept(c) for c in self._c["cui"])
+    def concepts(self) -> Iterator[Concept]:
+        return (c for c in map(self.concept, self._c["cui"]) if c is not None)
 
     def find(self, words: list[str]) -> list[Match]:
         return longest_matches(words, self._first, self.max_len, lambda ws: self._lookup(" ".join(ws)))

@@ -98,7 +98,7 @@ def assemble(studies: list[StudyInput], index: ConceptIndex, *, keep_text: bool 
         patients.setdefault(s.patient_id, {"id": s.patient_id})
         study_rows.append({"id": s.study_id, "patientId": s.patient_id, "split": s.split})
         has_study.append({"_start": s.patient_id, "_end": s.study_id})
-        rep = {"id": s.report_id, "studyId": s.study_id}
+        rep: dict[str, str | None] = {"id": s.report_id, "studyId": s.study_id}
         if keep_text:
             rep["findings"], rep["impression"] = s.findings, s.impression
         report_rows.append(rep)
@@ -163,10 +163,10 @@ def assemble(studies: list[StudyInput], index: ConceptIndex, *, keep_text: bool 
 
     if parents:
         used |= _ancestors(index, used, parents)
-    umls_rel = getattr(index, "relations", None)
+    umls_rel = index.relations()
     if umls_rel is not None:
         # UMLS MRREL among the concepts in the graph: (CUI2)-[:RELA]->(CUI1), as MRREL states it
-        r = umls_rel().to_pydict()
+        r = umls_rel.to_pydict()
         agg: dict[tuple[str, str, str], set[str]] = {}
         for c1, rel, rela, c2, sab in zip(r["cui1"], r["rel"], r["rela"], r["cui2"], r["sab"]):
             if c1 in used and c2 in used:
@@ -179,8 +179,8 @@ def assemble(studies: list[StudyInput], index: ConceptIndex, *, keep_text: bool 
     else:
         isa = []
         for cui in sorted(used):
-            c = index.concept(cui)
-            for parent in c.parents if c else ():
+            known = index.concept(cui)
+            for parent in known.parents if known else ():
                 if parent in used:
                     isa.append({"_start": cui, "_end": parent, "source": index.name, "sab": ["MEDKG"]})
         if isa:
@@ -188,12 +188,12 @@ def assemble(studies: list[StudyInput], index: ConceptIndex, *, keep_text: bool 
 
     concept_rows = []
     for cui in sorted(used):
-        c = index.concept(cui)
-        if c is None:
+        known = index.concept(cui)
+        if known is None:
             continue
-        row = {"cui": cui, "name": c.name, "semanticTypes": list(c.semantic_types), "group": c.group}
-        if c.definition:
-            row["definition"] = c.definition
+        row = {"cui": cui, "name": known.name, "semanticTypes": list(known.semantic_types), "group": known.group}
+        if known.definition:
+            row["definition"] = known.definition
         concept_rows.append(row)
     g.nodes["Concept"] = NodeTable("Concept", concept_rows)
     return g.sort(), stats

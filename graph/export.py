@@ -67,9 +67,9 @@ def write_turtle(g: Graph, path: Path) -> None:
                     rdf.add((s, RDFS.label, Literal(v)))
                 for item in v if isinstance(v, list) else [v]:
                     rdf.add((s, PROP[k], Literal(item)))
-    for t in g.edges.values():
-        for r in t.rows:
-            rdf.add((iri(t.source_label, r["_start"]), REL[t.type], iri(t.target_label, r["_end"])))
+    for e in g.edges.values():
+        for r in e.rows:
+            rdf.add((iri(e.source_label, r["_start"]), REL[e.type], iri(e.target_label, r["_end"])))
     rdf.serialize(destination=str(path), format="turtle")
 
 

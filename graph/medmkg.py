@@ -102,7 +102,7 @@ def read_medmkg(path: Path, images: Path | None = None) -> tuple[Graph, list[dic
 def medmkg_rows(g: Graph) -> list[dict]:
     """Every image-concept and concept-concept relationship as a MedMKG row (sorted)."""
     names = {r["cui"]: r.get("name") or r["cui"] for r in g.nodes["Concept"].rows} if "Concept" in g.nodes else {}
-    out = []
+    out: list[dict[str, str]] = []
     for t in g.edges.values():
         if (t.source_label, t.target_label) == ("Image", "Concept") and t.type in POLARITY:
             out.extend({"Head": r["_start"], "Relation": t.type, "Tail": r["_end"], "Head_Name": f"Image_{r['_start']}",

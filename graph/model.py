@@ -57,8 +57,8 @@ class Graph:
     def sort(self) -> Graph:
         for t in self.nodes.values():
             t.rows.sort(key=lambda r: r[t.key])
-        for t in self.edges.values():
-            t.rows.sort(key=lambda r: (r["_start"], r["_end"]))
+        for e in self.edges.values():
+            e.rows.sort(key=lambda r: (r["_start"], r["_end"]))
         self.nodes = dict(sorted(self.nodes.items()))
         self.edges = dict(sorted(self.edges.items()))
         return self

@@ -156,7 +156,7 @@ def apply_naf(g, method: str):
 
     def summary(kept_mask) -> dict:
         edges = {}
-        covered = set()
+        covered: set[str] = set()
         for t in tables:
             rows = [r for r in t.rows if kept_mask[pos[r["_start"]]]]
             edges[t.type] = len(rows)

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from multiprocessing import get_context
+from multiprocessing.pool import Pool
 from typing import TYPE_CHECKING, Protocol
 
 from kg.core.errors import InvalidInput
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # the image stage's modules load when images are embedded (kg
 
 class Executor(Protocol):
     name: str
+    where: str  # the resources it runs on, shown beside the progress bars ("" when there is nothing to say)
 
     def map(self, config: StepConfig, studies: Iterable[Study | Rejected]) -> Iterator[Processed | Rejected]: ...
 
@@ -43,6 +45,7 @@ class LocalExecutor:
     """The step in this process; images decoded by ``workers`` processes (a torch DataLoader for torch encoders)."""
 
     name = "local"
+    where = ""
 
     def __init__(self, workers: int = 1):
         self.workers = max(1, workers)
@@ -72,12 +75,12 @@ class ProcessExecutor(LocalExecutor):
     def __init__(self, workers: int, chunksize: int = 16):
         super().__init__(workers)
         self.chunksize = chunksize
-        self._pool = None
+        self._pool: Pool | None = None
 
     def map(self, config: StepConfig, studies):
         context_for(config)  # fail here, in the parent, on a bad setting, rather than in every worker
-        self._pool = get_context("spawn").Pool(self.workers, initializer=_init, initargs=(config,))
-        return self._pool.imap(partial(run_step, config), studies, chunksize=self.chunksize)
+        pool = self._pool = get_context("spawn").Pool(self.workers, initializer=_init, initargs=(config,))
+        return pool.imap(partial(run_step, config), studies, chunksize=self.chunksize)
 
     def embed(self, encoder, spec, items, *, batch_size, advance):
         self.close()  # the step's workers are done; the image stage starts its own

@@ -158,7 +158,7 @@ def build(settings: BuildSettings, warn=lambda message: None, info=lambda messag
 
     with output as staging, progress(settings.quiet) as track, _closing(executor):
         results = executor.map(config, studies())  # a cluster is joined (or started) here
-        if getattr(executor, "where", ""):
+        if executor.where:
             info(f"running {executor.where}")
         advance = track("Reading and extracting reports", unit="reports")
         done: list[Processed] = []
@@ -228,7 +228,7 @@ def build(settings: BuildSettings, warn=lambda message: None, info=lambda messag
                           fix="report this to the medkg developers")
 
         order = sorted(range(len(vec_ids)), key=vec_ids.__getitem__)
-        dim = getattr(encoder, "dim", 0)
+        dim = encoder.dim
         matrix = np.stack([vecs[i] for i in order]) if vecs else np.zeros((0, dim), dtype=np.float32)
         vindex = VectorIndex([vec_ids[i] for i in order], matrix)
         if settings.similar_k > 0:

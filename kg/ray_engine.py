@@ -128,7 +128,7 @@ class _EncodeActor:
     def _encode(self, prepared: list) -> list[tuple[np.ndarray | None, str]]:
         """[(sample, problem)] -> [(vector, "")] for the good ones, [(None, problem)] for the others."""
         good = [n for n, (_, problem) in enumerate(prepared) if not problem]
-        vecs = self.encoder.encode_batch([prepared[n][0] for n in good]) if good else []
+        vecs = self.encoder.encode_batch([prepared[n][0] for n in good]) if good else np.zeros((0, 0), np.float32)
         result: list[tuple[np.ndarray | None, str]] = [(None, problem) for _, problem in prepared]
         for n, v in zip(good, vecs):
             result[n] = (np.asarray(v, dtype=np.float32), "")
@@ -283,7 +283,7 @@ class RayExecutor:
         if self.address:  # on a cluster: at least half its CPUs (the rest read, decode and encode)
             actors = max(actors, int(resources.get("CPU", 1)) // 2)
         # an extractor that holds a model (transformers) runs on GPU actors when the cluster has GPUs
-        model = hasattr(ctx.extractor, "model")
+        model = ctx.extractor.uses_model
         gpus = 0.0
         if model:
             gpus = self.gpus_per_actor if self.gpus_per_actor is not None else float(bool(resources.get("GPU")))
@@ -309,7 +309,7 @@ class RayExecutor:
         resources = self._resources
         gpus = self.gpus_per_actor
         if gpus is None:
-            gpus = 1.0 if resources.get("GPU") and getattr(encoder, "uses_torch", False) else 0.0
+            gpus = 1.0 if resources.get("GPU") and encoder.uses_torch else 0.0
         cpus = float(resources.get("CPU", 1))
         actors = self.encode_actors or (int(resources.get("GPU", 0) // gpus) if gpus else 0) or max(1, int(cpus) // 2)
         actors = min(actors, (len(items) + batch_size - 1) // batch_size)
@@ -320,7 +320,7 @@ class RayExecutor:
         chunks = list(_chunks((path for _, path in items), batch_size))
         # on CPUs a model encoder uses the node's cores between the actors, as the local engine's torch does
         # (decoding tasks share them; the model is most of the work)
-        threads = max(1, int(cpus // actors)) if not gpus and getattr(encoder, "uses_torch", False) else 0
+        threads = max(1, int(cpus // actors)) if not gpus and encoder.uses_torch else 0
         encode = type("MedkgEncode", (_EncodeActor,), {"spec": spec, "threads": threads})
         gpu_args = {"num_gpus": gpus} if gpus else {}  # never num_gpus=0: Ray reads that as asking for a GPU
         ds = (_dataset(ray, chunks)

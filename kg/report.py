@@ -143,7 +143,7 @@ def _table(head: list[str], rows: list[list], cls: str = "") -> str:
     return f"<table class='{cls}'><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _counts_section(m: dict) -> str:
+def _counts_section(m: Manifest) -> str:
     naf = m.naf
     before, after = naf.before, naf.after
     nodes = [[_e(k), f"{v:,}", ""] for k, v in m.graph.nodes.items()]
@@ -178,7 +178,7 @@ def _quarantine_section(quarantine: list[dict]) -> str:
             + _table(["stage", "count", "reason", "examples", "fix"], rows, "wide"))
 
 
-def _settings_section(m: dict) -> str:
+def _settings_section(m: Manifest) -> str:
     enc, x, idx = m.encoder, m.extractor, m.concept_index
     rows = [
         ["input checksum", f"<code>{_e(m.checksum)}</code>"],

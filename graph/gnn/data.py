@@ -79,7 +79,7 @@ class KGData:
     @classmethod
     def from_graph(cls, g: Graph, *, labels: tuple[str, ...] = LABELS) -> KGData:
         """Every relationship between nodes of ``labels`` (default: images and concepts), typed by its type."""
-        rows = []
+        rows: list[tuple[tuple[str, str], str, tuple[str, str]]] = []
         for t in g.edges.values():
             if t.source_label in labels and t.target_label in labels and t.type not in SKIPPED_TYPES:
                 rows.extend(((t.source_label, r["_start"]), t.type, (t.target_label, r["_end"])) for r in t.rows)

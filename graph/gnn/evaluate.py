@@ -42,7 +42,7 @@ def rank_triples(model, triples: np.ndarray, filters: tuple[dict, dict], *, batc
                  device: torch.device | str = "cpu") -> dict[str, dict[str, np.ndarray]]:
     """Ranks ``{"raw"|"filtered": {"head"|"tail": float64 [E]}}`` of ``triples`` under ``model``."""
     tails_of, heads_of = filters
-    out = {"raw": {"head": [], "tail": []}, "filtered": {"head": [], "tail": []}}
+    out: dict[str, dict[str, list[np.ndarray]]] = {"raw": {"head": [], "tail": []}, "filtered": {"head": [], "tail": []}}
     model.eval()
     with torch.no_grad():
         model.prepare()

@@ -109,4 +109,4 @@ def split_edges(triples: np.ndarray, *, ratios: tuple[float, float, float] = (0.
     kv, kt = keep(valid), keep(test)
     moved = int((~kv).sum() + (~kt).sum())
     train = np.concatenate([train, valid[~kv], test[~kt]])
-    return Split(np.unique(train, axis=0), valid[kv], test[kt], seed, tuple(ratios), pairs, moved)
+    return Split(np.unique(train, axis=0), valid[kv], test[kt], seed, (ratios[0], ratios[1], ratios[2]), pairs, moved)

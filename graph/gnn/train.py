@@ -22,13 +22,12 @@ import torch
 
 from graph.gnn.data import KGData
 from graph.gnn.evaluate import known_index, metrics
-from graph.gnn.models import ModelConfig, build_model
+from graph.gnn.models import LinkModel, ModelConfig, build_model, encodes_graph
 from graph.gnn.split import Split
 from kg.core.devices import pick_device
 from kg.core.errors import InvalidInput
 
 FORMAT = 1  # checkpoint layout
-GNN_MODELS = ("rgcn", "compgcn")  # the models that encode the graph (batch modes apply)
 
 
 @dataclass
@@ -52,7 +51,7 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    model: torch.nn.Module
+    model: LinkModel
     best_epoch: int
     epochs_run: int
     valid_mrr: float
@@ -74,7 +73,7 @@ def choose_batch_mode(num_entities: int, mp_edges: int, mcfg: ModelConfig, tcfg:
     if tcfg.neighbors == 0 or tcfg.neighbors < -1:
         raise InvalidInput(f"--neighbors must be a positive number or -1 (all), not {tcfg.neighbors}", code="E1122",
                            fix="e.g. --neighbors 10")
-    if mcfg.model not in GNN_MODELS:
+    if not encodes_graph(mcfg.model):
         return {"mode": "triples", "why": "the model encodes no graph"}
     need = full_batch_bytes(num_entities, mp_edges, dim=mcfg.dim, layers=mcfg.layers, bases=mcfg.num_bases,
                             batch=tcfg.batch_size or 4096)

@@ -56,6 +56,7 @@ class Neo4jClient:
     def __init__(self, settings: Neo4jSettings):
         neo4j = _driver_module()
         self.settings = settings
+        self._borrowed = False  # from_driver: the caller's driver, never closed here
         try:
             self.driver = neo4j.GraphDatabase.driver(settings.uri, auth=(settings.user, settings.password),
                                                      connection_timeout=10, max_transaction_retry_time=30)
@@ -98,7 +99,7 @@ class Neo4jClient:
         return self
 
     def close(self) -> None:
-        if not getattr(self, "_borrowed", False):
+        if not self._borrowed:
             self.driver.close()
 
     def __enter__(self) -> Neo4jClient:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, as_completed, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain
@@ -192,7 +192,7 @@ def edge_rows(part, props: list[str], grouped: bool) -> list[list]:
 
 def load_graph(out: Path, g: Neo4jClient, *, batch_size: int = 5_000, embeddings: bool = True,
                schema_only: bool = False, workers: int = 2,
-               advance: Callable[[int], None] = lambda n=1: None) -> LoadReport:
+               advance: Callable[[int], None] | None = None) -> LoadReport:
     """Load a built graph directory into Neo4j; see the module docstring.
 
     Labels and relationship types the database held none of when this load began are written with
@@ -204,10 +204,11 @@ def load_graph(out: Path, g: Neo4jClient, *, batch_size: int = 5_000, embeddings
     manifest = read_manifest(out)
     # properties written after the build (a GNN's embeddings) change what a load must write, so they are part of
     # the checkpoint: a build loaded before such a write is loaded again, not skipped as done
-    props = [p.model_dump(mode="json") for p in manifest.properties]
+    declared = [p.model_dump(mode="json") for p in manifest.properties]
     checkpoint = manifest.checksum + "|" + json.dumps(manifest.settings, sort_keys=True) + (
-        "|" + json.dumps(props, sort_keys=True) if props else "")
+        "|" + json.dumps(declared, sort_keys=True) if declared else "")
     report = LoadReport()
+    advance = advance or (lambda n: None)
     dim = int(manifest.vector_index.get("dim") or 0) if embeddings else 0
     node_vectors = vector_properties(out)  # checked before anything is written
     if schema_only:
@@ -238,7 +239,7 @@ def load_graph(out: Path, g: Neo4jClient, *, batch_size: int = 5_000, embeddings
         mat = np.load(out / "index" / "vectors.npy")
         vectors = {i: mat[n].tolist() for n, i in enumerate(ids)}
 
-    def write(key: str, cypher: str, rows: list[list], returns_ids: bool):
+    def write(key: str, cypher: str, rows: list[list], returns_ids: bool) -> list[int] | None:
         """One batch and its checkpoint key in one transaction; returns the node ids a node batch
         reports (``RETURN collect(id(n))``), None for a relationship batch."""
         def tx(t):
@@ -256,9 +257,9 @@ def load_graph(out: Path, g: Neo4jClient, *, batch_size: int = 5_000, embeddings
     def run_all(jobs, parallel: bool) -> None:
         """jobs yields (key, cypher, n_rows, make_rows, on_ids); on_ids is None for batches that return
         no ids. At most 2 × workers batches are in memory at once."""
-        def finish(n_rows: int, on_ids, got) -> None:
+        def finish(n_rows: int, on_ids: Callable[[list[int]], None] | None, got: list[int] | None) -> None:
             report.batches += 1
-            if on_ids is not None:
+            if on_ids is not None and got is not None:
                 on_ids(got)
             advance(n_rows)
 
@@ -274,7 +275,7 @@ def load_graph(out: Path, g: Neo4jClient, *, batch_size: int = 5_000, embeddings
             for key, cypher, rows, n, on_ids in todo():
                 finish(n, on_ids, write(key, cypher, rows, on_ids is not None))
             return
-        pending: dict = {}
+        pending: dict[Future[list[int] | None], tuple[int, Callable[[list[int]], None] | None]] = {}
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="medkg-load") as pool:
             try:
                 for key, cypher, rows, n, on_ids in todo():

@@ -17,10 +17,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from kg.core.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from graph.store import FileStore, Store
 
 
 def h1(a: float, b: float) -> float:
@@ -77,7 +81,7 @@ class Calibration:
                 f"every accepted k ({', '.join(map(str, self.accepted))}) has factuality risk at most {self.alpha}; "
                 f"k = {self.chosen} is used (Learn-then-Test, Hoeffding-Bentkus, {self.method})")
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {"alpha": self.alpha, "delta": self.delta, "n": self.n, "method": self.method,
                 "risks": {str(k): v for k, v in self.risks.items()},
                 "pValues": {str(k): v for k, v in self.p_values.items()}, "accepted": list(self.accepted),
@@ -113,7 +117,7 @@ def calibrate(losses: dict[int, np.ndarray], *, alpha: float = 0.1, delta: float
     return Calibration(alpha, delta, n, method, {k: round(risks[k], 6) for k in ks}, pv, tuple(sorted(accepted)), chosen)
 
 
-def plug_in(losses: dict[int, np.ndarray], *, alpha: float = 0.1, delta: float = 0.05, **_) -> Calibration:
+def plug_in(losses: dict[int, np.ndarray], *, alpha: float = 0.1, delta: float = 0.05, **_: Any) -> Calibration:
     """The rule without a test, a baseline to compare with: accept every k whose empirical risk is at most ``alpha``
     and choose the lowest. It promises nothing (never stored by `kg calibrate`)."""
     ks = sorted(losses)
@@ -138,7 +142,7 @@ class HoldoutCheck:
     abstained: int  # splits where no k passed
     chosen: dict[int, int]  # how often each k was chosen
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {"splits": self.splits, "nCalibration": self.n_calibration, "nTest": self.n_test, "alpha": self.alpha,
                 "delta": self.delta, "method": self.method, "chosenOver": self.chosen_over,
                 "acceptedOver": self.accepted_over, "abstained": self.abstained,
@@ -184,7 +188,7 @@ def holdout_check(losses: dict[int, np.ndarray], *, alpha: float = 0.1, delta: f
     return HoldoutCheck(splits, m, n - m, alpha, delta, cal.method, chosen_over, accepted_over, abstained, chosen)
 
 
-def case_losses(store, image_ids: list[str], ks: list[int], *, exclude: str = "patient") -> dict[int, np.ndarray]:
+def case_losses(store: Store, image_ids: list[str], ks: list[int], *, exclude: str = "patient") -> dict[int, np.ndarray]:
     """Per-case losses for each ``k``: each calibration image's own findings are its labels, and the loss is the
     share of them whose polarity the top-``k`` neighbours' findings (highest support per concept) get wrong."""
     from graph.retrieve.context import Retriever
@@ -207,7 +211,7 @@ def case_losses(store, image_ids: list[str], ks: list[int], *, exclude: str = "p
     return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
 
 
-def calibration_cases(files, split: str) -> list[str]:
+def calibration_cases(files: FileStore, split: str) -> list[str]:
     """The images of the studies in ``split`` (``all`` for every image), in id order."""
     studies = {r["id"] for r in files.nodes("Study") if split == "all" or r.get("split") == split}
     cases = sorted(r["id"] for r in files.nodes("Image") if r.get("studyId") in studies and r["id"] in files.index)

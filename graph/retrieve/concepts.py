@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from graph.model import POLARITY_TYPES
 from graph.retrieve.records import ConceptEdge, ConceptRef, Neighbourhood
 from graph.store import Store
@@ -10,7 +12,7 @@ from kg.core.errors import NotFound
 POLARITIES = tuple(POLARITY_TYPES.values())
 
 
-def _ref(row: dict) -> ConceptRef:
+def _ref(row: dict[str, Any]) -> ConceptRef:
     return ConceptRef(cui=row["cui"], name=row.get("name") or row["cui"], group=row.get("group"),
                       semantic_types=tuple(row.get("semanticTypes") or ()))
 

@@ -21,6 +21,7 @@ How many neighbours: a fixed ``k``; ``ratio`` truncation as in MMed-RAG (keep ne
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
@@ -44,7 +45,7 @@ class Retriever:
     def __init__(self, store: Store):
         self.store, self.files = store, store.files
 
-    def context(self, query: ContextQuery | None = None, /, **fields) -> Context:
+    def context(self, query: ContextQuery | None = None, /, **fields: Any) -> Context:
         """The cited context for ``query``, or for a query made of ``fields`` (``image_id=…, k=5``)."""
         if query is None:
             try:
@@ -64,6 +65,7 @@ class Retriever:
         if query.text is not None:
             return self._text(query, kc0)
         with_text = query.with_text and bool(files.manifest.settings.get("keep_text", True))
+        self_id: str | None = None
         if query.image_id is not None:
             if query.image_id not in files.index:  # an id, never a path: a service must not open files it is named
                 raise NotFound(f"no image {query.image_id!r} in the graph's index", code="E217",
@@ -73,9 +75,9 @@ class Retriever:
             vec, self_id = query_vector(files, query.image)
         else:
             vec, self_id = _embedding(files, query.embedding), None
-        hits, images, dropped, self_id, matched = _neighbour_candidates(self.store, files, vec, self_id, max(k, 1),
+        hits, images, dropped, found_id, matched = _neighbour_candidates(self.store, files, vec, self_id, max(k, 1),
                                                                         query.exclude)
-        q = {"kind": query.kind, "imageId": self_id} | ({"matchedBy": "vector"} if matched else {})
+        q = {"kind": query.kind, "imageId": found_id} | ({"matchedBy": "vector"} if matched else {})
         floor = _floor(files, "patient" if query.exclude == "patient" else "study", query.ood_percentile,
                        query.min_similarity)
         best = hits[0][1] if hits else None
@@ -133,7 +135,7 @@ def choose_neighbours(hits: list[tuple[str, float]], k: int, *, gamma: float | N
 
 
 @lru_cache(maxsize=4)
-def _extractor(spec: str, umls: str | None):
+def _extractor(spec: str, umls: str | None) -> Any:
     """The build's extractor (and concept index), loaded once per process for text queries."""
     from extract.base import get_extractor
     from extract.loading import load_concept_index
@@ -161,7 +163,7 @@ def _text_findings(files: FileStore, text: str) -> tuple[list[Finding], list[str
     return out, unknown
 
 
-def similarity_record(files: FileStore) -> dict | None:
+def similarity_record(files: FileStore) -> dict[str, Any] | None:
     """The graph's own best-match similarities: from the manifest, or measured once per open store for a build
     made before medkg recorded them."""
     memo = files.memo("retrieve.similarity")
@@ -170,7 +172,8 @@ def similarity_record(files: FileStore) -> dict | None:
         memo["record"] = recorded.model_dump() if recorded is not None else measure_rows(
             files.index.ids, files.index.vectors, files.nodes("Image"), files.nodes("Study"),
             encoder=files.manifest.encoder.id)
-    return memo["record"]
+    record: dict[str, Any] | None = memo["record"]
+    return record
 
 
 def _floor(files: FileStore, reference: str, percentile: float, min_similarity: float | None) -> Floor:
@@ -179,10 +182,11 @@ def _floor(files: FileStore, reference: str, percentile: float, min_similarity: 
     key = (reference, percentile, min_similarity)
     if key not in memo:
         memo[key] = floor_for(similarity_record(files), reference, percentile, min_similarity)
-    return memo[key]
+    floor: Floor = memo[key]
+    return floor
 
 
-def _abstain(query: dict, reason: str, k: KChoice, match: Match | None, excluded: dict) -> Context:
+def _abstain(query: dict[str, Any], reason: str, k: KChoice, match: Match | None, excluded: dict[str, Any]) -> Context:
     kc = KChoice(method="abstain", k=0, requested=k.requested, gamma=k.gamma, min_similarity=k.min_similarity,
                  guarantee=k.guarantee)
     return Context(query=query, k=kc, excluded=excluded, match=match, abstained=reason)
@@ -198,7 +202,8 @@ def _guarded(store: Store, query_image: str | None, exclude: str) -> tuple[set[s
 
 
 def _neighbour_candidates(store: Store, files: FileStore, vec: np.ndarray, self_id: str | None, k: int,
-                          exclude: str) -> tuple[list[tuple[str, float]], dict, dict, str | None, bool]:
+                          exclude: str) -> tuple[list[tuple[str, float]], dict[str, Any], dict[str, int], str | None,
+                                              bool]:
     """The nearest images after the leakage guard (at least ``k`` of them when the graph has them), their nodes,
     the counts left out, and the query's own image id (found by vector when it came as a file or a vector)."""
     studies, patients = _guarded(store, self_id, exclude)
@@ -215,13 +220,13 @@ def _neighbour_candidates(store: Store, files: FileStore, vec: np.ndarray, self_
             continue
         hits, dropped = [], {"sameStudy": 0, "samePatient": 0}
         images = store.nodes_by_key("Image", [i for i, _ in raw])
-        owners = store.nodes_by_key("Study", list({(images.get(i) or {}).get("studyId") for i, _ in raw} - {None})) \
-            if patients else {}
+        owned = {str(s) for s in ((images.get(i) or {}).get("studyId") for i, _ in raw) if s}
+        owners = store.nodes_by_key("Study", sorted(owned)) if patients else {}
         for i, s in raw:
             if i == self_id:
                 continue
             node = images.get(i) or {}
-            st = node.get("studyId")
+            st = str(node.get("studyId") or "")
             if st in studies:
                 dropped["sameStudy"] += 1
                 continue
@@ -234,7 +239,7 @@ def _neighbour_candidates(store: Store, files: FileStore, vec: np.ndarray, self_
         want *= 4
 
 
-def _embedding(files: FileStore, embedding) -> np.ndarray:
+def _embedding(files: FileStore, embedding: Any) -> np.ndarray:
     v = np.asarray(embedding, dtype=np.float64).ravel()
     dim = files.index.dim
     if v.shape[0] != dim:

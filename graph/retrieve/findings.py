@@ -9,6 +9,8 @@ support otherwise. Derived records are memoised on a file store (``Store.memo``)
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +22,7 @@ from kg.core.errors import InvalidInput
 POLARITY_WORD = {"POSITIVE": "present", "NEGATIVE": "absent", "UNCERTAIN": "uncertain"}
 
 
-def concept_refs(store: Store, cuis, rows: dict[str, dict] | None = None) -> dict[str, ConceptRef]:
+def concept_refs(store: Store, cuis: Iterable[str], rows: dict[str, dict[str, Any]] | None = None) -> dict[str, ConceptRef]:
     """ConceptRefs for many CUIs with at most one store call (one query on Neo4j), from the memo when it has them."""
     cache = store.memo("retrieve.conceptRefs")
     want = list(dict.fromkeys(cuis))
@@ -35,13 +37,13 @@ def concept_refs(store: Store, cuis, rows: dict[str, dict] | None = None) -> dic
     return out
 
 
-def concept_ref(store: Store, cui: str, row: dict | None = None) -> ConceptRef:
+def concept_ref(store: Store, cui: str, row: dict[str, Any] | None = None) -> ConceptRef:
     row = row if row is not None else (store.node("Concept", cui) or {})
     return ConceptRef(cui=cui, name=row.get("name") or cui, group=row.get("group"),
                       semantic_types=tuple(row.get("semanticTypes") or ()))
 
 
-def _citations(row: dict, image: str, study: str | None, with_text: bool) -> list[Citation]:
+def _citations(row: dict[str, Any], image: str, study: str | None, with_text: bool) -> list[Citation]:
     evidence = row.get("evidence")
     report, extractor = row.get("reportId"), row.get("extractor")
     if not evidence:
@@ -65,7 +67,7 @@ def _citations(row: dict, image: str, study: str | None, with_text: bool) -> lis
 def aggregate(store: Store, neighbours: list[ImageHit], *, with_text: bool = False) -> list[Finding]:
     """The neighbours' findings per (concept, polarity), similarity-weighted, most support first."""
     total = sum(max(h.score, 0.0) for h in neighbours) or 1.0
-    acc: dict[tuple[str, str], list] = {}  # (cui, type) -> [support, similarities, citations]
+    acc: dict[tuple[str, str], list[Any]] = {}  # (cui, type) -> [support, similarities, citations]
     for h in neighbours:
         w, seen = max(h.score, 0.0), set()
         for row in store.findings_of(h.id):
@@ -87,12 +89,12 @@ def aggregate(store: Store, neighbours: list[ImageHit], *, with_text: bool = Fal
     return out
 
 
-def _gnn(rows: dict[str, dict], cui: str) -> np.ndarray | None:
+def _gnn(rows: dict[str, dict[str, Any]], cui: str) -> np.ndarray | None:
     v = (rows.get(cui) or {}).get("gnnEmbedding")
     return None if v is None else np.asarray(v, dtype=np.float32)
 
 
-def _ranked_edges(store: Store, cuis: list[str]) -> dict[str, list]:
+def _ranked_edges(store: Store, cuis: list[str]) -> dict[str, list[Any]]:
     """Each concept's concept-to-concept edges as ``((-support, (head, type, tail)), properties, other)``, best first
     (memoised on a file store)."""
     cache = store.memo("retrieve.rankedEdges")
@@ -111,9 +113,9 @@ def _ranked_edges(store: Store, cuis: list[str]) -> dict[str, list]:
     return out
 
 
-def _search(store: Store, seeds: list[str], hops: int, limit: int, rows: dict, vecs: list) -> list:
+def _search(store: Store, seeds: list[str], hops: int, limit: int, rows: dict[str, Any], vecs: list[Any]) -> list[Any]:
     """Breadth-first up to ``hops``; ranked by hop, then GNN cosine to the seeds' mean (``vecs``) or support."""
-    found: dict[tuple[str, str, str], tuple] = {}  # light candidates; models only for the ones returned
+    found: dict[tuple[str, str, str], tuple[Any, ...]] = {}  # light candidates; models only for the ones returned
     frontier, seen = list(dict.fromkeys(seeds)), set(seeds)
     for hop in range(1, hops + 1):
         nxt = []
@@ -175,7 +177,7 @@ def expand(store: Store, seeds: list[str], *, hops: int = 1, limit: int = 20) ->
     return out
 
 
-def _strings(v) -> tuple[str, ...]:
+def _strings(v: Any) -> tuple[str, ...]:
     if v is None:
         return ()
     return (str(v),) if isinstance(v, str) else tuple(str(x) for x in v)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from graph.retrieve.records import ImageHit
 from graph.store import FileStore, Store
@@ -35,7 +36,7 @@ def query_vector(files: FileStore, query: str | bytes) -> tuple[np.ndarray, str 
 MIN_SIDE = 16  # pixels: smaller images carry no radiograph to compare
 
 
-def _big_enough(im, where: str):
+def _big_enough(im: Image.Image, where: str) -> Image.Image:
     if min(im.size) < MIN_SIDE:
         raise InvalidInput(f"the image is {im.size[0]}×{im.size[1]} pixels, too small to compare", code="E193",
                            where=where, fix=f"send a radiograph of at least {MIN_SIDE}×{MIN_SIDE} pixels")
@@ -51,7 +52,7 @@ def positive_findings(store: Store, image_id: str) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def nearest_images(store: Store, vector, k: int = 10, *, exclude: str | None = None,
+def nearest_images(store: Store, vector: np.ndarray, k: int = 10, *, exclude: str | None = None,
                    exact: bool = False) -> list[ImageHit]:
     """The ``k`` images nearest ``vector`` (leaving out ``exclude``, the query image itself)."""
     hits = [h for h in store.nearest_images(vector, k + (1 if exclude else 0), exact=exact) if h[0] != exclude][:k]

@@ -14,6 +14,7 @@ so it is the encoder's own scale: a raw-pixel encoder and a learned one get thei
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ def best_other(vectors: np.ndarray, groups: dict[str, np.ndarray], rows: np.ndar
 
 
 def measure(ids: list[str], vectors: np.ndarray, study_of: dict[str, str], patient_of: dict[str, str], *,
-            encoder: str, sample: int = SAMPLE) -> dict:
+            encoder: str, sample: int = SAMPLE) -> dict[str, Any]:
     """The manifest's ``similarity`` record for a vector index (``ids``, L2-normalised ``vectors``): the quantiles
     of each image's best match outside its own patient and outside its own study."""
     n = len(ids)
@@ -59,7 +60,7 @@ def measure(ids: list[str], vectors: np.ndarray, study_of: dict[str, str], patie
     patients = [patient_of.get(s) or f"study:{s}" for s in studies]
     groups = {"study": _numbered(studies), "patient": _numbered(patients)}
     best = best_other(np.ascontiguousarray(vectors, dtype=np.float32), groups, rows) if n else {}
-    record: dict = {"encoder": encoder, "images": n, "sample": int(len(rows)),
+    record: dict[str, Any] = {"encoder": encoder, "images": n, "sample": int(len(rows)),
                     "method": "exact cosine of each sampled image's nearest image of another patient (study)"}
     for name in REFERENCES:
         values = best.get(name, np.empty(0))
@@ -68,12 +69,12 @@ def measure(ids: list[str], vectors: np.ndarray, study_of: dict[str, str], patie
     return record
 
 
-def measure_rows(ids: list[str], vectors: np.ndarray, images: list[dict], studies: list[dict], *, encoder: str,
-                 sample: int = SAMPLE) -> dict:
+def measure_rows(ids: list[str], vectors: np.ndarray, images: list[dict[str, Any]], studies: list[dict[str, Any]], *,
+                 encoder: str, sample: int = SAMPLE) -> dict[str, Any]:
     """:func:`measure` with the owners read from the graph's ``Image`` (``id``, ``studyId``) and ``Study`` (``id``,
     ``patientId``) rows."""
-    return measure(ids, vectors, {r["id"]: r.get("studyId") for r in images},
-                   {r["id"]: r.get("patientId") for r in studies}, encoder=encoder, sample=sample)
+    return measure(ids, vectors, {r["id"]: r["studyId"] for r in images if r.get("studyId")},
+                   {r["id"]: r["patientId"] for r in studies if r.get("patientId")}, encoder=encoder, sample=sample)
 
 
 def _numbered(labels: list[str]) -> np.ndarray:
@@ -114,7 +115,7 @@ def check_percentile(percentile: float) -> float:
     return float(percentile)
 
 
-def floor_for(record: dict | None, reference: str, percentile: float, min_similarity: float | None) -> Floor:
+def floor_for(record: dict[str, Any] | None, reference: str, percentile: float, min_similarity: float | None) -> Floor:
     """The floor for a query: the ``percentile`` of the graph's distribution held out by ``reference``, or the
     caller's ``min_similarity`` when that is higher. ``percentile`` 0 turns the graph's floor off."""
     check_percentile(percentile)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -74,7 +74,7 @@ class ContextQuery(QueryOptions):
         return next(n for n in INPUTS if getattr(self, n) is not None)
 
     @classmethod
-    def of(cls, options: QueryOptions | None = None, **fields) -> ContextQuery:
+    def of(cls, options: QueryOptions | None = None, **fields: Any) -> ContextQuery:
         """The input in ``fields`` (and any option overrides) on top of ``options``."""
         base = options.model_dump(include=set(QueryOptions.model_fields)) if options is not None else {}
         return cls.model_validate(base | {k: v for k, v in fields.items() if v is not None or k not in INPUTS})
@@ -97,7 +97,7 @@ def closest_field(name: str, fields: list[str], *, image_field: str = "image") -
 def invalid(exc: ValidationError, model: type[BaseModel], *, image_field: str = "image") -> InvalidInput:
     """A pydantic validation error of ``model`` as medkg's error: the field, what is wrong, and the fix (for an
     unknown field, the closest known one)."""
-    first = exc.errors()[0] if exc.errors() else {}
+    first: dict[str, Any] = dict(exc.errors()[0]) if exc.errors() else {}
     fields = list(model.model_fields)
     # the field's path, without pydantic's names for the branches of a union ('constrained-int', "literal['auto']")
     loc = [str(x) for x in first.get("loc", ()) if isinstance(x, int) or x == "body" or x in fields

@@ -3,6 +3,8 @@ ids that cite where each item came from."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
@@ -10,7 +12,7 @@ from pydantic.alias_generators import to_camel
 class _Record(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
 
 
@@ -53,7 +55,7 @@ class ConceptEdge(_Record):
     type: str
     other: str
     name: str | None = None
-    properties: dict = Field(default_factory=dict)
+    properties: dict[str, Any] = Field(default_factory=dict)
 
 
 class Neighbourhood(_Record):
@@ -122,11 +124,11 @@ class Context(_Record):
     """What the graph says for one query. ``abstained`` gives the reason when it says nothing (no similar image,
     no concept of the graph in the text): then there are no neighbours, findings or triplets."""
 
-    query: dict
+    query: dict[str, Any]
     neighbours: tuple[ImageHit, ...] = ()
     findings: tuple[Finding, ...] = ()
     triplets: tuple[Triplet, ...] = ()
     k: KChoice
-    excluded: dict = Field(default_factory=dict)  # neighbours left out by the leakage guard
+    excluded: dict[str, Any] = Field(default_factory=dict)  # neighbours left out by the leakage guard
     match: Match | None = None
     abstained: str | None = None

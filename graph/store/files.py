@@ -13,11 +13,11 @@ Layout::
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -28,8 +28,14 @@ from graph.store.manifest import Manifest, NodeProperty, load_manifest, save_man
 from graph.store.outdir import locked, recover
 from kg.core.errors import InvalidInput, NotFound
 
+if TYPE_CHECKING:
+    from embed.index import VectorIndex
 
-def _table(rows: list[dict], first: list[str]) -> pa.Table:
+if TYPE_CHECKING:
+    from embed.index import VectorIndex
+
+
+def _table(rows: list[dict[str, Any]], first: list[str]) -> pa.Table:
     cols: list[str] = list(first)
     for r in rows:
         for k in r:
@@ -41,10 +47,10 @@ def _table(rows: list[dict], first: list[str]) -> pa.Table:
 def write_graph(g: Graph, out: Path) -> None:
     (out / "nodes").mkdir(parents=True, exist_ok=True)
     (out / "edges").mkdir(parents=True, exist_ok=True)
-    for label, t in g.nodes.items():
-        pq.write_table(_table(t.rows, [t.key]), out / "nodes" / f"{label}.parquet")
-    for name, t in g.edges.items():
-        pq.write_table(_table(t.rows, ["_start", "_end"]), out / "edges" / f"{name}.parquet")
+    for label, nt in g.nodes.items():
+        pq.write_table(_table(nt.rows, [nt.key]), out / "nodes" / f"{label}.parquet")
+    for name, et in g.edges.items():
+        pq.write_table(_table(et.rows, ["_start", "_end"]), out / "edges" / f"{name}.parquet")
 
 
 FINDINGS = "retrieval/image_findings.parquet"
@@ -71,7 +77,7 @@ def write_findings(table: pa.Table, out: Path) -> None:
     pq.write_table(table, out / FINDINGS)
 
 
-def write_manifest(manifest: Manifest | dict, out: Path) -> None:
+def write_manifest(manifest: Manifest | dict[str, Any], out: Path) -> None:
     save_manifest(manifest, out)
 
 
@@ -100,25 +106,25 @@ def node_id(label: str, key: str) -> str:
     return f"{label}:{key}"
 
 
-def to_networkx(g: Graph):
+def to_networkx(g: Graph) -> Any:
     """A ``networkx.MultiDiGraph``: nodes ``"Label:key"`` with ``label`` and properties,
     edges keyed by relationship type with their properties."""
     import networkx as nx
 
     G = nx.MultiDiGraph()
-    for label, t in g.nodes.items():
+    for label, nt in g.nodes.items():
         key = NODE_KEYS.get(label, "id")
-        for r in t.rows:
+        for r in nt.rows:
             G.add_node(node_id(label, r[key]), label=label, **r)
-    for t in g.edges.values():
-        for r in t.rows:
+    for et in g.edges.values():
+        for r in et.rows:
             props = {k: v for k, v in r.items() if k not in ("_start", "_end")}
-            G.add_edge(node_id(t.source_label, r["_start"]), node_id(t.target_label, r["_end"]), key=t.type,
-                       type=t.type, **props)
+            G.add_edge(node_id(et.source_label, r["_start"]), node_id(et.target_label, r["_end"]), key=et.type,
+                       type=et.type, **props)
     return G
 
 
-def load_networkx(out: Path):
+def load_networkx(out: Path) -> Any:
     return to_networkx(read_graph(out))
 
 
@@ -130,10 +136,10 @@ class EdgeRef:
     type: str
     other_label: str
     other_key: str
-    properties: dict
+    properties: dict[str, Any]
 
 
-def _kind(values: list) -> tuple[str, int]:
+def _kind(values: list[Any]) -> tuple[str, int]:
     """("vector", dim) for lists of numbers of one length, else ("number" | "boolean" | "text", 0)."""
     present = [v for v in values if v is not None]
     if not present:
@@ -162,7 +168,7 @@ class FileStore:
     def __init__(self, out: Path | str):
         self.out = Path(out)
         self.manifest: Manifest = read_manifest(self.out)
-        self._memos: dict[str, dict] = {}
+        self._memos: dict[str, dict[Any, Any]] = {}
 
     @property
     def files(self) -> FileStore:
@@ -176,10 +182,10 @@ class FileStore:
     def __enter__(self) -> FileStore:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def memo(self, name: str) -> dict:
+    def memo(self, name: str) -> dict[Any, Any]:
         """A dict for values derived from this build's nodes and edges (retrieval's concept records, say), kept
         while the store is open and emptied when a property is written."""
         return self._memos.setdefault(name, {})
@@ -194,30 +200,30 @@ class FileStore:
         return read_graph(self.out)
 
     @cached_property
-    def index(self):
+    def index(self) -> VectorIndex:
         from embed.index import VectorIndex
 
         return VectorIndex.load(self.out / "index")
 
     @cached_property
-    def _by_key(self) -> dict[str, dict[str, dict]]:
+    def _by_key(self) -> dict[str, dict[str, dict[str, Any]]]:
         return {label: {r[t.key]: r for r in t.rows} for label, t in self.graph.nodes.items()}
 
-    def nodes(self, label: str) -> list[dict]:
+    def nodes(self, label: str) -> list[dict[str, Any]]:
         t = self.graph.nodes.get(label)
         return t.rows if t else []
 
-    def node(self, label: str, key: str) -> dict | None:
+    def node(self, label: str, key: str) -> dict[str, Any] | None:
         return self._by_key.get(label, {}).get(key)
 
-    def nodes_by_key(self, label: str, keys: list[str]) -> dict[str, dict]:
+    def nodes_by_key(self, label: str, keys: list[str]) -> dict[str, dict[str, Any]]:
         table = self._by_key.get(label, {})
         return {k: table[k] for k in keys if k in table}
 
     def edges_of_many(self, label: str, keys: list[str], *, other: str | None = None) -> dict[str, list[EdgeRef]]:
         return {k: self.edges_of(label, k, other=other) for k in keys}
 
-    def nearest_images(self, vector, k: int, *, exact: bool = False) -> list[tuple[str, float]]:
+    def nearest_images(self, vector: np.ndarray, k: int, *, exact: bool = False) -> list[tuple[str, float]]:
         return self.index.search(vector, k, exact=exact)
 
     @cached_property
@@ -233,9 +239,9 @@ class FileStore:
         return adj
 
     @cached_property
-    def _findings(self) -> dict[str, list[dict]]:
+    def _findings(self) -> dict[str, list[dict[str, Any]]]:
         path = self.out / FINDINGS
-        by_image: dict[str, list[dict]] = {}
+        by_image: dict[str, list[dict[str, Any]]] = {}
         if path.is_file():
             for r in pq.read_table(path).to_pylist():
                 by_image.setdefault(r["image"], []).append(r)
@@ -247,7 +253,7 @@ class FileStore:
                         {"image": r["_start"], "type": t.type, "cui": r["_end"]} | {c: r.get(c) for c in FINDING_COLUMNS[3:]})
         return by_image
 
-    def findings_of(self, image_id: str) -> list[dict]:
+    def findings_of(self, image_id: str) -> list[dict[str, Any]]:
         """The image's cross-modal edges (``type``, ``cui``, ``reportId``, ``section``, ``evidence``,
         ``extractor``), NaF-dropped images included."""
         return self._findings.get(image_id, [])
@@ -264,15 +270,15 @@ class FileStore:
         edges = self._adjacency.get((label, key), [])
         return edges if other is None else [e for e in edges if e.other_label == other]
 
-    def networkx(self):
+    def networkx(self) -> Any:
         return to_networkx(self.graph)
 
-    def write_calibration(self, calibration: dict) -> None:
+    def write_calibration(self, calibration: dict[str, Any]) -> None:
         """Record `kg calibrate`'s result (chosen k, guarantee) in the manifest, atomically, under the lock."""
         with locked(self.out):
             self._change_manifest(lambda m: setattr(m, "calibration", calibration))
 
-    def record_gnn(self, model: str, record: dict, files: list[str]) -> None:
+    def record_gnn(self, model: str, record: dict[str, Any], files: list[str]) -> None:
         """Record a trained model (settings, data hash, split, metrics) in the manifest and list the ``files`` it
         wrote (relative to the folder) as the build's own, so a rebuild replaces them; atomically, under the lock."""
         def change(m: Manifest) -> None:
@@ -283,7 +289,7 @@ class FileStore:
         with locked(self.out):
             self._change_manifest(change)
 
-    def _change_manifest(self, change) -> None:
+    def _change_manifest(self, change: Callable[[Manifest], None]) -> None:
         """Read the manifest, apply ``change`` to it, write it back (the caller holds the folder's lock)."""
         m = load_manifest(self.out)
         change(m)

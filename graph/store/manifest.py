@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
@@ -97,14 +98,14 @@ class SimilarityReference(_Model):
 class Manifest(_Model):
     medkg: str = ""
     format: int = FORMAT_VERSION
-    settings: dict = Field(default_factory=dict)
-    input: dict = Field(default_factory=dict)  # {"checksum": "sha256:…"}
+    settings: dict[str, Any] = Field(default_factory=dict)
+    input: dict[str, Any] = Field(default_factory=dict)  # {"checksum": "sha256:…"}
     records: Records = Field(default_factory=Records)
     images: Images = Field(default_factory=Images)
     extractor: ExtractorInfo = Field(default_factory=ExtractorInfo)
     concept_index: ConceptIndexInfo = Field(default_factory=ConceptIndexInfo)
     encoder: EncoderInfo = Field(default_factory=EncoderInfo)
-    vector_index: dict = Field(default_factory=dict)  # kind, count, dim, parameters (embed.index)
+    vector_index: dict[str, Any] = Field(default_factory=dict)  # kind, count, dim, parameters (embed.index)
     naf: NafReport = Field(default_factory=NafReport)
     graph: GraphCounts = Field(default_factory=GraphCounts)
     studies_without_images: int = 0
@@ -113,8 +114,8 @@ class Manifest(_Model):
     files: list[str] | None = None  # every file the build wrote (None: a build from before medkg listed them)
     properties: list[NodeProperty] = Field(default_factory=list)
     similarity: SimilarityReference | None = None  # the graph's own best-match similarities (None: a build before it)
-    calibration: dict | None = None  # `kg calibrate`: the chosen k and its guarantee (graph.retrieve.calibrate)
-    gnn: dict[str, dict] = Field(default_factory=dict)  # `kg train-gnn`, by model: settings, data hash, split, metrics
+    calibration: dict[str, Any] | None = None  # `kg calibrate`: the chosen k and its guarantee (graph.retrieve.calibrate)
+    gnn: dict[str, dict[str, Any]] = Field(default_factory=dict)  # `kg train-gnn`, by model: settings, data hash, split, metrics
 
     @property
     def checksum(self) -> str:
@@ -124,8 +125,9 @@ class Manifest(_Model):
         d = self.model_dump(mode="json", by_alias=True, exclude_none=True)
         return json.dumps(d, indent=2, sort_keys=True) + "\n"
 
-    def as_dict(self) -> dict:
-        return json.loads(self.to_json())
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = json.loads(self.to_json())
+        return out
 
 
 def read_build(out: Path) -> Manifest | None:
@@ -152,7 +154,7 @@ def load_manifest(out: Path) -> Manifest:
                            fix="rebuild the graph with `kg build`") from None
 
 
-def save_manifest(manifest: Manifest | dict, out: Path, *, atomic: bool = True) -> None:
+def save_manifest(manifest: Manifest | dict[str, Any], out: Path, *, atomic: bool = True) -> None:
     m = manifest if isinstance(manifest, Manifest) else Manifest.model_validate(manifest)
     p = out / NAME
     if not atomic:

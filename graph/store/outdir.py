@@ -21,8 +21,10 @@ import json
 import os
 import shutil
 import time
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 from graph.store.manifest import Manifest, read_build
 from kg.core.errors import Conflict, InvalidInput, KGError
@@ -64,7 +66,7 @@ def _top(rel: str) -> str:
 
 
 @contextmanager
-def locked(out: Path, *, wait_s: float = 0.0):
+def locked(out: Path, *, wait_s: float = 0.0) -> Iterator[None]:
     """An exclusive lock on ``out`` for one writer; raises if another build holds it past ``wait_s``."""
     fh = open(out / LOCK, "a+")
     deadline = time.monotonic() + wait_s
@@ -162,7 +164,7 @@ class BuildOutput:
     def __init__(self, out: Path, *, force: bool = False):
         self.out = Path(out)
         self.force = force
-        self._lock = None
+        self._lock: AbstractContextManager[None] | None = None
 
     def check(self) -> None:
         """Everything that can be known before any work: a folder, writable, medkg's or empty (or ``force``)."""
@@ -223,7 +225,7 @@ class BuildOutput:
         os.replace(tmp, staging / COMPLETE)
         _finish(self.out)
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         try:
             staging = self.out / STAGING
             if exc_type is not None and staging.exists() and not (staging / COMPLETE).is_file():

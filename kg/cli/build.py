@@ -114,8 +114,8 @@ def build(
     if neo4j_uri:
         from graph.neo4j import Neo4jClient, load_graph
 
-        with Neo4jClient(neo4j_settings(neo4j_uri, database)) as g:
-            rep = load_graph(out, g)
+        with Neo4jClient(neo4j_settings(neo4j_uri, database)) as client:
+            rep = load_graph(out, client)
         console.print(f"Loaded into Neo4j at {neo4j_uri}: {plural(sum(rep.nodes.values()), 'node')}, "
                       f"{plural(sum(rep.relationships.values()), 'relationship')}")
     if not quiet:

@@ -93,7 +93,7 @@ def eval_extract(
         if missing:
             warn(f"{len(missing):,} labelled report(s) are not in {source} and were left out of the scores "
                   f"(first: {', '.join(missing[:3])}); check that SOURCE and --labels are the same corpus")
-    else:
+    elif radgraph_gold is not None:
         result = eval_radgraph(radgraph_gold, labeler=labeler, extractor=extractor, umls=umls)
     if json_out:
         typer.echo(json.dumps(result, indent=2))

@@ -41,12 +41,10 @@ def import_medmkg_cmd(
 
 def _ratios(text: str) -> tuple[float, float, float]:
     try:
-        parts = tuple(float(x) for x in text.split(","))
+        a, b, c = (float(x) for x in text.split(","))
     except ValueError:
-        parts = ()
-    if len(parts) != 3:
-        raise InvalidInput(f"--split {text!r} is not three numbers", code="E1119", fix="e.g. --split 0.8,0.1,0.1")
-    return parts  # type: ignore[return-value]
+        raise InvalidInput(f"--split {text!r} is not three numbers", code="E1119", fix="e.g. --split 0.8,0.1,0.1") from None
+    return a, b, c
 
 
 @app.command("train-gnn")

@@ -28,7 +28,8 @@ def serve_cmd(
     from kg.core.settings import medkg_env
     from kg.serve import serve
 
-    key = api_key or (medkg_env().api_key.get_secret_value() if medkg_env().api_key else None)
+    env_key = medkg_env().api_key
+    key = api_key or (env_key.get_secret_value() if env_key else None)
     shown = f"[{host}]" if ":" in host else host
 
     def ready() -> None:  # once it listens: never before a failure (no build there, port in use, no key)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kg.core.errors import InvalidInput, Unavailable
 
 
-def pick_device(name: str):
+def pick_device(name: str) -> Any:
     """The ``torch.device`` for ``name``: ``auto`` is CUDA when torch sees a GPU; ``cuda`` without one is an error,
     never a silent fallback."""
     import torch

@@ -22,6 +22,8 @@ is invalid input (``E11xx``: the GNN), ``E2101`` not found, and so on.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class KGError(Exception):
     """Root of all medkg errors; raised as itself only for medkg's own bugs (category ``internal``)."""
@@ -48,7 +50,7 @@ class KGError(Exception):
             msg += f". Fix: {self.fix}"
         return msg
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """For the service and JSON output: code, category, what, where, fix."""
         return {"code": self.code, "category": self.category, "what": self.what, "where": self.where,
                 "fix": self.fix}

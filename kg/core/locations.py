@@ -26,7 +26,7 @@ def location(value: str | Path) -> Path:
     try:
         path = UPath(str(value))
         _ = path.fs  # the file system is made now, so a missing fsspec package is said here
-        return path
+        return path  # type: ignore[return-value]  # a UPath offers Path's API over fsspec
     except (ImportError, ValueError) as exc:  # the protocol's fsspec package is missing, or an unknown protocol
         from kg.core.errors import Unavailable
 

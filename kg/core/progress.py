@@ -3,7 +3,9 @@ bar is printed once, finished, as a summary line."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -11,6 +13,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    Task,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -20,10 +23,10 @@ from rich.progress import (
 class _Rate(TextColumn):
     """Items per second, with the unit the task was given (``fields['unit']``)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("")
 
-    def render(self, task):
+    def render(self, task: Task) -> Any:
         from rich.text import Text
 
         # a finished stage: its average from start to end (results that arrive together, as from a cluster, would
@@ -34,17 +37,32 @@ class _Rate(TextColumn):
         return Text(f"{speed:,.0f} {unit}/s" if speed else "", style="progress.data.speed")
 
 
-@contextmanager
-def progress(quiet: bool, console: Console | None = None):
-    """Yields a function ``track(description, total=None, unit='items') -> advance(n)``; ``advance.done()`` ends a
-    stage whose length was not known, so its rate and time stop there."""
-    if quiet:
-        def silent(*a, **k):
-            def advance(n: int = 1):
-                pass
+class Advance:
+    """``advance(n)`` counts ``n`` more items of a stage; ``advance.done()`` ends a stage whose length was not known,
+    so its rate and time stop there. A silent one (``--quiet``) does nothing."""
 
-            advance.done = lambda: None
-            return advance
+    def __init__(self, bar: Progress | None = None, task: Any = None):
+        self._bar, self._task, self._count = bar, task, 0
+
+    def __call__(self, n: int = 1) -> None:
+        self._count += n
+        if self._bar is not None:
+            self._bar.advance(self._task, n)
+
+    def done(self) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, total=self._count)
+
+
+Track = Callable[..., Advance]  # track(description, total=None, unit="items") -> Advance
+
+
+@contextmanager
+def progress(quiet: bool, console: Console | None = None) -> Iterator[Track]:
+    """Yields a function ``track(description, total=None, unit='items') -> Advance``."""
+    if quiet:
+        def silent(description: str = "", total: int | None = None, unit: str = "items") -> Advance:
+            return Advance()
 
         yield silent
         return
@@ -60,16 +78,7 @@ def progress(quiet: bool, console: Console | None = None):
         transient=False,
     )
     with p:
-        def track(description: str, total: int | None = None, unit: str = "items"):
-            task = p.add_task(description, total=total, unit=unit)
-
-            count = [0]
-
-            def advance(n: int = 1):
-                count[0] += n
-                p.advance(task, n)
-
-            advance.done = lambda: p.update(task, total=count[0])
-            return advance
+        def track(description: str, total: int | None = None, unit: str = "items") -> Advance:
+            return Advance(p, p.add_task(description, total=total, unit=unit))
 
         yield track

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from kg.core.errors import InvalidInput
 
@@ -47,7 +47,7 @@ class Registry(Generic[T]):
         self.option = option  # the CLI option that names it, for the error message
         self._items: dict[str, dict[int, Callable[..., T]]] = {}
 
-    def register(self, name: str, version: int = 1):
+    def register(self, name: str, version: int = 1) -> Callable[[Callable[..., T]], Callable[..., T]]:
         def deco(factory: Callable[..., T]) -> Callable[..., T]:
             self.add(name, factory, version=version)
             return factory
@@ -80,7 +80,7 @@ class Registry(Generic[T]):
                                fix="use one of: " + ", ".join(f"{s.name}.v{v}" for v in sorted(versions)))
         return versions[s.version], s
 
-    def create(self, spec: str | Spec, *args, **kwargs) -> T:
+    def create(self, spec: str | Spec, *args: Any, **kwargs: Any) -> T:
         """Call the factory with ``(*args, arg, **kwargs)``: the spec's argument (or None) comes last."""
         factory, s = self.get(spec)
         return factory(*args, s.arg, **kwargs)

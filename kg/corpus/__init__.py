@@ -5,7 +5,7 @@ Formats by name: ``mimic``, ``iu-xml``, ``jsonl``, ``csv``, ``text``; ``auto`` d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from kg.core.errors import InvalidInput, KGError, NotFound
@@ -13,9 +13,7 @@ from kg.core.registry import Registry
 from kg.corpus import iuxray, mimic, tabular, textdir
 from kg.corpus.records import ImageRef, Rejected, Study
 
-Reader = Callable[..., Iterator[Study | Rejected]]
-
-READERS: Registry[Reader] = Registry("corpus format", option="--format")
+READERS: Registry[Iterator[Study | Rejected]] = Registry("corpus format", option="--format")
 READERS.add("mimic", mimic.read)
 READERS.add("iu-xml", iuxray.read)
 READERS.add("jsonl", tabular.read_jsonl)

@@ -74,9 +74,7 @@ def read(source: Path, *, images: Path | None = None, limit: int | None = None) 
     reports = files_dir(source)
     if reports is None:
         return
-    image_files = files_dir(images) if images is not None else reports
-    if image_files is None:
-        image_files = images
+    image_files = (files_dir(images) or images) if images is not None else reports
     by_study, splits = _load_metadata(_meta_dirs(source, *( [images] if images else [])))
     n = 0
     for group in sorted(p for p in reports.iterdir() if p.is_dir() and _PXX.fullmatch(p.name)):

@@ -17,6 +17,8 @@ import binascii
 import hmac
 import logging
 import time
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -43,10 +45,10 @@ class ContextRequest(QueryOptions, PromptOptions):
     file as ``image`` instead of ``image_b64``), the question, and the query and prompt options (declared once, in
     ``QueryOptions`` and ``PromptOptions``); a field it does not know is refused."""
 
-    image_id: str | None = ContextQuery.model_fields["image_id"]
+    image_id: Annotated[str | None, ContextQuery.model_fields["image_id"]] = None
     image_b64: str | None = Field(None, description="An image file (JPEG, PNG, DICOM), base64.")
-    embedding: tuple[float, ...] | None = ContextQuery.model_fields["embedding"]
-    text: str | None = ContextQuery.model_fields["text"]
+    embedding: Annotated[tuple[float, ...] | None, ContextQuery.model_fields["embedding"]] = None
+    text: Annotated[str | None, ContextQuery.model_fields["text"]] = None
     question: str | None = Field(None, max_length=4000, description="Appended to the rendered prompt.")
 
     def query(self, image: bytes | None) -> ContextQuery:
@@ -95,7 +97,7 @@ class ContextResponse(BaseModel):
     metadata: dict
 
 
-_ERRORS = {status: {"model": ErrorResponse} for status in (401, 404, 413, 422, 503)}
+_ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse} for status in (401, 404, 413, 422, 503)}
 
 
 class _Metrics:
@@ -109,7 +111,7 @@ class _Metrics:
                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 
 
-def error_response(e: KGError, headers: dict | None = None) -> JSONResponse:
+def error_response(e: KGError, headers: Mapping[str, str] | None = None) -> JSONResponse:
     """The one error shape: ``{"error": {code, category, what, where, fix}}`` with the category's status."""
     return JSONResponse(status_code=e.http_status, content={"error": e.as_dict()}, headers=headers)
 

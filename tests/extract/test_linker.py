@@ -33,9 +33,9 @@ def test_typed_candidates_and_threshold(linker):
 
 
 def test_label_prefers_compatible_group(tmp_path):
-    from extract.concepts import Concept
+    from extract.concepts import Concept, IndexBase
 
-    class Two:
+    class Two(IndexBase):
         name, version = "two", "1"
 
         def __init__(self):

@@ -107,7 +107,7 @@ def test_metrics_report_raw_filtered_and_per_relation():
 def test_the_basis_layer_is_the_r_gcn_formula():
     """h_i = W_0 x_i + sum_r sum_{j in N_i^r} W_r x_j / c_{i,r}, W_r = sum_b a_rb V_b, computed the slow way;
     relation chunks of one relation each exercise the chunked path too."""
-    from graph.gnn.models import BasisRGCNConv
+    from graph.gnn.layers import BasisRGCNConv
 
     torch.manual_seed(1)
     n, r, d = 40, 5, 4
@@ -151,7 +151,8 @@ def test_a_trimmed_subgraph_encodes_its_seeds_as_the_untrimmed_one_does(model, d
 @pytest.mark.parametrize("composition", ["mult", "sub", "corr"])
 def test_the_compgcn_layer_is_the_compgcn_formula(composition):
     """One CompGCN layer against its formula written edge by edge."""
-    from graph.gnn.models import build_model, compose
+    from graph.gnn.layers import compose
+    from graph.gnn.models import build_model
 
     torch.manual_seed(1)
     n, r, d = 7, 2, 4
