@@ -13,10 +13,10 @@ from dataclasses import dataclass, field, replace
 from extract.concepts import ConceptIndex
 from extract.merge import merge_mentions
 from extract.records import (
-    LABEL_FOR_POLARITY,
     ConceptMention,
     Entity,
     Extraction,
+    Polarity,
     Relation,
     Section,
 )
@@ -30,7 +30,7 @@ class Span:
     kind: str  # "obs", "anat", "mod"
     cui: str | None = None
     rule_cui: str | None = None  # the anatomy whose composed / normal rules apply (itself or an isa ancestor)
-    polarity: str = "positive"
+    polarity: Polarity = Polarity.POSITIVE
     reason: str = ""
     weak: bool = False
     composed_from: Span | None = None
@@ -67,13 +67,13 @@ def assemble(report_id: str, text: str, sections: tuple[Section, ...], tokens: l
         elif e.kind == "mod":
             label = "OBS-DP"
         else:
-            label = LABEL_FOR_POLARITY[e.polarity]
+            label = e.polarity.label
         span = text[start:end]
         entities.append(Entity(str(n), span, label, start, end, t0, t1, sec, e.cui, e.reason))
         if e.cui is not None:
             c = index.concept(e.cui)
             name = c.name if c is not None else e.cui
-            pol = "positive" if e.kind == "anat" else e.polarity
+            pol = Polarity.POSITIVE if e.kind == "anat" else e.polarity
             mentions.append(ConceptMention(e.cui, name, pol, start, end, span, sec, e.weak, str(n),
                                             "" if e.kind == "anat" else e.reason))
     relations: list[Relation] = []

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-CERTAINTIES = ("definite", "probable", "possible", "absent")
+from extract.records import Certainty, Polarity
+
+CERTAINTIES = tuple(Certainty)  # most certain first
 
 # trigger phrases (extract.triggers) that lean towards present; every other hedge is "possible"
 PROBABLE = frozenset({
@@ -32,18 +34,16 @@ PROBABLE = frozenset({
 })
 
 
-def certainty_of(polarity: str, rule: str = "") -> str:
+def certainty_of(polarity: Polarity, rule: str = "") -> Certainty:
     """The certainty of a mention from its polarity and the trigger (``kind:phrase``) that set it."""
-    if polarity == "positive":
-        return "definite"
-    if polarity == "negative":
-        return "absent"
+    if polarity == Polarity.POSITIVE:
+        return Certainty.DEFINITE
+    if polarity == Polarity.NEGATIVE:
+        return Certainty.ABSENT
     phrase = rule.split(":", 1)[1] if ":" in rule else ""
-    return "probable" if phrase in PROBABLE else "possible"
+    return Certainty.PROBABLE if phrase in PROBABLE else Certainty.POSSIBLE
 
 
-def strongest(certainties: Iterable[str]) -> str:
+def strongest(certainties: Iterable[Certainty]) -> Certainty:
     """Of several hedged mentions of one finding, the most confident."""
-    order = {c: n for n, c in enumerate(CERTAINTIES)}
-    best: str = min(certainties, key=lambda c: order.get(c, len(order)))
-    return best
+    return min(certainties, key=CERTAINTIES.index)

@@ -21,20 +21,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from extract.records import StudyConcept
+from extract.records import Polarity, StudyConcept
 from extract.tables import cuis_of, tsv_rows
 from kg.core.errors import InvalidInput
 
-POLARITY_OF_LABEL = {
-    "definitely present": "positive",
-    "present": "positive",
-    "positive": "positive",
-    "definitely absent": "negative",
-    "absent": "negative",
-    "negative": "negative",
-    "uncertain": "uncertain",
+POLARITY_OF_LABEL = {  # a label file's words
+    "definitely present": Polarity.POSITIVE,
+    "present": Polarity.POSITIVE,
+    "positive": Polarity.POSITIVE,
+    "definitely absent": Polarity.NEGATIVE,
+    "absent": Polarity.NEGATIVE,
+    "negative": Polarity.NEGATIVE,
+    "uncertain": Polarity.UNCERTAIN,
 }
-POLARITIES = ("positive", "negative", "uncertain")
+POLARITIES = tuple(Polarity)
 
 
 def load_finding_map(path: Path | None = None) -> dict[str, tuple[str, ...]]:
@@ -91,15 +91,15 @@ def resolve_finding_names(names: Iterable[str], fmap: dict[str, tuple[str, ...]]
     return FindingNames(resolved, added, unmapped)
 
 
-def load_labels(path: Path) -> dict[str, dict[str, str]]:
+def load_labels(path: Path) -> dict[str, dict[str, Polarity]]:
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"cannot read labels: {exc}", code="E115", where=str(path),
                            fix="pass a JSON object {report: {finding: label}}") from None
-    out: dict[str, dict[str, str]] = {}
+    out: dict[str, dict[str, Polarity]] = {}
     for rid, findings in raw.items():
-        row = {}
+        row: dict[str, Polarity] = {}
         for f, lab in findings.items():
             pol = POLARITY_OF_LABEL.get(str(lab).strip().lower())
             if pol is None:
@@ -110,12 +110,12 @@ def load_labels(path: Path) -> dict[str, dict[str, str]]:
     return out
 
 
-def predict_findings(concepts: tuple[StudyConcept, ...], fmap: dict[str, tuple[str, ...]]) -> dict[str, str]:
+def predict_findings(concepts: tuple[StudyConcept, ...], fmap: dict[str, tuple[str, ...]]) -> dict[str, Polarity]:
     pol = {c.cui: c.polarity for c in concepts}
-    out: dict[str, str] = {}
+    out: dict[str, Polarity] = {}
     for finding, cuis in fmap.items():
         got = {pol[c] for c in cuis if c in pol}
-        for p in ("positive", "uncertain", "negative"):
+        for p in (Polarity.POSITIVE, Polarity.UNCERTAIN, Polarity.NEGATIVE):
             if p in got:
                 out[finding] = p
                 break
@@ -170,7 +170,7 @@ class LabelScores:
 
 
 def score_labels(
-    predictions: dict[str, dict[str, str]], labels: dict[str, dict[str, str]], fmap: dict[str, tuple[str, ...]]
+    predictions: dict[str, dict[str, Polarity]], labels: dict[str, dict[str, Polarity]], fmap: dict[str, tuple[str, ...]]
 ) -> LabelScores:
     """``predictions``: report -> finding -> polarity (from :func:`predict_findings` with the same ``fmap``, after
     :func:`resolve_finding_names` added what the labels name). Label names are read as that function reads them."""

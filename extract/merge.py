@@ -18,15 +18,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from extract.certainty import CERTAINTIES
-from extract.records import ConceptMention, StudyConcept
+from extract.records import ConceptMention, Polarity, StudyConcept
 
 MERGE_RULE = "definite>hedged; impression>findings>other; positive>uncertain>negative; first"
 _SECTION_RANK = {"impression": 2, "findings": 1}
-_POLARITY_RANK = {"positive": 2, "uncertain": 1, "negative": 0}
+_POLARITY_RANK = {Polarity.POSITIVE: 2, Polarity.UNCERTAIN: 1, Polarity.NEGATIVE: 0}
 
 
 def _key(m: ConceptMention) -> tuple[int, int, int, int, int]:
-    definite = int(m.polarity == "positive" or (m.polarity == "negative" and not m.weak))
+    definite = int(m.polarity == Polarity.POSITIVE or (m.polarity == Polarity.NEGATIVE and not m.weak))
     return (definite, int(not m.weak), _SECTION_RANK.get(m.section, 0), _POLARITY_RANK[m.polarity], -m.start)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from extract.assembly import Span, assemble_plan
 from extract.concepts import ConceptIndex
 from extract.lexicon import Lexicon
-from extract.records import POLARITY_FOR_LABEL, Extraction, Section
+from extract.records import Extraction, Polarity, Section
 from extract.relations import add_relations
 from extract.text import plan
 from kg.core.errors import InvalidInput, MissingExtraError
@@ -143,4 +143,4 @@ class TransformersExtractor:
         cui = concept_for_span(self.index, low[u0:u1], " ".join(low[u0:u1]), label)
         if label == "ANAT-DP":
             return Span(u0, u1, "anat", cui=cui)
-        return Span(u0, u1, "obs", cui=cui, polarity=POLARITY_FOR_LABEL[label], reason="model")
+        return Span(u0, u1, "obs", cui=cui, polarity=Polarity.of_label(label), reason="model")

@@ -13,7 +13,7 @@ from extract.concepts import ConceptIndex
 from extract.lexicon import Lexicon
 from extract.linker import concept_for_span
 from extract.radgraph import normalise_label
-from extract.records import POLARITY_FOR_LABEL, Extraction, Section
+from extract.records import Extraction, Polarity, Section
 from extract.text import plan
 from kg.core.errors import Unavailable
 
@@ -80,7 +80,7 @@ class RadGraphExtractor:
                 if label == "ANAT-DP":
                     ent = Span(s, t + 1, "anat", cui=cui)
                 else:
-                    ent = Span(s, t + 1, "obs", cui=cui, polarity=POLARITY_FOR_LABEL[label], reason="radgraph")
+                    ent = Span(s, t + 1, "obs", cui=cui, polarity=Polarity.of_label(label), reason="radgraph")
                 ents.append(ent)
                 ids[eid] = ent
             for eid, e in doc.get("entities", {}).items():

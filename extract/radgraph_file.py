@@ -19,10 +19,10 @@ from extract.linker import concept_for_span
 from extract.merge import merge_mentions
 from extract.radgraph import RGDoc, read_radgraph
 from extract.records import (
-    POLARITY_FOR_LABEL,
     ConceptMention,
     Entity,
     Extraction,
+    Polarity,
     Relation,
     Section,
 )
@@ -83,7 +83,7 @@ class RadGraphFileExtractor:
             ents.append(Entity(nid, text[start:end], e.label, start, end, t0, t1, sec, cui, "radgraph-file"))
             if cui is not None:
                 c = self.index.concept(cui)
-                pol = "positive" if e.label == "ANAT-DP" else POLARITY_FOR_LABEL[e.label]
+                pol = Polarity.of_label(e.label)
                 mentions.append(ConceptMention(cui, c.name if c else cui, pol, start, end, text[start:end], sec,
                                                entity_id=nid))
         rels = [Relation(typ, id_map[e.id], id_map[tgt]) for e in doc.entities for typ, tgt in e.relations

@@ -8,18 +8,68 @@ ANAT-DP, OBS-DP, OBS-U, OBS-DA; ``modify``, ``located_at``, ``suggestive_of``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Literal
 
-Polarity = Literal["positive", "negative", "uncertain"]
 EntityLabel = Literal["ANAT-DP", "OBS-DP", "OBS-U", "OBS-DA"]
 RelationType = Literal["modify", "located_at", "suggestive_of"]
 
-LABEL_FOR_POLARITY: dict[str, str] = {
-    "positive": "OBS-DP",
-    "negative": "OBS-DA",
-    "uncertain": "OBS-U",
-}
-POLARITY_FOR_LABEL: dict[str, str] = {v: k for k, v in LABEL_FOR_POLARITY.items()}
+
+class Polarity(StrEnum):
+    """Whether a report states a finding, negates it or hedges it: the one spelling from the extractor to the
+    API's JSON (``positive``, ``negative``, ``uncertain``). The graph's relationship types (MedMKG's
+    ``POSITIVE``/``NEGATIVE``/``UNCERTAIN``), the RadGraph labels and the words a prompt uses (``present``,
+    ``absent``) are derived from it, never spelled again."""
+
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+    UNCERTAIN = "uncertain"
+
+    @property
+    def edge_type(self) -> str:
+        """The relationship type of an (Image)-[...]->(Concept) edge."""
+        return self.value.upper()
+
+    @property
+    def label(self) -> str:
+        """The RadGraph entity label of an observation with this polarity."""
+        return _LABELS[self]
+
+    @property
+    def word(self) -> str:
+        """How a prompt says it: ``present``, ``absent``, ``uncertain``."""
+        return _WORDS[self]
+
+    @classmethod
+    def of_edge(cls, edge_type: str) -> Polarity:
+        """The polarity of a cross-modal relationship type (``POSITIVE`` -> ``positive``)."""
+        return cls(edge_type.lower())
+
+    @classmethod
+    def of_label(cls, label: str) -> Polarity:
+        """The polarity of a RadGraph label (``OBS-DA`` -> ``negative``); anatomy (``ANAT-DP``) is positive."""
+        if label == "ANAT-DP":
+            return cls.POSITIVE
+        try:
+            return _BY_LABEL[label]
+        except KeyError:
+            raise ValueError(f"{label!r} is not a RadGraph entity label (ANAT-DP, OBS-DP, OBS-U, OBS-DA)") from None
+
+
+class Certainty(StrEnum):
+    """A finer scale than the three polarities (:mod:`extract.certainty`): ``definite`` (stated), ``probable``
+    (hedged towards present), ``possible`` (hedged either way), ``absent`` (negated)."""
+
+    DEFINITE = "definite"
+    PROBABLE = "probable"
+    POSSIBLE = "possible"
+    ABSENT = "absent"
+
+
+_LABELS = {Polarity.POSITIVE: "OBS-DP", Polarity.NEGATIVE: "OBS-DA", Polarity.UNCERTAIN: "OBS-U"}
+_BY_LABEL = {v: k for k, v in _LABELS.items()}
+_WORDS = {Polarity.POSITIVE: "present", Polarity.NEGATIVE: "absent", Polarity.UNCERTAIN: "uncertain"}
+EDGE_TYPES = tuple(p.edge_type for p in Polarity)  # POSITIVE, NEGATIVE, UNCERTAIN
 
 
 @dataclass(frozen=True)
@@ -64,7 +114,7 @@ class ConceptMention:
 
     cui: str
     name: str
-    polarity: str  # Polarity
+    polarity: Polarity
     start: int
     end: int
     text: str
@@ -75,7 +125,7 @@ class ConceptMention:
     modifiers: tuple[str, ...] = ()  # words that modify it ("mild", "small", "unchanged"): RadGraph ``modify``
 
     @property
-    def certainty(self) -> str:
+    def certainty(self) -> Certainty:
         """definite, probable, possible or absent (:mod:`extract.certainty`)."""
         from extract.certainty import certainty_of
 
@@ -88,10 +138,10 @@ class StudyConcept:
 
     cui: str
     name: str
-    polarity: str
+    polarity: Polarity
     evidence: tuple[ConceptMention, ...]
     conflict: bool  # mentions disagreed on polarity
-    certainty: str = ""  # definite, probable, possible or absent: of the mention(s) that decided the polarity
+    certainty: Certainty | None = None  # of the mention(s) that decided the polarity
     rule: str = ""  # that mention's trigger
     modifiers: tuple[str, ...] = ()  # the modifier words of its mentions, in order of appearance
 

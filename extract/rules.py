@@ -24,7 +24,7 @@ from extract.assembly import Span, assemble_plan
 from extract.certainty import PROBABLE
 from extract.concepts import ConceptIndex, normalise_word
 from extract.lexicon import Lexicon
-from extract.records import ConceptMention, Extraction, Section
+from extract.records import ConceptMention, Extraction, Polarity, Section
 from extract.relations import add_relations
 from extract.text import PhraseTable, phrase_key, plan
 from extract.triggers import (
@@ -189,12 +189,12 @@ class RulesExtractor:
 
         normals = self._polarity(low, n, events)
         for e in ents:  # a finding named only by a sign of it is possible
-            if e.kind != "obs" or e.polarity != "positive":
+            if e.kind != "obs" or e.polarity != Polarity.POSITIVE:
                 continue
             if e.composed_from is not None and low[e.u0] in SIGN_WORDS:
-                e.polarity, e.reason = "uncertain", f"sign:{low[e.u0]}"
+                e.polarity, e.reason = Polarity.UNCERTAIN, f"sign:{low[e.u0]}"
             elif " ".join(low[e.u0:e.u1]) in SIGN_PHRASES:
-                e.polarity, e.reason = "uncertain", f"sign:{' '.join(low[e.u0:e.u1])}"
+                e.polarity, e.reason = Polarity.UNCERTAIN, f"sign:{' '.join(low[e.u0:e.u1])}"
         ents.sort(key=lambda e: e.u0)
         add_relations(low, ents)
         return ents, normals
@@ -238,23 +238,23 @@ class RulesExtractor:
                     clause, loose = [], []
                 elif kind == "neg_post":
                     for e in clause:
-                        e.polarity, e.reason, e.weak = "negative", f"{kind}:{phrase}", False
+                        e.polarity, e.reason, e.weak = Polarity.NEGATIVE, f"{kind}:{phrase}", False
                     clause, loose = [], []
                 elif kind == "unc_post":
                     for e in loose:
-                        if e.polarity != "negative":
-                            e.polarity, e.reason, e.weak = "uncertain", f"{kind}:{phrase}", False
+                        if e.polarity != Polarity.NEGATIVE:
+                            e.polarity, e.reason, e.weak = Polarity.UNCERTAIN, f"{kind}:{phrase}", False
                 elif kind == "unc_both":
                     # a differential inside a hedge ("may represent atelectasis versus infiltrate") stays that hedge
                     hedge = scope.reason if scope is not None and scope.kind == "unc" else phrase
-                    if clause and clause[-1].polarity != "uncertain":
-                        clause[-1].polarity, clause[-1].reason = "uncertain", f"unc:{phrase}"
+                    if clause and clause[-1].polarity != Polarity.UNCERTAIN:
+                        clause[-1].polarity, clause[-1].reason = Polarity.UNCERTAIN, f"unc:{phrase}"
                     scope = _Scope("unc", hedge, last=end)
                 elif kind == "unc_alt":
                     if (scope is None or scope.kind == "unc") and clause and _joined(low, clause[-1], i) \
                             and _observation_follows(events, end, n):
-                        if clause[-1].polarity == "positive":
-                            clause[-1].polarity, clause[-1].reason, clause[-1].weak = "uncertain", f"unc_alt:{phrase}", False
+                        if clause[-1].polarity == Polarity.POSITIVE:
+                            clause[-1].polarity, clause[-1].reason, clause[-1].weak = Polarity.UNCERTAIN, f"unc_alt:{phrase}", False
                         scope = _Scope("unc", scope.reason if scope is not None else phrase, last=end)
                 elif kind in ("normal", "borderline"):
                     anat = [e for e in anatomy if e.rule_cui in NORMAL_OF]
@@ -278,9 +278,9 @@ class RulesExtractor:
             if e.kind == "obs":
                 if scope is not None:
                     if scope.kind == "unc":
-                        e.polarity, e.reason = "uncertain", f"unc:{scope.reason}"
+                        e.polarity, e.reason = Polarity.UNCERTAIN, f"unc:{scope.reason}"
                     else:
-                        e.polarity, e.reason = "negative", f"{scope.kind}:{scope.reason}"
+                        e.polarity, e.reason = Polarity.NEGATIVE, f"{scope.kind}:{scope.reason}"
                         e.weak = scope.kind == "neg_weak"
                     scope.captured, scope.last = True, end
                 clause.append(e)
@@ -295,8 +295,8 @@ class RulesExtractor:
     def _normal_mentions(self, text: str, tokens: list[tuple[int, int]], units: list[int], anat: Span, kind: str, a: int,
                          b: int, section: str) -> list[ConceptMention]:
         """'The heart size is normal' -> Cardiomegaly negative ('top normal' -> uncertain)."""
-        pol = "negative" if kind == "normal" else "uncertain"
-        if pol == "negative" and not self.implied_absence:
+        pol = Polarity.NEGATIVE if kind == "normal" else Polarity.UNCERTAIN
+        if pol == Polarity.NEGATIVE and not self.implied_absence:
             return []
         start = tokens[units[min(a, anat.u0)]][0]
         end = tokens[units[max(b, anat.u1) - 1]][1]

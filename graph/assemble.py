@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from extract.concepts import ConceptIndex
 from extract.records import StudyConcept
-from graph.model import POLARITY_TYPES, RADGRAPH_TYPES, Graph, NodeTable
+from graph.model import RADGRAPH_TYPES, Graph, NodeTable
 
 EDGE_GROUPS = frozenset({"OBSERVATION", "DEVICE"})
 SAMPLE_REPORTS = 5
@@ -118,7 +118,7 @@ def assemble(studies: list[StudyInput], index: ConceptIndex, *, keep_text: bool 
                 continue
             stats.conflicts += int(c.conflict)
             used.add(c.cui)
-            rtype = POLARITY_TYPES[c.polarity]
+            rtype = c.polarity.edge_type
             sections = sorted({m.section for m in c.evidence})
             for label, hid in holders:
                 cross.setdefault(f"{label}|{rtype}", []).append(

@@ -19,7 +19,7 @@ from graph.model import NAME_RE, POLARITY_TYPES, Graph, NodeTable
 from kg.core.errors import InvalidInput
 
 COLUMNS = ("Head", "Relation", "Tail", "Head_Name", "Tail_Name")
-POLARITY = set(POLARITY_TYPES.values())
+POLARITY = set(POLARITY_TYPES)
 CUI_RE = re.compile(r"^C\d{7}$")
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from extract.records import EDGE_TYPES
+
 # what a label, relationship type or property name may look like (they are written into Cypher and file names)
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 PROP_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 NODE_KEYS = {"Patient": "id", "Study": "id", "Report": "id", "Image": "id", "Concept": "cui"}
-POLARITY_TYPES = {"positive": "POSITIVE", "negative": "NEGATIVE", "uncertain": "UNCERTAIN"}
+POLARITY_TYPES = EDGE_TYPES  # (Image|Study)-[:POSITIVE|NEGATIVE|UNCERTAIN]->(Concept): extract.records.Polarity.edge_type
 RADGRAPH_TYPES = {"located_at": "LOCATED_AT", "suggestive_of": "SUGGESTIVE_OF", "modify": "MODIFY"}
 
 

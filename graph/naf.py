@@ -137,7 +137,7 @@ def apply_naf(g, method: str):
     ``kept`` (bool) and ``nafScore``."""
     from graph.model import POLARITY_TYPES, EdgeTable, Graph, NodeTable
 
-    types = list(POLARITY_TYPES.values())
+    types = list(POLARITY_TYPES)
     tables = [t for t in g.edges.values() if t.source_label == "Image" and t.type in types]
     images = g.nodes.get("Image")
     image_ids = [r["id"] for r in images.rows] if images else []

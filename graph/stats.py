@@ -7,7 +7,7 @@ from pathlib import Path
 from graph.model import POLARITY_TYPES, Graph
 from graph.store import FileStore
 
-POLARITIES = tuple(POLARITY_TYPES.values())
+POLARITIES = POLARITY_TYPES
 
 
 def concept_polarity(g: Graph) -> list[dict]:

@@ -13,7 +13,7 @@ from extract.evaluate import (
     score_labels,
 )
 from extract.radgraph import align_to_gold, read_radgraph, score_radgraph
-from extract.records import Section
+from extract.records import Polarity, Section
 from kg.corpus import Rejected, read_corpus
 from kg.executors import executor_for
 from kg.step import StepConfig, context_for
@@ -26,7 +26,7 @@ def eval_labels(source: Path, labels_path: Path, map_path: Path | None, *, extra
     # the labels may name kg label's labels ("Edema"): they join the map with their concepts before predicting
     fmap |= resolve_finding_names({f for row in labels.values() for f in row}, fmap).added
     config = StepConfig(extractor=extractor, umls=umls)
-    preds: dict[str, dict[str, str]] = {}
+    preds: dict[str, dict[str, Polarity]] = {}
     executor = executor_for(None, workers)
     try:
         for r in executor.map(config, read_corpus(source)):

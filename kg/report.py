@@ -19,7 +19,7 @@ from graph.model import POLARITY_TYPES, Graph
 from graph.stats import concept_polarity
 from graph.store.manifest import Manifest
 
-POLARITIES = tuple(POLARITY_TYPES.values())
+POLARITIES = POLARITY_TYPES
 COLOURS = {"POSITIVE": "#2e7d32", "NEGATIVE": "#c62828", "UNCERTAIN": "#f9a825"}
 TOP = 20  # concepts in the polarity chart
 COOC = 15  # concepts in the co-occurrence matrix

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from extract.records import Polarity
 from kg.core.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -192,19 +193,19 @@ def case_losses(store: Store, image_ids: list[str], ks: list[int], *, exclude: s
     """Per-case losses for each ``k``: each calibration image's own findings are its labels, and the loss is the
     share of them whose polarity the top-``k`` neighbours' findings (highest support per concept) get wrong."""
     from graph.retrieve.context import Retriever
-    from graph.retrieve.findings import POLARITY_WORD, aggregate
+    from graph.retrieve.findings import aggregate
 
     kmax = max(ks)
     retriever = Retriever(store)
     out: dict[int, list[float]] = {k: [] for k in ks}
     for img in image_ids:
-        labels = {r["cui"]: POLARITY_WORD[r["type"]] for r in store.findings_of(img)}
+        labels = {r["cui"]: Polarity.of_edge(r["type"]) for r in store.findings_of(img)}
         if not labels:
             continue
         # the out-of-distribution guard off: the risk of each k is measured on every case, as RULE does
         neighbours = list(retriever.context(image_id=img, k=kmax, hops=0, exclude=exclude, ood_percentile=0).neighbours)
         for k in ks:
-            best: dict[str, str] = {}
+            best: dict[str, Polarity] = {}
             for f in aggregate(store, neighbours[:k]):  # most support first
                 best.setdefault(f.concept.cui, f.polarity)
             out[k].append(1.0 - sum(best.get(c) == p for c, p in labels.items()) / len(labels))

@@ -9,7 +9,7 @@ from graph.retrieve.records import ConceptEdge, ConceptRef, Neighbourhood
 from graph.store import Store
 from kg.core.errors import NotFound
 
-POLARITIES = tuple(POLARITY_TYPES.values())
+POLARITIES = POLARITY_TYPES
 
 
 def _ref(row: dict[str, Any]) -> ConceptRef:

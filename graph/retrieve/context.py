@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from extract.records import Polarity
 from graph.retrieve.findings import aggregate, concept_ref, expand
 from graph.retrieve.images import query_vector
 from graph.retrieve.ood import Floor, floor_for, measure_rows
@@ -99,7 +100,7 @@ class Retriever:
         neighbours = [ImageHit(id=i, score=round(float(s), 6), study_id=(images.get(i) or {}).get("studyId"),
                                kept=(images.get(i) or {}).get("kept")) for i, s in chosen]
         findings = aggregate(self.store, neighbours, with_text=with_text)
-        seeds = [f.concept.cui for f in findings if f.polarity != "absent"]
+        seeds = [f.concept.cui for f in findings if f.polarity != Polarity.NEGATIVE]
         return Context(query=q, neighbours=tuple(neighbours), findings=tuple(findings),
                        triplets=tuple(expand(self.store, seeds, hops=query.hops, limit=query.max_triplets)), k=kc,
                        excluded=dropped, match=match)
@@ -112,7 +113,7 @@ class Retriever:
             reason = ("no concept of the graph in the text (" + ", ".join(unknown) + " not in this graph)" if unknown
                       else "no concept of the graph in the text (no finding, device or anatomy recognised)")
             return _abstain(q, reason, kc, None, {})
-        seeds = [f.concept.cui for f in findings if f.polarity != "absent"] or [f.concept.cui for f in findings]
+        seeds = [f.concept.cui for f in findings if f.polarity != Polarity.NEGATIVE] or [f.concept.cui for f in findings]
         return Context(query=q, neighbours=(), findings=tuple(findings),
                        triplets=tuple(expand(self.store, seeds, hops=query.hops, limit=query.max_triplets)), k=kc,
                        excluded={})
@@ -158,7 +159,7 @@ def _text_findings(files: FileStore, text: str) -> tuple[list[Finding], list[str
         cites = tuple(Citation(report_id="query", section=m.section, start=m.start, end=m.end, text=m.text,
                                extractor=ex.extractor) for m in c.evidence)
         out.append(Finding(concept=concept_ref(files, c.cui, known[c.cui]),
-                           polarity={"positive": "present", "negative": "absent"}.get(c.polarity, "uncertain"),
+                           polarity=c.polarity,
                            support=1.0, cases=1, of=1, agreement=1.0, source="query", citations=cites))
     return out, unknown
 

@@ -14,12 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from extract.records import Polarity
 from graph.retrieve.query import MAX_HOPS
 from graph.retrieve.records import Citation, ConceptRef, Finding, ImageHit, Triplet
 from graph.store import Store
 from kg.core.errors import InvalidInput
-
-POLARITY_WORD = {"POSITIVE": "present", "NEGATIVE": "absent", "UNCERTAIN": "uncertain"}
 
 
 def concept_refs(store: Store, cuis: Iterable[str], rows: dict[str, dict[str, Any]] | None = None) -> dict[str, ConceptRef]:
@@ -82,7 +81,7 @@ def aggregate(store: Store, neighbours: list[ImageHit], *, with_text: bool = Fal
             a[2] += _citations(row, h.id, h.study_id, with_text)
     refs = concept_refs(store, [cui for cui, _ in acc])
     of = len(neighbours)
-    out = [Finding(concept=refs[cui], polarity=POLARITY_WORD[typ], support=round(support, 6), cases=len(sims), of=of,
+    out = [Finding(concept=refs[cui], polarity=Polarity.of_edge(typ), support=round(support, 6), cases=len(sims), of=of,
                    agreement=round(support / total, 4), similarities=tuple(sims), citations=tuple(cites))
            for (cui, typ), (support, sims, cites) in acc.items()]
     out.sort(key=lambda f: (-f.support, f.concept.cui, f.polarity))

@@ -8,6 +8,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from extract.records import Polarity
+
 
 class _Record(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
@@ -64,7 +66,8 @@ class Neighbourhood(_Record):
 
 
 class Finding(_Record):
-    """A concept the neighbours' reports state with one polarity: ``present``, ``absent`` or ``uncertain``.
+    """A concept the neighbours' reports state with one polarity (``positive``, ``negative``, ``uncertain``; a
+    prompt says present, absent, uncertain).
     ``cases`` of ``of`` neighbours state it; ``support`` sums their cosine similarities to the query and
     ``agreement`` is that share of all the neighbours' similarity (how much the neighbours agree, weighted by how
     similar each is: not a probability that the query image shows it); ``similarities`` are the cosines of the
@@ -72,7 +75,7 @@ class Finding(_Record):
     itself states."""
 
     concept: ConceptRef
-    polarity: str
+    polarity: Polarity
     support: float
     cases: int
     of: int

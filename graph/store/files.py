@@ -63,7 +63,7 @@ def image_findings(g: Graph) -> pa.Table:
     """Every (Image)-[:POSITIVE|NEGATIVE|UNCERTAIN]->(Concept) edge of ``g`` as one table, sorted. Taken before
     NaF, so retrieval sees the findings of the images NaF leaves without edges in the graph."""
     rows = [r | {"_type": t.type} for t in g.edges.values()
-            if t.source_label == "Image" and t.target_label == "Concept" and t.type in POLARITY_TYPES.values()
+            if t.source_label == "Image" and t.target_label == "Concept" and t.type in POLARITY_TYPES
             for r in t.rows]
     rows.sort(key=lambda r: (r["_start"], r["_type"], r["_end"]))
     cols = {"image": [r["_start"] for r in rows], "type": [r["_type"] for r in rows], "cui": [r["_end"] for r in rows]}
@@ -247,7 +247,7 @@ class FileStore:
                 by_image.setdefault(r["image"], []).append(r)
             return by_image
         for t in self.graph.edges.values():  # a build from before the findings table: the graph's edges
-            if t.source_label == "Image" and t.target_label == "Concept" and t.type in POLARITY_TYPES.values():
+            if t.source_label == "Image" and t.target_label == "Concept" and t.type in POLARITY_TYPES:
                 for r in t.rows:
                     by_image.setdefault(r["_start"], []).append(
                         {"image": r["_start"], "type": t.type, "cui": r["_end"]} | {c: r.get(c) for c in FINDING_COLUMNS[3:]})

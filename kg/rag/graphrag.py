@@ -45,7 +45,7 @@ class MedkgRetriever(Retriever):
             self.options, k=top_k, image_id=image_id, text=text,
             embedding=None if query_vector is None else tuple(float(x) for x in query_vector)))
         records = [neo4j.Record({"content": finding_line(f), "metadata": {
-            "kind": "finding", "cui": f.concept.cui, "polarity": f.polarity, "support": f.support,
+            "kind": "finding", "cui": f.concept.cui, "polarity": f.polarity.value, "support": f.support,
             "agreement": f.agreement, "similarities": list(f.similarities),
             "citations": [c.as_json() for c in f.citations]}}) for f in ctx.findings]
         records += [neo4j.Record({"content": triplet_text(t), "metadata": {

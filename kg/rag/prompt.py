@@ -76,9 +76,9 @@ def _span(values) -> str:
 
 def finding_line(f: Finding) -> str:
     if f.source == "query":  # stated by the query text itself
-        return f"{f.concept.name}: {f.polarity} (stated in the query)"
+        return f"{f.concept.name}: {f.polarity.word} (stated in the query)"
     sims = f", cosine {_span(f.similarities)}" if f.similarities else ""
-    return f"{f.concept.name}: {f.polarity} in {f.cases} of {f.of} similar cases (agreement {f.agreement:.2f}{sims})"
+    return f"{f.concept.name}: {f.polarity.word} in {f.cases} of {f.of} similar cases (agreement {f.agreement:.2f}{sims})"
 
 
 def neighbours_line(ctx: Context) -> str:
@@ -110,7 +110,7 @@ def _items(ctx: Context, fmt: str) -> tuple[str, list[str], str]:
     if fmt == "medmkg":
         lines = [f"Triplet {i}: (head, relation, tail) = ({t.head.name}, {t.relation}, {t.tail.name})"
                  for i, t in enumerate(ctx.triplets, 1)]
-        lines += [f"Finding: ({f.concept.name}, {f.polarity}, {f.cases} of {f.of} similar cases, agreement "
+        lines += [f"Finding: ({f.concept.name}, {f.polarity.word}, {f.cases} of {f.of} similar cases, agreement "
                   f"{f.agreement:.2f})" for f in ctx.findings]
         foot = f"Evidence from {neighbours_line(ctx)}." if ctx.neighbours else ""
         return "", lines, foot
@@ -119,7 +119,7 @@ def _items(ctx: Context, fmt: str) -> tuple[str, list[str], str]:
         return ("The image-specific triplets from the knowledge graph are: ",
                 [triplet_text(t) for t in ctx.triplets] or ["none"], foot)
     else:  # json
-        items = [json.dumps({"finding": f.concept.name, "cui": f.concept.cui, "polarity": f.polarity, "cases": f.cases,
+        items = [json.dumps({"finding": f.concept.name, "cui": f.concept.cui, "polarity": f.polarity.value, "cases": f.cases,
                              "of": f.of, "agreement": f.agreement, "similarities": list(f.similarities),
                              "reports": sorted({c.report_id for c in f.citations if c.report_id})})
                  for f in ctx.findings]

@@ -33,9 +33,9 @@ def test_an_image_of_the_graph_never_sees_its_own_patient(store):
 def test_findings_keep_polarity_apart_and_weigh_by_similarity(store):
     c = Retriever(store).context(image_id=store.index.ids[5], k=10)
     by = {(f.concept.cui, f.polarity): f for f in c.findings}
-    both = [cui for cui, pol in by if pol == "present" and (cui, "absent") in by]
+    both = [cui for cui, pol in by if pol == "positive" and (cui, "negative") in by]
     assert both, "a concept present in some neighbours and absent in others gives two findings"
-    f = by[(both[0], "absent")]
+    f = by[(both[0], "negative")]
     stating = [n for n in c.neighbours if any(r["cui"] == both[0] and r["type"] == "NEGATIVE" for r in store.findings_of(n.id))]
     assert f.cases == len(stating) and f.of == 10
     assert f.support == pytest.approx(sum(n.score for n in stating), abs=1e-5)
@@ -133,7 +133,7 @@ def test_a_file_or_vector_of_an_image_of_the_graph_is_that_image(store):
 
 def test_a_text_query_gives_its_own_findings_and_their_triplets(store):
     c = Retriever(store).context(text="Small left pleural effusion. No pneumothorax.")
-    assert {(f.concept.cui, f.polarity) for f in c.findings} == {("C0032227", "present"), ("C0032326", "absent")}
+    assert {(f.concept.cui, f.polarity) for f in c.findings} == {("C0032227", "positive"), ("C0032326", "negative")}
     assert {f.source for f in c.findings} == {"query"} and c.abstained is None
     assert c.neighbours == () and c.query == {"kind": "text"}
     assert all(t.head.cui == "C0032227" or t.tail.cui == "C0032227" for t in c.triplets if t.hop == 1)

@@ -22,7 +22,7 @@ def test_findings_format_says_absent_as_absent(ctx):
     low, high = min(n.score for n in ctx.neighbours), max(n.score for n in ctx.neighbours)
     assert lines[0].startswith(f"Findings of 5 similar images of the knowledge graph (cosine {low:.2f}-{high:.2f} to "
                                "this image; the best at the ") and lines[-1] == "Is there a pneumothorax?"
-    absent = [f for f in ctx.findings if f.polarity == "absent"][0]
+    absent = [f for f in ctx.findings if f.polarity == "negative"][0]
     assert f"- {absent.concept.name}: absent in {absent.cases} of {absent.of} similar cases (agreement " \
            f"{absent.agreement:.2f}, cosine " in text
     assert "confidence" not in text  # the neighbours' agreement is not a confidence about this image
