@@ -18,8 +18,18 @@ policies (``kg label --probable``) and the graph's cross-modal edges (``certaint
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import StrEnum
 
-from extract.records import Certainty, Polarity
+
+class Certainty(StrEnum):
+    """A finer scale than the three polarities (:mod:`extract.certainty`): ``definite`` (stated), ``probable``
+    (hedged towards present), ``possible`` (hedged either way), ``absent`` (negated)."""
+
+    DEFINITE = "definite"
+    PROBABLE = "probable"
+    POSSIBLE = "possible"
+    ABSENT = "absent"
+
 
 CERTAINTIES = tuple(Certainty)  # most certain first
 
@@ -34,11 +44,12 @@ PROBABLE = frozenset({
 })
 
 
-def certainty_of(polarity: Polarity, rule: str = "") -> Certainty:
-    """The certainty of a mention from its polarity and the trigger (``kind:phrase``) that set it."""
-    if polarity == Polarity.POSITIVE:
+def certainty_of(polarity: str, rule: str = "") -> Certainty:
+    """The certainty of a mention from its polarity (``extract.records.Polarity``, which imports this module) and
+    the trigger (``kind:phrase``) that set it."""
+    if polarity == "positive":
         return Certainty.DEFINITE
-    if polarity == Polarity.NEGATIVE:
+    if polarity == "negative":
         return Certainty.ABSENT
     phrase = rule.split(":", 1)[1] if ":" in rule else ""
     return Certainty.PROBABLE if phrase in PROBABLE else Certainty.POSSIBLE

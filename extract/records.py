@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
+from extract.certainty import Certainty, certainty_of
+
 EntityLabel = Literal["ANAT-DP", "OBS-DP", "OBS-U", "OBS-DA"]
 RelationType = Literal["modify", "located_at", "suggestive_of"]
 
@@ -54,16 +56,6 @@ class Polarity(StrEnum):
             return _BY_LABEL[label]
         except KeyError:
             raise ValueError(f"{label!r} is not a RadGraph entity label (ANAT-DP, OBS-DP, OBS-U, OBS-DA)") from None
-
-
-class Certainty(StrEnum):
-    """A finer scale than the three polarities (:mod:`extract.certainty`): ``definite`` (stated), ``probable``
-    (hedged towards present), ``possible`` (hedged either way), ``absent`` (negated)."""
-
-    DEFINITE = "definite"
-    PROBABLE = "probable"
-    POSSIBLE = "possible"
-    ABSENT = "absent"
 
 
 _LABELS = {Polarity.POSITIVE: "OBS-DP", Polarity.NEGATIVE: "OBS-DA", Polarity.UNCERTAIN: "OBS-U"}
@@ -127,8 +119,6 @@ class ConceptMention:
     @property
     def certainty(self) -> Certainty:
         """definite, probable, possible or absent (:mod:`extract.certainty`)."""
-        from extract.certainty import certainty_of
-
         return certainty_of(self.polarity, self.rule)
 
 

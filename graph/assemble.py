@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from extract.concepts import ConceptIndex
 from extract.records import StudyConcept
-from graph.model import RADGRAPH_TYPES, Graph, NodeTable
+from graph.model import RADGRAPH_TYPES, Evidence, Graph, NodeTable
 
 EDGE_GROUPS = frozenset({"OBSERVATION", "DEVICE"})
 SAMPLE_REPORTS = 5
@@ -60,8 +61,8 @@ class LinkStats:
     cross_modal: dict[str, int] = field(default_factory=dict)
 
 
-def _evidence(c: StudyConcept) -> list[str]:
-    return [f"{m.section}:{m.start}-{m.end}:{m.polarity}:{m.text}" for m in c.evidence]
+def _evidence(c: StudyConcept, report_id: str, extractor: str) -> list[dict[str, Any]]:
+    return [Evidence.of(m, report_id, extractor).as_row() for m in c.evidence]
 
 
 def _ancestors(index: ConceptIndex, cuis: set[str], depth: int) -> set[str]:
@@ -126,7 +127,7 @@ def assemble(studies: list[StudyInput], index: ConceptIndex, *, keep_text: bool 
                         "_start": hid,
                         "_end": c.cui,
                         "reportId": s.report_id,
-                        "evidence": _evidence(c),
+                        "evidence": _evidence(c, s.report_id, s.extractor),
                         "certainty": c.certainty or None,
                         "certaintyRule": c.rule or None,
                         "modifiers": list(c.modifiers) or None,

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
-from extract.records import EDGE_TYPES
+import pyarrow as pa
+
+from extract.records import EDGE_TYPES, Certainty, ConceptMention, Polarity
 
 # what a label, relationship type or property name may look like (they are written into Cypher and file names)
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -17,6 +20,44 @@ PROP_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 NODE_KEYS = {"Patient": "id", "Study": "id", "Report": "id", "Image": "id", "Concept": "cui"}
 POLARITY_TYPES = EDGE_TYPES  # (Image|Study)-[:POSITIVE|NEGATIVE|UNCERTAIN]->(Concept): extract.records.Polarity.edge_type
 RADGRAPH_TYPES = {"located_at": "LOCATED_AT", "suggestive_of": "SUGGESTIVE_OF", "modify": "MODIFY"}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One span of a report that states a cross-modal edge's finding: stored as a struct in the edge's
+    ``evidence`` list (Parquet ``list<struct>``, :data:`EVIDENCE_TYPE`), read back field for field; in Neo4j, which
+    stores no maps, as parallel lists (``evidenceStart[i]``, ``evidenceText[i]``, ...)."""
+
+    report_id: str
+    section: str
+    start: int  # character offsets into the report text
+    end: int
+    polarity: Polarity
+    certainty: Certainty
+    extractor: str
+    text: str  # the span itself (``report[start:end]``)
+
+    @classmethod
+    def of(cls, m: ConceptMention, report_id: str, extractor: str) -> Evidence:
+        return cls(report_id, m.section, m.start, m.end, m.polarity, m.certainty, extractor, m.text)
+
+    def as_row(self) -> dict[str, Any]:
+        return {"reportId": self.report_id, "section": self.section, "start": self.start, "end": self.end,
+                "polarity": self.polarity.value, "certainty": self.certainty.value,
+                "extractor": self.extractor, "text": self.text}
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Evidence:
+        return cls(row["reportId"], row["section"], int(row["start"]), int(row["end"]), Polarity(row["polarity"]),
+                   Certainty(row["certainty"]), row["extractor"], row["text"])
+
+
+EVIDENCE_TYPE = pa.list_(pa.struct([
+    ("reportId", pa.string()), ("section", pa.string()), ("start", pa.int64()), ("end", pa.int64()),
+    ("polarity", pa.string()), ("certainty", pa.string()), ("extractor", pa.string()), ("text", pa.string()),
+]))
+# the columns whose Arrow type is declared rather than inferred from the rows (an empty table keeps it too)
+COLUMN_TYPES: dict[str, pa.DataType] = {"evidence": EVIDENCE_TYPE}
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The house rules that the code's shape must keep (GUIDE.md): small source files, tests that use only public
+"""The house rules that the code's shape must keep (docs/ARCHITECTURE.md): small source files, tests that use only public
 names. The import layering is checked by import-linter in tests/run.sh."""
 
 import ast

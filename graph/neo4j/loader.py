@@ -174,6 +174,20 @@ def edge_cypher(src: str, typ: str, dst: str, props: list[str], create: bool, by
             f"MERGE (a)-[r:{_name(typ)}]->(b)" + (f" SET {sets}" if sets else ""))
 
 
+def parallel_lists(table: pa.Table) -> pa.Table:
+    """Neo4j stores no maps: each ``list<struct>`` column (an edge's ``evidence``) becomes one list column per
+    field, ``evidenceStart``, ``evidenceText``, ... (the i-th entries of each are the i-th struct)."""
+    for name in [f.name for f in table.schema if pa.types.is_list(f.type) and pa.types.is_struct(f.type.value_type)]:
+        col = table.column(name).combine_chunks()
+        at = table.column_names.index(name)
+        table = table.remove_column(at)
+        values = col.flatten()
+        for n, field_ in enumerate(col.type.value_type):
+            lists = pa.ListArray.from_arrays(col.offsets, values.field(n), mask=col.is_null())
+            table = table.add_column(at + n, name + field_.name[:1].upper() + field_.name[1:], lists)
+    return table
+
+
 def edge_rows(part, props: list[str], grouped: bool) -> list[list]:
     """A batch's payload, built column by column (see ``edge_cypher`` for the two shapes)."""
     vals = [part.column(c).to_pylist() for c in ("_start", "_end", *props)]
@@ -363,7 +377,7 @@ def load_graph(out: Path, g: Neo4jClient, *, batch_size: int = 5_000, embeddings
     parallel, serial = [], []
     for p in sorted((out / "edges").glob("*.parquet")):
         src, typ, dst = _edge_type(p)
-        table = pq.read_table(p)
+        table = parallel_lists(pq.read_table(p))
         props = [c for c in table.column_names if c not in ("_start", "_end")]
         fresh = f"rel:{typ}" in create_set and not _has_duplicates(table, ["_start", "_end"])
         by_id = []

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from extract.records import Polarity
+from graph.model import Evidence
 from graph.retrieve.query import MAX_HOPS
 from graph.retrieve.records import Citation, ConceptRef, Finding, ImageHit, Triplet
 from graph.store import Store
@@ -48,19 +49,9 @@ def _citations(row: dict[str, Any], image: str, study: str | None, with_text: bo
     if not evidence:
         return [Citation(image_id=image, study_id=study, report_id=report, section=row.get("section"),
                          extractor=extractor)]
-    out = []
-    for ev in evidence:
-        parts = ev.split(":", 3)
-        if len(parts) == 4:
-            a, _, b = parts[1].partition("-")
-            ok = a.isdigit() and b.isdigit()
-            out.append(Citation(image_id=image, study_id=study, report_id=report, section=parts[0],
-                                start=int(a) if ok else None, end=int(b) if ok else None,
-                                text=parts[3] if with_text else None, extractor=extractor))
-        else:
-            out.append(Citation(image_id=image, study_id=study, report_id=report, section=row.get("section"),
-                                extractor=extractor))
-    return out
+    spans = [Evidence.from_row(ev) for ev in evidence]
+    return [Citation(image_id=image, study_id=study, report_id=ev.report_id, section=ev.section, start=ev.start,
+                     end=ev.end, text=ev.text if with_text else None, extractor=ev.extractor) for ev in spans]
 
 
 def aggregate(store: Store, neighbours: list[ImageHit], *, with_text: bool = False) -> list[Finding]:

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from graph.model import NODE_KEYS, POLARITY_TYPES, PROP_RE, EdgeTable, Graph, NodeTable
+from graph.model import COLUMN_TYPES, NODE_KEYS, POLARITY_TYPES, PROP_RE, EdgeTable, Graph, NodeTable
 from graph.store.manifest import Manifest, NodeProperty, load_manifest, save_manifest
 from graph.store.outdir import locked, recover
 from kg.core.errors import InvalidInput, NotFound
@@ -41,7 +41,8 @@ def _table(rows: list[dict[str, Any]], first: list[str]) -> pa.Table:
         for k in r:
             if k not in cols:
                 cols.append(k)
-    return pa.table({c: pa.array([r.get(c) for r in rows]) if rows else pa.array([], pa.string()) for c in cols})
+    return pa.table({c: pa.array([r.get(c) for r in rows], COLUMN_TYPES.get(c)) if rows
+                     else pa.array([], COLUMN_TYPES.get(c, pa.string())) for c in cols})
 
 
 def write_graph(g: Graph, out: Path) -> None:
@@ -56,7 +57,6 @@ def write_graph(g: Graph, out: Path) -> None:
 FINDINGS = "retrieval/image_findings.parquet"
 FINDING_COLUMNS = ("image", "type", "cui", "reportId", "section", "evidence", "extractor", "certainty", "certaintyRule",
                    "modifiers")
-_LIST_COLUMNS = ("evidence", "modifiers")
 
 
 def image_findings(g: Graph) -> pa.Table:
@@ -69,7 +69,8 @@ def image_findings(g: Graph) -> pa.Table:
     cols = {"image": [r["_start"] for r in rows], "type": [r["_type"] for r in rows], "cui": [r["_end"] for r in rows]}
     for c in FINDING_COLUMNS[3:]:
         cols[c] = [r.get(c) for r in rows]
-    return pa.table({k: pa.array(v, pa.list_(pa.string()) if k in _LIST_COLUMNS else pa.string()) for k, v in cols.items()})
+    types = COLUMN_TYPES | {"modifiers": pa.list_(pa.string())}
+    return pa.table({k: pa.array(v, types.get(k, pa.string())) for k, v in cols.items()})
 
 
 def write_findings(table: pa.Table, out: Path) -> None:

@@ -16,7 +16,8 @@ from pydantic.alias_generators import to_camel
 
 from kg.core.errors import InvalidInput, NotFound
 
-FORMAT_VERSION = 1
+# 2: an edge's evidence is a list of structs (graph.model.Evidence), no longer "section:start-end:polarity:text"
+FORMAT_VERSION = 2
 NAME = "manifest.json"
 
 
@@ -148,10 +149,25 @@ def load_manifest(out: Path) -> Manifest:
         raise NotFound(f"{out} is not a medkg graph (no manifest.json)", code="E213",
                        fix="run `kg build ... --out DIR` first")
     try:
-        return Manifest.model_validate_json(p.read_text(encoding="utf-8"))
+        m = Manifest.model_validate_json(p.read_text(encoding="utf-8"))
     except ValidationError as exc:
         raise InvalidInput(f"{p} is not a valid medkg manifest: {exc.errors()[0]['msg']}", code="E166",
                            fix="rebuild the graph with `kg build`") from None
+    if m.format != FORMAT_VERSION:
+        raise InvalidInput(f"{out} is a build of medkg {m.medkg or '?'} in store format {m.format}, and this medkg "
+                           f"({_version()}) reads format {FORMAT_VERSION}", code="E1151",
+                           fix="run the same `kg build` again into this folder (its settings are in the build's "
+                               "manifest.json); `kg import` the same way for an imported MedMKG graph")
+    return m
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("medkg")
+    except PackageNotFoundError:
+        return "this checkout"
 
 
 def save_manifest(manifest: Manifest | dict[str, Any], out: Path, *, atomic: bool = True) -> None:

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from embed.index import VectorIndex
-from graph.model import Graph, NodeTable
+from extract.certainty import certainty_of
+from extract.records import Polarity
+from graph.model import Evidence, Graph, NodeTable
 from graph.retrieve.ood import measure_rows
 from graph.store import Manifest, write_graph, write_manifest
 from graph.store.files import image_findings, write_findings
@@ -37,8 +39,9 @@ def write_store(out: Path, g: Graph, image_ids: list[str], vectors: np.ndarray, 
 
 def finding_row(image: str, study: str, cui: str, polarity: str, name: str) -> dict:
     """An Image -> Concept edge as a build writes it (report, section, one evidence span, extractor)."""
+    pol = Polarity.of_edge(polarity)
     return {"_start": image, "_end": cui, "reportId": study, "section": "findings", "extractor": "generated",
-            "evidence": [f"findings:10-30:{polarity.lower()}:{name}"]}
+            "evidence": [Evidence(study, "findings", 10, 30, pol, certainty_of(pol), "generated", name).as_row()]}
 
 
 def agreement_store(out: Path, *, groups: int = 150, per_group: int = 16, concepts: int = 12, findings: int = 5,

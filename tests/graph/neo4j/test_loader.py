@@ -41,6 +41,16 @@ def test_load_counts_match_the_store_and_twice_is_identical(neo4j_env, sample_bu
     assert kg("load", sample_build, "--quiet").returncode == 0
     with Neo4jClient(settings) as g:
         assert graph_checksum(g)[1] == first
+        # an edge's evidence structs arrive as parallel lists (Neo4j stores no maps), entry for entry
+        rows = g.run("MATCH (:Image)-[r:POSITIVE]->(:Concept) RETURN r.reportId AS report, r.evidenceReportId AS ids, "
+                     "r.evidenceStart AS starts, r.evidenceEnd AS ends, r.evidenceText AS texts, "
+                     "r.evidencePolarity AS pols, r.evidenceCertainty AS certs LIMIT 20")
+    assert rows
+    for r in rows:
+        n = len(r["starts"])
+        assert n and all(len(r[k]) == n for k in ("ids", "ends", "texts", "pols", "certs"))
+        assert set(r["ids"]) == {r["report"]} and all(a < b for a, b in zip(r["starts"], r["ends"]))
+        assert set(r["certs"]) <= {"definite", "probable", "possible", "absent"}
 
 
 def test_killed_server_mid_load_resumes_to_an_identical_graph(neo4j_env, sample_build):

@@ -7,7 +7,7 @@ import os
 import pytest
 
 import graph.store.outdir as outdir
-from graph.store import read_manifest
+from graph.store import FORMAT_VERSION, read_manifest
 from graph.store.outdir import BuildOutput, OutputConflict, recover
 from kg.core.errors import Conflict, InvalidInput
 
@@ -22,7 +22,7 @@ def build(out, tag: str, *, extra=None, fail=False):
             p.write_text(tag)
         if fail:
             raise RuntimeError("the build failed")
-        m = {"medkg": "test", "format": 1, "tag": tag, "files": sorted([*b.files(), "manifest.json"])}
+        m = {"medkg": "test", "format": FORMAT_VERSION, "tag": tag, "files": sorted([*b.files(), "manifest.json"])}
         (staging / "manifest.json").write_text(json.dumps(m))
         b.commit()
 
@@ -113,7 +113,7 @@ def test_a_folder_that_is_not_a_build_is_refused_unless_forced(tmp_path):
     with build_forced as staging:
         (staging / "nodes").mkdir()
         (staging / "nodes" / "A.parquet").write_text("a")
-        (staging / "manifest.json").write_text(json.dumps({"medkg": "t", "format": 1,
+        (staging / "manifest.json").write_text(json.dumps({"medkg": "t", "format": FORMAT_VERSION,
                                                            "files": ["manifest.json", "nodes/A.parquet"]}))
         build_forced.commit()
     assert (out / "thesis.tex").read_text() == "x"
