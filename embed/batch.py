@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from embed.encoders import Encoder, preparer_of
+from embed.encoders import Encoder
 from embed.images import ImageError, load_image
 
 
@@ -67,7 +67,7 @@ def embed_images(
     out: list[Embedded | None] = [None] * len(items)
     advance = advance or (lambda n: None)
     paths = [p for _, p in items]
-    preparer = preparer_of(encoder)  # what worker processes receive: the preprocessing, not the model
+    preparer = encoder.preparer()  # what worker processes receive: the preprocessing, not the model
 
     def flush(batch):
         good = [(i, s) for i, s, problem in batch if not problem]

@@ -84,11 +84,6 @@ class PixelsEncoder:
         return self  # small: sent whole
 
 
-def preparer_of(encoder: Encoder) -> Preparer:
-    """What decoding workers need of ``encoder`` (its ``preparer()``)."""
-    return encoder.preparer()
-
-
 def _open_clip(arg: str | None) -> Encoder:
     from embed.openclip import OpenClipEncoder
 

@@ -15,11 +15,12 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from graph.model import NAME_RE, POLARITY_TYPES, Graph, NodeTable
+from extract.records import EDGE_TYPES
+from graph.model import NAME_RE, Graph, NodeTable
 from kg.core.errors import InvalidInput
 
 COLUMNS = ("Head", "Relation", "Tail", "Head_Name", "Tail_Name")
-POLARITY = set(POLARITY_TYPES)
+POLARITY = set(EDGE_TYPES)
 CUI_RE = re.compile(r"^C\d{7}$")
 
 

@@ -12,13 +12,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from extract.records import EDGE_TYPES, Certainty, ConceptMention, Polarity
+from extract.records import Certainty, ConceptMention, Polarity
 
 # what a label, relationship type or property name may look like (they are written into Cypher and file names)
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 PROP_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 NODE_KEYS = {"Patient": "id", "Study": "id", "Report": "id", "Image": "id", "Concept": "cui"}
-POLARITY_TYPES = EDGE_TYPES  # (Image|Study)-[:POSITIVE|NEGATIVE|UNCERTAIN]->(Concept): extract.records.Polarity.edge_type
 RADGRAPH_TYPES = {"located_at": "LOCATED_AT", "suggestive_of": "SUGGESTIVE_OF", "modify": "MODIFY"}
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from extract.records import EDGE_TYPES
 from kg.core.registry import Registry
 
 METHODS: Registry = Registry("NaF method", option="--naf")  # (image_ids, score, edge_image, edge_concept, w) -> kept
@@ -135,9 +136,9 @@ def apply_naf(g, method: str):
     manifest; ``g`` is left as it was (as PyTorch Geometric's transforms copy before they change anything).
     In the new graph the cross-modal edges of images NaF drops are left out and every ``Image`` row has
     ``kept`` (bool) and ``nafScore``."""
-    from graph.model import POLARITY_TYPES, EdgeTable, Graph, NodeTable
+    from graph.model import EdgeTable, Graph, NodeTable
 
-    types = list(POLARITY_TYPES)
+    types = list(EDGE_TYPES)
     tables = [t for t in g.edges.values() if t.source_label == "Image" and t.type in types]
     images = g.nodes.get("Image")
     image_ids = [r["id"] for r in images.rows] if images else []

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graph.model import POLARITY_TYPES, Graph
+from extract.records import EDGE_TYPES
+from graph.model import Graph
 from graph.store import FileStore
 
-POLARITIES = POLARITY_TYPES
+POLARITIES = EDGE_TYPES
 
 
 def concept_polarity(g: Graph) -> list[dict]:

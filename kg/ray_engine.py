@@ -300,7 +300,6 @@ class RayExecutor:
     def embed(self, encoder, spec: str, items: Sequence[tuple[str, str]], *, batch_size: int,
               advance: Callable[[int], None]) -> list:
         from embed.batch import Embedded
-        from embed.encoders import preparer_of
 
         if not items:
             return []
@@ -324,7 +323,7 @@ class RayExecutor:
         encode = type("MedkgEncode", (_EncodeActor,), {"spec": spec, "threads": threads})
         gpu_args = {"num_gpus": gpus} if gpus else {}  # never num_gpus=0: Ray reads that as asking for a GPU
         ds = (_dataset(ray, chunks)
-              .map_batches(_decode_chunk, fn_kwargs={"preparer": preparer_of(encoder)}, batch_size=1,
+              .map_batches(_decode_chunk, fn_kwargs={"preparer": encoder.preparer()}, batch_size=1,
                            num_cpus=decode_cpus, batch_format="numpy")
               .map_batches(encode, batch_size=1, compute=ray.data.ActorPoolStrategy(size=actors),
                            num_cpus=actor_cpus, batch_format="numpy", **gpu_args))

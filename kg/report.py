@@ -15,11 +15,12 @@ import os
 import re
 from pathlib import Path
 
-from graph.model import POLARITY_TYPES, Graph
+from extract.records import EDGE_TYPES
+from graph.model import Graph
 from graph.stats import concept_polarity
 from graph.store.manifest import Manifest
 
-POLARITIES = POLARITY_TYPES
+POLARITIES = EDGE_TYPES
 COLOURS = {"POSITIVE": "#2e7d32", "NEGATIVE": "#c62828", "UNCERTAIN": "#f9a825"}
 TOP = 20  # concepts in the polarity chart
 COOC = 15  # concepts in the co-occurrence matrix

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from graph.model import POLARITY_TYPES
+from extract.records import EDGE_TYPES
 from graph.retrieve.records import ConceptEdge, ConceptRef, Neighbourhood
 from graph.store import Store
 from kg.core.errors import NotFound
 
-POLARITIES = POLARITY_TYPES
+POLARITIES = EDGE_TYPES
 
 
 def _ref(row: dict[str, Any]) -> ConceptRef:

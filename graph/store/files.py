@@ -23,7 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from graph.model import COLUMN_TYPES, NODE_KEYS, POLARITY_TYPES, PROP_RE, EdgeTable, Graph, NodeTable
+from extract.records import EDGE_TYPES
+from graph.model import COLUMN_TYPES, NODE_KEYS, PROP_RE, EdgeTable, Graph, NodeTable
 from graph.store.manifest import Manifest, NodeProperty, load_manifest, save_manifest
 from graph.store.outdir import locked, recover
 from kg.core.errors import InvalidInput, NotFound
@@ -63,7 +64,7 @@ def image_findings(g: Graph) -> pa.Table:
     """Every (Image)-[:POSITIVE|NEGATIVE|UNCERTAIN]->(Concept) edge of ``g`` as one table, sorted. Taken before
     NaF, so retrieval sees the findings of the images NaF leaves without edges in the graph."""
     rows = [r | {"_type": t.type} for t in g.edges.values()
-            if t.source_label == "Image" and t.target_label == "Concept" and t.type in POLARITY_TYPES
+            if t.source_label == "Image" and t.target_label == "Concept" and t.type in EDGE_TYPES
             for r in t.rows]
     rows.sort(key=lambda r: (r["_start"], r["_type"], r["_end"]))
     cols = {"image": [r["_start"] for r in rows], "type": [r["_type"] for r in rows], "cui": [r["_end"] for r in rows]}
@@ -248,7 +249,7 @@ class FileStore:
                 by_image.setdefault(r["image"], []).append(r)
             return by_image
         for t in self.graph.edges.values():  # a build from before the findings table: the graph's edges
-            if t.source_label == "Image" and t.target_label == "Concept" and t.type in POLARITY_TYPES:
+            if t.source_label == "Image" and t.target_label == "Concept" and t.type in EDGE_TYPES:
                 for r in t.rows:
                     by_image.setdefault(r["_start"], []).append(
                         {"image": r["_start"], "type": t.type, "cui": r["_end"]} | {c: r.get(c) for c in FINDING_COLUMNS[3:]})
