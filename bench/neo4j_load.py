@@ -146,7 +146,7 @@ def main() -> None:
                   f"{rates[0] / naive:.1f}x; target >= 20x)")
         if own is not None:
             stop(own)
-            from graph.admin_export import export_admin
+            from graph.formats.neo4j_admin import export_admin
 
             t = time.perf_counter()
             argv = export_admin(tmp / "graph", tmp / "csv", embeddings=False)

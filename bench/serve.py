@@ -316,9 +316,9 @@ def main() -> None:
     from kg.sample import write_sample
 
     with tempfile.TemporaryDirectory() as tmp:
+        from kg.build_options import BuildSettings
         from kg.pipeline import build
         from kg.sample import sample_corpus
-        from kg.settings import BuildSettings
 
         build(BuildSettings(source=sample_corpus(), out=Path(tmp) / "g", format="mimic", quiet=True))
         write_sample(Path(tmp) / "s")

@@ -22,8 +22,8 @@ from extract.lexicon import Lexicon
 from extract.records import Extraction, Polarity, Section
 from extract.relations import add_relations
 from extract.text import plan
+from kg.core.environment import medkg_env
 from kg.core.errors import InvalidInput, MissingExtraError
-from kg.core.settings import medkg_env
 
 BIO_LABELS = ("O", "B-ANAT-DP", "I-ANAT-DP", "B-OBS-DP", "I-OBS-DP", "B-OBS-U", "I-OBS-U", "B-OBS-DA", "I-OBS-DA")
 MODEL_ENV = "MEDKG_EXTRACT_MODEL"

@@ -14,8 +14,10 @@ from extract.evaluate import (
 )
 from extract.radgraph import align_to_gold, read_radgraph, score_radgraph
 from extract.records import Polarity, Section
-from kg.corpus import Rejected, read_corpus
-from kg.executors import executor_for
+from kg.core.quarantine import Quarantine
+from kg.corpus import read_corpus
+from kg.engines import engine_for
+from kg.runner import StepRun
 from kg.step import StepConfig, context_for
 
 
@@ -27,16 +29,13 @@ def eval_labels(source: Path, labels_path: Path, map_path: Path | None, *, extra
     fmap |= resolve_finding_names({f for row in labels.values() for f in row}, fmap).added
     config = StepConfig(extractor=extractor, umls=umls)
     preds: dict[str, dict[str, Polarity]] = {}
-    executor = executor_for(None, workers)
-    try:
-        for r in executor.map(config, read_corpus(source)):
-            if isinstance(r, Rejected):
-                if r.stage != "read":  # read, but nothing to extract: scored as predicting nothing
-                    preds[r.record_id] = {}
-                continue
+    quarantine = Quarantine()
+    with StepRun(read_corpus(source), config, engine=engine_for(None, workers), quarantine=quarantine) as run:
+        for r in run:
             preds[r.study.report_id] = predict_findings(r.extraction.concepts, fmap)
-    finally:
-        executor.close()
+    for q in quarantine.records:
+        if q.stage != "read":  # read, but nothing to extract: scored as predicting nothing
+            preds.setdefault(q.record_id, {})
     scores = score_labels(preds, labels, fmap)
     if errors is not None:
         with errors.open("w", encoding="utf-8") as fh:

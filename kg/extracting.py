@@ -9,12 +9,15 @@ counts reconcile (read = written + quarantined). No exception escapes for a bad 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from extract.radgraph import to_radgraph
-from kg.corpus import Rejected, read_corpus, unique_records
-from kg.executors import executor_for
+from kg.core.quarantine import Quarantine
+from kg.corpus import read_corpus
+from kg.engines import engine_for
+from kg.runner import StepRun, quarantine_path
 from kg.step import Processed, StepConfig
 
 
@@ -44,26 +47,16 @@ class ExtractCounts:
 
 
 def run_extract(source: Path, out: Path, *, fmt: str = "auto", limit: int | None = None, workers: int | None = None,
-                extractor: str = "rules", umls: Path | None = None, executor: str | None = None,
+                extractor: str = "rules", umls: Path | None = None, engine: str | None = None,
                 ray_address: str | None = None, gpus_per_actor: float | None = None,
-                advance=lambda n=1: None) -> ExtractCounts:
-    records = unique_records(read_corpus(source, fmt=fmt, limit=limit))
-    counts = ExtractCounts()
-    qpath = out.with_name(out.name + ".quarantine.jsonl") if out.suffix != ".jsonl" else out.with_suffix(".quarantine.jsonl")
+                advance: Callable[..., None] = lambda n=1: None) -> ExtractCounts:
     out.parent.mkdir(parents=True, exist_ok=True)
-    ex = executor_for(executor, workers, ray_address=ray_address, gpus_per_actor=gpus_per_actor)
-    try:
-        results = ex.map(StepConfig(extractor=extractor, umls=umls), records)
-        with out.open("w", encoding="utf-8") as fo, qpath.open("w", encoding="utf-8") as fq:
-            for r in results:
-                counts.read += 1
-                advance()
-                if isinstance(r, Rejected):
-                    counts.quarantined += 1
-                    fq.write(json.dumps(r.as_dict(), sort_keys=True) + "\n")
-                else:
-                    counts.written += 1
-                    fo.write(json.dumps(record_object(r), ensure_ascii=False) + "\n")
-    finally:
-        ex.close()
-    return counts
+    quarantine = Quarantine()
+    run = StepRun(read_corpus(source, fmt=fmt, limit=limit), StepConfig(extractor=extractor, umls=umls),
+                  engine=engine_for(engine, workers, ray_address=ray_address, gpus_per_actor=gpus_per_actor),
+                  quarantine=quarantine, advance=advance)
+    with run, out.open("w", encoding="utf-8") as fo:
+        for p in run:
+            fo.write(json.dumps(record_object(p), ensure_ascii=False) + "\n")
+    quarantine.write(quarantine_path(out))
+    return ExtractCounts(run.counts.read, run.counts.processed, run.counts.quarantined)

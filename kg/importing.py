@@ -5,15 +5,16 @@ a failed import leaves the previous contents of the folder as they were."""
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from graph.medmkg import read_medmkg
+from graph.formats.medmkg import read_medmkg
 from graph.store import FORMAT_VERSION, Manifest, write_graph, write_manifest
+from graph.store.manifest import GraphCounts, Records
 from graph.store.outdir import BuildOutput
 from kg import __version__
 from kg.core.errors import NotFound
+from kg.core.quarantine import Quarantine
 
 
 @dataclass
@@ -39,20 +40,19 @@ def import_medmkg(source: Path, out: Path, *, images: Path | None = None, force:
             raise NotFound(f"no file {p}", code="E2101", where=str(p), fix="pass the path of MedMKG.csv (and image_mapping.csv)")
     output = BuildOutput(out, force=force)
     output.check()
-    g, quarantine, read = read_medmkg(source, images)
+    g, rejected, read = read_medmkg(source, images)
+    quarantine = Quarantine(records=rejected)
     with output as staging:
         write_graph(g, staging)
-        with (staging / "quarantine.jsonl").open("w", encoding="utf-8") as fh:
-            for q in quarantine:
-                fh.write(json.dumps(q, sort_keys=True) + "\n")
-        manifest = Manifest.model_validate({
-            "medkg": __version__, "format": FORMAT_VERSION,
-            "settings": {"importedFrom": "medmkg", "source": str(source), "images": str(images) if images else None},
-            "input": {"checksum": _checksum(source, images)},
-            "records": {"read": read, "built": read - len(quarantine), "quarantined": len(quarantine)},
-            "graph": g.counts(),
-        })
+        quarantine.write(staging / "quarantine.jsonl")
+        manifest = Manifest(
+            medkg=__version__, format=FORMAT_VERSION,
+            settings={"importedFrom": "medmkg", "source": str(source), "images": str(images) if images else None},
+            input={"checksum": _checksum(source, images)},
+            records=Records(read=read, built=read - len(quarantine), quarantined=len(quarantine)),
+            graph=GraphCounts.model_validate(g.counts()),
+        )
         manifest.files = sorted([*output.files(), "manifest.json"])
         write_manifest(manifest, staging)
         output.commit()
-    return ImportResult(out, manifest, quarantine)
+    return ImportResult(out, manifest, quarantine.as_dicts())

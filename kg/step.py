@@ -2,8 +2,8 @@
 
 :func:`process_study` is pure and picklable: everything it needs is in a :class:`StepContext`, which a worker
 builds once from a small, picklable :class:`StepConfig` (:func:`context_for` keeps one per process). ``kg build``,
-``kg extract`` and ``kg eval`` all run it, through an executor (``kg.executors``), so a concept index given with
-``--umls`` reaches every one of them and a new executor (Ray) needs nothing from the step but this module.
+``kg extract`` and ``kg eval`` all run it, through an engine (``kg.engines``), so a concept index given with
+``--umls`` reaches every one of them and a new engine (Ray) needs nothing from the step but this module.
 """
 
 from __future__ import annotations
@@ -102,5 +102,5 @@ def process_study(study: Study | Rejected, ctx: StepContext) -> Processed | Reje
 
 
 def run_step(config: StepConfig, study: Study | Rejected) -> Processed | Rejected:
-    """The step with the process's context for ``config``: what an executor sends to its workers."""
+    """The step with the process's context for ``config``: what an engine sends to its workers."""
     return process_study(study, context_for(config))

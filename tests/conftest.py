@@ -26,9 +26,9 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def sample_build(tmp_path_factory) -> Path:
+    from kg.build_options import BuildSettings
     from kg.pipeline import build
     from kg.sample import sample_corpus
-    from kg.settings import BuildSettings
 
     out = tmp_path_factory.mktemp("sample") / "graph"
     build(BuildSettings(source=sample_corpus(), out=out, format="mimic", quiet=True))

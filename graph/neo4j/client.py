@@ -1,7 +1,7 @@
 """A connection to one Neo4j database over Bolt, read-only queries, vector search and clearing.
 
 Settings come from the standard variables ``NEO4J_URI``, ``NEO4J_USERNAME``, ``NEO4J_PASSWORD``,
-``NEO4J_DATABASE`` (``kg.core.settings``); the password is never part of a repr or a message.
+``NEO4J_DATABASE`` (``kg.core.environment``); the password is never part of a repr or a message.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field
 
 from graph.model import NAME_RE, NODE_KEYS, PROP_RE
+from kg.core.environment import neo4j_env
 from kg.core.errors import InvalidInput, MissingExtraError, NotFound, Unavailable
-from kg.core.settings import neo4j_env
 
 VECTOR_INDEX = "medkg_image_embedding"
 

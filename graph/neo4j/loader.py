@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from graph.model import NODE_KEYS
+from graph.neo4j.batches import BatchWriter
 from graph.neo4j.client import Neo4jClient
 from graph.neo4j.client import name as _name
 from graph.neo4j.client import prop as _prop
@@ -222,7 +221,6 @@ def load_graph(out: Path, g: Neo4jClient, *, batch_size: int = 5_000, embeddings
     checkpoint = manifest.checksum + "|" + json.dumps(manifest.settings, sort_keys=True) + (
         "|" + json.dumps(declared, sort_keys=True) if declared else "")
     report = LoadReport()
-    advance = advance or (lambda n: None)
     dim = int(manifest.vector_index.get("dim") or 0) if embeddings else 0
     node_vectors = vector_properties(out)  # checked before anything is written
     if schema_only:
@@ -230,104 +228,85 @@ def load_graph(out: Path, g: Neo4jClient, *, batch_size: int = 5_000, embeddings
         for label, prop, d in node_vectors:
             create_vector_index(g, label, prop, d)
         return report
+    done = _resume_or_start(g, out, checkpoint, report)
+    writer = BatchWriter(g, checkpoint_label=CHECKPOINT_LABEL, checkpoint=checkpoint, done=done, report=report,
+                         workers=workers, batch_size=batch_size, advance=advance or (lambda n: None))
+    vectors: dict[str, list[float]] = {}
+    if embeddings and (out / "index" / "vectors.npy").is_file():
+        ids = (out / "index" / "ids.txt").read_text().splitlines()
+        mat = np.load(out / "index" / "vectors.npy")
+        vectors = {i: mat[n].tolist() for n, i in enumerate(ids)}
+    nodes = _NodeIds()
+    parallel, serial, created_labels = _node_jobs(out, writer, set(report.created), vectors, nodes, report)
+    if not done:
+        # a label this load creates from nothing gets its key constraint and indexes built once its
+        # nodes are in (one population instead of an index insert and an entry lock per node); every
+        # other label needs them now, to MERGE against
+        for label in created_labels:
+            _drop_schema(g, label)
+        create_schema(g, 0, labels=sorted((set(NODE_KEYS) | set(INDEXES)) - set(created_labels)))
+    writer.phase(parallel, serial)  # every node exists before the first relationship
+    create_schema(g, 0)  # relationships whose ends are not found by id use the key indexes
+    writer.phase(*_edge_jobs(out, writer, set(report.created), nodes, report))
+    if vectors and dim > 0:
+        create_vector_index(g, "Image", "embedding", dim)
+    for label, prop, d in node_vectors:
+        create_vector_index(g, label, prop, d)
+    g.run("CALL db.awaitIndexes(600)")
+    g.run(f"MATCH (c:{CHECKPOINT_LABEL} {{id: $id}}) SET c.complete = true, c.nodes = $n, c.relationships = $r",
+          id=checkpoint, n=json.dumps(report.nodes, sort_keys=True), r=json.dumps(report.relationships, sort_keys=True))
+    return report
+
+
+def _resume_or_start(g: Neo4jClient, out: Path, checkpoint: str, report: LoadReport) -> set[str]:
+    """The checkpoint keys of the batches already committed (an unfinished load of the same build resumes after
+    them; a finished one is simply redone: MERGE makes that a no-op on an unchanged graph and a repair on a changed
+    one), with ``report.created`` set to what this load writes with CREATE."""
     # the checkpoint's constraint first; the labels' constraints and indexes once it is known which
     # labels this load creates (those get theirs after their nodes), the vector index last
     create_schema(g, 0, labels=[])
-    # a finished load of the same build is simply redone (MERGE makes that a no-op on an unchanged
-    # graph and a repair on a changed one); an unfinished one resumes after its last committed batch
     state = g.run(f"MERGE (c:{CHECKPOINT_LABEL} {{id: $id}}) ON CREATE SET c.done = [], c.complete = false "
                   "RETURN c.complete AS complete, c.create AS create, c.done AS done", id=checkpoint)[0]
     if state["complete"] or state["create"] is None:
         report.created = _fresh(g, out)
         g.run(f"MATCH (c:{CHECKPOINT_LABEL} {{id: $id}}) SET c.done = [], c.complete = false, c.create = $create",
               id=checkpoint, create=report.created)
-        done: set[str] = set()
-    else:
-        report.created, done = sorted(state["create"]), set(state["done"] or [])
-        create_schema(g, 0)  # a resumed load may need every key index to find what it wrote before
-    create_set = set(report.created)
+        return set()
+    report.created = sorted(state["create"])
+    create_schema(g, 0)  # a resumed load may need every key index to find what it wrote before
+    return set(state["done"] or [])
 
-    vectors: dict[str, list[float]] = {}
-    if embeddings and (out / "index" / "vectors.npy").is_file():
-        ids = (out / "index" / "ids.txt").read_text().splitlines()
-        mat = np.load(out / "index" / "vectors.npy")
-        vectors = {i: mat[n].tolist() for n, i in enumerate(ids)}
 
-    def write(key: str, cypher: str, rows: list[list], returns_ids: bool) -> list[int] | None:
-        """One batch and its checkpoint key in one transaction; returns the node ids a node batch
-        reports (``RETURN collect(id(n))``), None for a relationship batch."""
-        def tx(t):
-            res = t.run(cypher, rows=rows)
-            got = res.single(strict=True)[0] if returns_ids else None
-            res.consume()
-            # the right-hand side reads the property it sets, so Cypher write-locks the checkpoint
-            # before reading it: concurrent batches cannot lose each other's keys
-            t.run(f"MATCH (c:{CHECKPOINT_LABEL} {{id: $id}}) SET c.done = c.done + $key", id=checkpoint, key=key).consume()
-            return got
+class _NodeIds:
+    """Node ids per label, per batch, as the batches that wrote them reported them; a label whose every batch was
+    written by this load gets its relationships' ends looked up by id (no index seek, no index-entry lock) — after
+    a resume the skipped batches' ids are unknown and the key is used."""
 
-        with g.session(notifications_disabled_classifications=["DEPRECATION"]) as s:
-            return s.execute_write(tx)
+    def __init__(self) -> None:
+        self.batch_ids: dict[str, dict[int, list[int]]] = {}
+        self.tables: dict[str, tuple] = {}
 
-    def run_all(jobs, parallel: bool) -> None:
-        """jobs yields (key, cypher, n_rows, make_rows, on_ids); on_ids is None for batches that return
-        no ids. At most 2 × workers batches are in memory at once."""
-        def finish(n_rows: int, on_ids: Callable[[list[int]], None] | None, got: list[int] | None) -> None:
-            report.batches += 1
-            if on_ids is not None and got is not None:
-                on_ids(got)
-            advance(n_rows)
+    def of(self, label: str, keys):
+        """The ids of the nodes with these keys, or None when some are unknown to this load."""
+        if label not in self.tables:
+            return None
+        known, n_batches = self.tables[label]
+        got = self.batch_ids[label]
+        if not n_batches or len(got) != n_batches:  # a batch skipped on resume: its ids are unknown
+            return None
+        at = pc.index_in(keys, value_set=known)
+        if at.null_count:
+            return None
+        return np.concatenate([np.asarray(got[b], dtype=np.int64) for b in range(n_batches)])[at.to_numpy()]
 
-        def todo():
-            for key, cypher, n, make_rows, on_ids in jobs:
-                if key in done:
-                    report.skipped_batches += 1
-                    advance(n)
-                    continue
-                yield key, cypher, make_rows(), n, on_ids
 
-        if not parallel or workers <= 1:
-            for key, cypher, rows, n, on_ids in todo():
-                finish(n, on_ids, write(key, cypher, rows, on_ids is not None))
-            return
-        pending: dict[Future[list[int] | None], tuple[int, Callable[[list[int]], None] | None]] = {}
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="medkg-load") as pool:
-            try:
-                for key, cypher, rows, n, on_ids in todo():
-                    if len(pending) >= 2 * workers:
-                        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                        for f in finished:
-                            finish(*pending.pop(f), f.result())
-                    pending[pool.submit(write, key, cypher, rows, on_ids is not None)] = (n, on_ids)
-                for f in as_completed(list(pending)):
-                    finish(*pending.pop(f), f.result())
-            except BaseException:
-                for f in pending:
-                    f.cancel()
-                raise
-
-    def jobs_for(prefix: str, cypher: str, table, build, on_ids=None):
-        """One job per batch of ``table``: its checkpoint key, the query, its row count, a call that
-        builds its payload (only for batches not done yet), and a call taking the ids it returned."""
-        for b in range(0, table.num_rows, batch_size):
-            part = table.slice(b, batch_size)
-            yield (f"{prefix}/{b // batch_size}", cypher, part.num_rows, lambda part=part: build(part),
-                   None if on_ids is None else lambda got, b=b // batch_size: on_ids(b, got))
-
-    def run_phase(parallel_jobs: list, serial_jobs: list) -> None:
-        """Fresh tables of a phase share one pool (no table waits for another's last batch); the
-        MERGE tables follow one batch at a time."""
-        run_all(chain.from_iterable(parallel_jobs), parallel=True)
-        run_all(chain.from_iterable(serial_jobs), parallel=False)
-
+def _node_jobs(out: Path, writer: BatchWriter, create_set: set[str], vectors: dict[str, list[float]], nodes: _NodeIds,
+               report: LoadReport) -> tuple[list, list, list[str]]:
+    """The node tables' jobs (fresh labels in parallel, the rest serial) and the labels created from nothing.
+    Rows travel as lists in the table's column order (no per-row key strings to pack and unpack); properties are
+    set by name, and a null sets nothing / removes a stale value, as SET n += map did."""
     parallel: list = []
     serial: list = []
-    # node ids per label, per batch, as the batches that wrote them reported them; a label whose every
-    # batch was written by this load gets its relationships' ends looked up by id (no index seek, no
-    # index-entry lock) — after a resume the skipped batches' ids are unknown and the key is used
-    batch_ids: dict[str, dict[int, list[int]]] = {}
-    node_tables: dict[str, tuple] = {}
-    # rows travel as lists in the table's column order (no per-row key strings to pack and unpack);
-    # properties are set by name, and a null sets nothing / removes a stale value, as SET n += map did
     created_labels: list[str] = []
     for p in sorted((out / "nodes").glob("*.parquet")):
         label = p.stem
@@ -346,35 +325,18 @@ def load_graph(out: Path, g: Neo4jClient, *, batch_size: int = 5_000, embeddings
                 vals.append([vectors.get(k) for k in vals[0]])
             return [list(r) for r in zip(*vals)]
 
-        batch_ids[label] = {}
-        node_tables[label] = (table.column(key), -(-table.num_rows // batch_size))
-        (parallel if fresh else serial).append(
-            jobs_for(f"nodes/{label}", cypher, table, build, lambda b, got, label=label: batch_ids[label].__setitem__(b, got)))
+        nodes.batch_ids[label] = {}
+        nodes.tables[label] = (table.column(key), -(-table.num_rows // writer.batch_size))
+        (parallel if fresh else serial).append(writer.jobs(
+            f"nodes/{label}", cypher, table, build, nodes.batch_ids[label].__setitem__))
         report.nodes[label] = table.num_rows
-    if not done:
-        # a label this load creates from nothing gets its key constraint and indexes built once its
-        # nodes are in (one population instead of an index insert and an entry lock per node); every
-        # other label needs them now, to MERGE against
-        for label in created_labels:
-            _drop_schema(g, label)
-        create_schema(g, 0, labels=sorted((set(NODE_KEYS) | set(INDEXES)) - set(created_labels)))
-    run_phase(parallel, serial)  # every node exists before the first relationship
-    create_schema(g, 0)  # relationships whose ends are not found by id use the key indexes
+    return parallel, serial, created_labels
 
-    def node_ids(label: str, keys):
-        """The ids of the nodes with these keys, or None when some are unknown to this load."""
-        if label not in node_tables:
-            return None
-        known, n_batches = node_tables[label]
-        got = batch_ids[label]
-        if not n_batches or len(got) != n_batches:  # a batch skipped on resume: its ids are unknown
-            return None
-        at = pc.index_in(keys, value_set=known)
-        if at.null_count:
-            return None
-        return np.concatenate([np.asarray(got[b], dtype=np.int64) for b in range(n_batches)])[at.to_numpy()]
 
-    parallel, serial = [], []
+def _edge_jobs(out: Path, writer: BatchWriter, create_set: set[str], nodes: _NodeIds,
+               report: LoadReport) -> tuple[list, list]:
+    parallel: list = []
+    serial: list = []
     for p in sorted((out / "edges").glob("*.parquet")):
         src, typ, dst = _edge_type(p)
         table = parallel_lists(pq.read_table(p))
@@ -382,21 +344,12 @@ def load_graph(out: Path, g: Neo4jClient, *, batch_size: int = 5_000, embeddings
         fresh = f"rel:{typ}" in create_set and not _has_duplicates(table, ["_start", "_end"])
         by_id = []
         for col, label in (("_start", src), ("_end", dst)):
-            ids = node_ids(label, table.column(col))
+            ids = nodes.of(label, table.column(col))
             if ids is not None:
                 table = table.set_column(table.column_names.index(col), col, pa.array(ids))
             by_id.append(ids is not None)
         cypher = edge_cypher(src, typ, dst, props, fresh, (by_id[0], by_id[1]))
         build = partial(edge_rows, props=props, grouped=fresh)
-        (parallel if fresh else serial).append(jobs_for(f"edges/{p.stem}", cypher, table, build))
+        (parallel if fresh else serial).append(writer.jobs(f"edges/{p.stem}", cypher, table, build))
         report.relationships[typ] = report.relationships.get(typ, 0) + table.num_rows
-    run_phase(parallel, serial)
-    if vectors and dim > 0:
-        create_vector_index(g, "Image", "embedding", dim)
-    for label, prop, d in node_vectors:
-        create_vector_index(g, label, prop, d)
-    g.run("CALL db.awaitIndexes(600)")
-    g.run(f"MATCH (c:{CHECKPOINT_LABEL} {{id: $id}}) SET c.complete = true, c.nodes = $n, c.relationships = $r",
-          id=checkpoint, n=json.dumps(report.nodes, sort_keys=True), r=json.dumps(report.relationships, sort_keys=True))
-    return report
-
+    return parallel, serial

@@ -18,12 +18,12 @@ from graph.store.files import (
     load_networkx,
     node_id,
     read_graph,
-    read_manifest,
     to_networkx,
     write_graph,
     write_manifest,
 )
 from graph.store.manifest import FORMAT_VERSION, Manifest, NodeProperty
+from graph.store.outdir import read_manifest
 
 
 class Store(Protocol):

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from extract.records import EDGE_TYPES
 from graph.model import COLUMN_TYPES, NODE_KEYS, PROP_RE, EdgeTable, Graph, NodeTable
 from graph.store.manifest import Manifest, NodeProperty, load_manifest, save_manifest
-from graph.store.outdir import locked, recover
+from graph.store.outdir import locked, read_manifest
 from kg.core.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -81,14 +81,6 @@ def write_findings(table: pa.Table, out: Path) -> None:
 
 def write_manifest(manifest: Manifest | dict[str, Any], out: Path) -> None:
     save_manifest(manifest, out)
-
-
-def read_manifest(out: Path) -> Manifest:
-    """The typed manifest of the build in ``out``, after finishing (or dropping) a build that was killed while
-    it was being written there."""
-    if out.is_dir():
-        recover(out)
-    return load_manifest(out)
 
 
 def read_graph(out: Path) -> Graph:
@@ -293,7 +285,7 @@ class FileStore:
 
     def _change_manifest(self, change: Callable[[Manifest], None]) -> None:
         """Read the manifest, apply ``change`` to it, write it back (the caller holds the folder's lock)."""
-        m = load_manifest(self.out)
+        m = load_manifest(self.out)  # under the folder's lock: no swap can be half done
         change(m)
         save_manifest(m, self.out)
         self.manifest = m

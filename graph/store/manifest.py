@@ -131,29 +131,25 @@ class Manifest(_Model):
         return out
 
 
-def read_build(out: Path) -> Manifest | None:
-    """The manifest of the medkg build in ``out`` (one that says it is medkg's), or None — never an error."""
-    try:
-        raw = json.loads((out / NAME).read_text(encoding="utf-8"))
-        if isinstance(raw, dict) and "medkg" in raw and "format" in raw:
-            return Manifest.model_validate(raw)
-    except (OSError, ValueError):
-        pass
-    return None
-
-
-def load_manifest(out: Path) -> Manifest:
-    """The manifest of the build in ``out`` (no recovery: see ``graph.store.files.read_manifest``)."""
+def load_manifest(out: Path, *, any_format: bool = False) -> Manifest:
+    """The manifest of the build in ``out``, parsed and checked: the one manifest parser. A folder without one is
+    E213, a file that is not medkg's manifest E166, a build in another store format E1151 (unless
+    ``any_format``: the output folder asks only whether the build there is medkg's). Readers call
+    ``graph.store.read_manifest``, which first finishes a build that was killed while it was being swapped in."""
     p = out / NAME
     if not p.is_file():
         raise NotFound(f"{out} is not a medkg graph (no manifest.json)", code="E213",
                        fix="run `kg build ... --out DIR` first")
     try:
-        m = Manifest.model_validate_json(p.read_text(encoding="utf-8"))
-    except ValidationError as exc:
-        raise InvalidInput(f"{p} is not a valid medkg manifest: {exc.errors()[0]['msg']}", code="E166",
+        raw = json.loads(p.read_text(encoding="utf-8"))
+        if not (isinstance(raw, dict) and "medkg" in raw and "format" in raw):
+            raise ValueError("it names no medkg version and store format")
+        m = Manifest.model_validate(raw)
+    except (ValueError, ValidationError) as exc:
+        why = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        raise InvalidInput(f"{p} is not a valid medkg manifest: {why}", code="E166",
                            fix="rebuild the graph with `kg build`") from None
-    if m.format != FORMAT_VERSION:
+    if m.format != FORMAT_VERSION and not any_format:
         raise InvalidInput(f"{out} is a build of medkg {m.medkg or '?'} in store format {m.format}, and this medkg "
                            f"({_version()}) reads format {FORMAT_VERSION}", code="E1151",
                            fix="run the same `kg build` again into this folder (its settings are in the build's "

@@ -26,7 +26,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from graph.store.manifest import Manifest, read_build
+from graph.store.manifest import Manifest, load_manifest
 from kg.core.errors import Conflict, InvalidInput, KGError
 
 # The parts of a build, in swap order: the manifest last, so a folder whose manifest is new is complete.
@@ -157,6 +157,22 @@ def recover(out: Path) -> None:
                           f"finished: {exc}", code="E503", fix=f"make {out} writable and run any kg command on it") from None
 
 
+def read_manifest(out: Path) -> Manifest:
+    """The typed manifest of the build in ``out``, after finishing (or dropping) a build that was killed while
+    it was being written there: what every reader of a build folder calls."""
+    if out.is_dir():
+        recover(out)
+    return load_manifest(out)
+
+
+def _build_in(out: Path) -> Manifest | None:
+    """The manifest of the medkg build in ``out`` in any store format, or None where the folder holds none."""
+    try:
+        return load_manifest(out, any_format=True)
+    except KGError:
+        return None
+
+
 class BuildOutput:
     """Writes a build into ``DIR/.medkg-staging`` and swaps it in with :meth:`commit`. Use as a context manager:
     leaving it without commit (an error) removes the staging folder and leaves the previous build as it was."""
@@ -180,7 +196,7 @@ class BuildOutput:
         if not os.access(out, os.W_OK | os.X_OK):
             raise InvalidInput(f"cannot write to the output folder {out}", code="E152", fix="choose an --out folder you can write to")
         recover(out)
-        manifest = read_build(out)
+        manifest = _build_in(out)
         foreign = sorted(p.name for p in out.iterdir() if p.name not in HIDDEN)
         if manifest is None and foreign and not self.force:
             raise Conflict(
@@ -218,7 +234,7 @@ class BuildOutput:
         extra = sorted({_top(f) for f in self.files()} - set(parts))
         if extra:
             raise KGError(f"internal: the build staged unknown parts {extra}", code="E502", fix="report this to the medkg developers")
-        old = owned_files(self.out, read_build(self.out))
+        old = owned_files(self.out, _build_in(self.out))
         plan = {"parts": parts, "previousFiles": sorted(old)}
         tmp = staging / (COMPLETE + ".tmp")
         tmp.write_text(json.dumps(plan), encoding="utf-8")

@@ -1,45 +1,10 @@
-# ruff: noqa: I001
-"""The ``kg`` command: a package of thin commands, one module per group; printing lives in ``render``.
+"""The ``kg`` command: a package of thin commands, one module per group (``build``, ``extraction``, ``serving``, ...);
+``app.py`` holds the Typer app and the shared options, ``main.py`` the entry point, ``render.py`` the printing.
 
-Heavy libraries (torch, transformers, open_clip, faiss, torch_geometric, pyarrow) are imported inside the commands
-that use them, so ``kg --help`` stays fast.
+Commands may import anything of medkg; heavy libraries (torch, transformers, open_clip, faiss, torch_geometric,
+pyarrow) are imported inside the commands that use them, so ``kg --help`` stays fast.
 """
 
-from __future__ import annotations
-
-import sys
-
-import typer
-
-# imported in the order `kg --help` lists their commands
-from kg.cli import build, browse, extraction, umls, neo4j, serving, calibration, mcp, gnn  # noqa: F401  (the order is `kg --help`'s)
-from kg.cli.app import app
-from kg.core.errors import KGError
+from kg.cli.main import app, main
 
 __all__ = ["app", "main"]
-
-
-def main() -> None:
-    import logging
-
-    # library code reports through the "medkg" logger; the command line shows its messages on stderr
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    log = logging.getLogger("medkg")
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    # the Neo4j driver's notifications (a missing parameter, a deprecation) go to a log file, not the terminal:
-    # the command says what went wrong in its own one-line error
-    from kg.core.logs import LogFile
-
-    driver = logging.getLogger("neo4j")
-    driver.addHandler(LogFile("neo4j.log"))
-    driver.propagate = False
-    try:
-        app()
-    except KGError as exc:
-        typer.secho(f"error: {exc.message}", fg="red", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        typer.secho("interrupted", fg="red", err=True)
-        sys.exit(130)

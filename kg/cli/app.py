@@ -21,6 +21,20 @@ NEO4J_OPTS = dict(
 )
 
 
+# ``--executor`` was the engine option's first name: hidden, and kept for one release (kg.cli.app.engine_choice)
+OLD_ENGINE_OPTION = typer.Option(None, "--executor", hidden=True, help="Old name of --engine.")
+
+
+def engine_choice(engine: str | None, executor: str | None) -> str | None:
+    """``--engine``, or its old spelling ``--executor``; both, when they disagree, is a mistake named at once."""
+    if engine is not None and executor is not None and engine != executor:
+        from kg.core.errors import InvalidInput
+
+        raise InvalidInput(f"--engine {engine} and --executor {executor} disagree (--executor is the old name of "
+                           "--engine)", code="E1152", fix="pass --engine only")
+    return engine if engine is not None else executor
+
+
 def _version(value: bool):
     if value:
         typer.echo(f"medkg {__version__}")

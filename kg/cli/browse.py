@@ -75,11 +75,11 @@ def export(
     database: str = typer.Option("neo4j", "--database", help="neo4j-admin: the database to import into."),
 ):
     """Export the graph as GraphML, RDF Turtle, MedMKG CSV, or CSV files for neo4j-admin import."""
-    from graph.export import FORMATS, SUFFIX
+    from graph.formats.export import FORMATS, SUFFIX
     from graph.store import read_graph
 
     if format == "neo4j-admin":
-        from graph.admin_export import command_line, export_admin
+        from graph.formats.neo4j_admin import command_line, export_admin
 
         dest = out or graph_dir / "neo4j-import"
         args = export_admin(graph_dir, dest, database=database)

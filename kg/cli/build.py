@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from kg.cli.app import NEO4J_OPTS, app, require_for
+from kg.cli.app import NEO4J_OPTS, OLD_ENGINE_OPTION, app, engine_choice, require_for
 from kg.cli.connect import neo4j_settings
 from kg.cli.render import note, print_stats, warn
 from kg.core.errors import InvalidInput
@@ -29,11 +29,12 @@ def build(
         help="Processes for extraction and image encoding (default 1; with --engine ray, the local Ray instance's "
              "CPUs: every CPU of this machine)."
     ),
-    executor: str | None = typer.Option(
-        None, "--executor", "--engine",
+    engine: str | None = typer.Option(
+        None, "--engine",
         help="How the per-study step and the image stage run: local, processes, or ray (Ray Data: a local instance "
              "with --workers CPUs, or the cluster at --ray-address) (default: processes when --workers > 1)."
     ),
+    executor: str | None = OLD_ENGINE_OPTION,
     ray_address: str | None = typer.Option(
         None, "--ray-address",
         help="Join this Ray cluster (auto, or ray://HOST:10001) and run on it; implies --engine ray."
@@ -74,14 +75,15 @@ def build(
     A rebuild replaces only medkg's own files, and only once the new build is complete."""
     from pydantic import ValidationError
 
+    from kg.build_options import BuildSettings
     from kg.cli.render import console as make_console
     from kg.cli.render import plural
     from kg.pipeline import build as run_build
-    from kg.settings import BuildSettings
 
     if sample == (source is not None):
         raise InvalidInput("give either SOURCE or --sample", fix="e.g. `kg build --sample --out graph/`", code="E160")
-    require_for(extractor=extractor, encoder=encoder, engine=executor, ray_address=ray_address, images=images,
+    engine = engine_choice(engine, executor)
+    require_for(extractor=extractor, encoder=encoder, engine=engine, ray_address=ray_address, images=images,
                 neo4j=neo4j_uri)
     if sample:
         from kg.sample import sample_corpus
@@ -92,7 +94,7 @@ def build(
             source=source, out=out, format=format, images=images, limit=limit, workers=workers, strict=strict,
             quiet=quiet, extractor=extractor, radgraph=radgraph, umls=umls, umls_parents=umls_parents, encoder=encoder,
             naf=naf, views=views, keep_text=not no_text,
-            similar_k=similar_k, batch_size=batch_size, one_image_per_study=one_image, force=force, executor=executor,
+            similar_k=similar_k, batch_size=batch_size, one_image_per_study=one_image, force=force, engine=engine,
             ray_address=ray_address, encode_actors=encode_actors, gpus_per_actor=gpus_per_actor,
         )
     except ValidationError as exc:

@@ -12,7 +12,7 @@ def neo4j_settings(uri: str | None, database: str | None):
     require("neo4j", "talking to Neo4j")
 
     from graph.neo4j import Neo4jSettings
-    from kg.core.settings import neo4j_env
+    from kg.core.environment import neo4j_env
 
     if uri or neo4j_env().uri:
         return Neo4jSettings.from_env(uri, database=database)

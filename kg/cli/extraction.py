@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from kg.cli.app import app, require_for
+from kg.cli.app import OLD_ENGINE_OPTION, app, engine_choice, require_for
 from kg.cli.render import print_eval, warn
 from kg.core.errors import InvalidInput
 
@@ -21,10 +21,11 @@ def extract_cmd(
         None, "--workers", min=1,
         help="Processes (default 1; with --engine ray, every CPU of this machine)."
     ),
-    executor: str | None = typer.Option(
-        None, "--executor", "--engine",
+    engine: str | None = typer.Option(
+        None, "--engine",
         help="local, processes, or ray[:ADDRESS] (default: processes when --workers > 1)."
     ),
+    executor: str | None = OLD_ENGINE_OPTION,
     ray_address: str | None = typer.Option(
         None, "--ray-address",
         help="Join this Ray cluster (auto, HOST:6379 or ray://HOST:10001); implies --engine ray."
@@ -42,13 +43,14 @@ def extract_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Extract sections, RadGraph entities/relations and concepts with polarity, per report."""
-    require_for(extractor=extractor, engine=executor, ray_address=ray_address)
+    engine = engine_choice(engine, executor)
+    require_for(extractor=extractor, engine=engine, ray_address=ray_address)
     from kg.core.progress import progress
     from kg.extracting import run_extract
 
     with progress(quiet) as track:
         advance = track("Extracting", unit="reports")
-        c = run_extract(source, out, fmt=format, limit=limit, workers=workers, extractor=extractor, umls=umls, executor=executor,
+        c = run_extract(source, out, fmt=format, limit=limit, workers=workers, extractor=extractor, umls=umls, engine=engine,
                         ray_address=ray_address, gpus_per_actor=gpus_per_actor, advance=advance)
         advance.done()
     typer.echo(f"read {c.read} = written {c.written} + quarantined {c.quarantined}; wrote {out}")

@@ -25,7 +25,7 @@ def serve_cmd(
     # 27 -> 163 requests/s at concurrency 16 on 2 cores); set before numpy loads, and only where the user has not
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    from kg.core.settings import medkg_env
+    from kg.core.environment import medkg_env
     from kg.serve import serve
 
     env_key = medkg_env().api_key

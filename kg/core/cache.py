@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kg.core.settings import medkg_env
+from kg.core.environment import medkg_env
 
 
 def cache_root() -> Path:

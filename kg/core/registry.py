@@ -1,5 +1,5 @@
 """One registry for every pluggable part: extractors, encoders, corpus readers, NaF methods, export formats,
-concept indexes, stores and executors are chosen by name.
+concept indexes, stores and engines are chosen by name.
 
 A spec is ``name`` or ``name:argument`` (``rules:literal``, ``open_clip:hf-hub:org/repo``: everything after the
 first colon is the argument). A name may carry a version, ``name.vN``; asking for ``name`` gives the newest.

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kg.core.quarantine import Rejected
+
+__all__ = ["ImageRef", "Rejected", "Study"]  # Rejected lives in kg.core.quarantine; re-exported for the readers
+
 
 @dataclass(frozen=True)
 class ImageRef:
@@ -23,23 +27,3 @@ class Study:
     images: tuple[ImageRef, ...] = ()
     split: str | None = None
     source: str = ""  # file (and line/element) it came from
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """A record the reader could not turn into a Study; it goes to quarantine.jsonl."""
-
-    record_id: str
-    source: str
-    stage: str
-    reason: str
-    fix: str = ""
-
-    def as_dict(self) -> dict:
-        return {
-            "record": self.record_id,
-            "source": self.source,
-            "stage": self.stage,
-            "reason": self.reason,
-            "fix": self.fix,
-        }

@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from graph.retrieve.ood import ordinal
 from graph.retrieve.records import Context, Finding, Triplet
 from kg.core.errors import InvalidInput
+from kg.core.registry import Registry
 
+# the format names, for the request models' OpenAPI enum; each is a PromptFormat in PROMPT_FORMATS (a test keeps
+# the two the same)
 Format = Literal["findings", "kg-llava", "medmkg", "json"]
 FORMATS: tuple[str, ...] = get_args(Format)
 
@@ -99,26 +102,55 @@ def triplet_text(t: Triplet) -> str:
     return f"{t.head.name.lower()} {t.relation.lower()} {t.tail.name.lower()}"
 
 
-def _items(ctx: Context, fmt: str) -> tuple[str, list[str], str]:
-    """(header, item lines in rank order, footer)."""
-    if fmt not in FORMATS:
-        raise InvalidInput(f"unknown prompt format {fmt!r}", code="E182", fix="use one of: " + ", ".join(FORMATS))
-    if fmt == "findings":
+class PromptFormat:
+    """One way to write a context for a model: a header, item lines in rank order (the lowest-ranked are dropped
+    to fit a budget) and a footer, joined with the question. Add one with ``PROMPT_FORMATS.add(name, cls)`` and
+    its name in :data:`Format`."""
+
+    def items(self, ctx: Context) -> tuple[str, list[str], str]:
+        raise NotImplementedError
+
+    def join(self, head: str, lines: list[str], foot: str, question: str | None) -> str:
+        text = "\n".join([x for x in (head, *lines, foot) if x])
+        return text + (f"\n\n{question}" if question else "")
+
+    def abstained(self, ctx: Context, question: str | None) -> str:
+        return abstention(ctx) + (f"\n\n{question}" if question else "")
+
+
+class FindingsFormat(PromptFormat):
+    def items(self, ctx: Context) -> tuple[str, list[str], str]:
         lines = [f"- {finding_line(f)}" for f in ctx.findings] + [f"- {triplet_text(t)}" for t in ctx.triplets]
         head = f"Findings of {neighbours_line(ctx)}:" if ctx.neighbours else "Knowledge graph context:"
         return head, lines, ""
-    if fmt == "medmkg":
+
+
+class MedmkgFormat(PromptFormat):
+    def items(self, ctx: Context) -> tuple[str, list[str], str]:
         lines = [f"Triplet {i}: (head, relation, tail) = ({t.head.name}, {t.relation}, {t.tail.name})"
                  for i, t in enumerate(ctx.triplets, 1)]
         lines += [f"Finding: ({f.concept.name}, {f.polarity.word}, {f.cases} of {f.of} similar cases, agreement "
                   f"{f.agreement:.2f})" for f in ctx.findings]
         foot = f"Evidence from {neighbours_line(ctx)}." if ctx.neighbours else ""
         return "", lines, foot
-    if fmt == "kg-llava":
+
+
+class KgLlavaFormat(PromptFormat):
+    def items(self, ctx: Context) -> tuple[str, list[str], str]:
         foot = f" They come from {neighbours_line(ctx)}." if ctx.neighbours else ""
         return ("The image-specific triplets from the knowledge graph are: ",
                 [triplet_text(t) for t in ctx.triplets] or ["none"], foot)
-    else:  # json
+
+    def join(self, head: str, lines: list[str], foot: str, question: str | None) -> str:
+        body = head + "; ".join(lines or ["none"]) + "." + foot
+        return body + (f" And for the given image, {question}" if question else "")
+
+    def abstained(self, ctx: Context, question: str | None) -> str:
+        return abstention(ctx) + (f" And for the given image, {question}" if question else "")
+
+
+class JsonFormat(PromptFormat):
+    def items(self, ctx: Context) -> tuple[str, list[str], str]:
         items = [json.dumps({"finding": f.concept.name, "cui": f.concept.cui, "polarity": f.polarity.value, "cases": f.cases,
                              "of": f.of, "agreement": f.agreement, "similarities": list(f.similarities),
                              "reports": sorted({c.report_id for c in f.citations if c.report_id})})
@@ -127,32 +159,38 @@ def _items(ctx: Context, fmt: str) -> tuple[str, list[str], str]:
                   for t in ctx.triplets]
         return "[", items, "]"
 
-
-def _join(fmt: str, head: str, lines: list[str], foot: str, question: str | None) -> str:
-    if fmt == "kg-llava":
-        body = head + "; ".join(lines or ["none"]) + "." + foot
-        return body + (f" And for the given image, {question}" if question else "")
-    if fmt == "json":
+    def join(self, head: str, lines: list[str], foot: str, question: str | None) -> str:
         return head + ", ".join(lines) + foot
-    text = "\n".join([x for x in (head, *lines, foot) if x])
-    return text + (f"\n\n{question}" if question else "")
+
+    def abstained(self, ctx: Context, question: str | None) -> str:
+        return json.dumps([{"abstained": ctx.abstained}])
+
+
+PROMPT_FORMATS: Registry[PromptFormat] = Registry("prompt format", option="format")
+PROMPT_FORMATS.add("findings", FindingsFormat)
+PROMPT_FORMATS.add("kg-llava", KgLlavaFormat)
+PROMPT_FORMATS.add("medmkg", MedmkgFormat)
+PROMPT_FORMATS.add("json", JsonFormat)
+
+
+def prompt_format(name: str) -> PromptFormat:
+    if name not in FORMATS:
+        raise InvalidInput(f"unknown prompt format {name!r}", code="E182", fix="use one of: " + ", ".join(FORMATS))
+    factory, _ = PROMPT_FORMATS.get(name)
+    return factory()
 
 
 def render(ctx: Context, *, format: str = "findings", question: str | None = None, max_tokens: int | None = None,
-           tokenizer=None) -> str:
-    head, lines, foot = _items(ctx, format)
+           tokenizer: Any = None) -> str:
+    fmt = prompt_format(format)
     if max_tokens is not None and max_tokens < 1:
         raise InvalidInput(f"max_tokens must be at least 1, not {max_tokens}", code="E183", fix="pass a positive budget")
     if ctx.abstained is not None:
-        if format == "json":
-            return json.dumps([{"abstained": ctx.abstained}])
-        said = abstention(ctx)
-        if format == "kg-llava":
-            return said + (f" And for the given image, {question}" if question else "")
-        return said + (f"\n\n{question}" if question else "")
+        return fmt.abstained(ctx, question)
+    head, lines, foot = fmt.items(ctx)
     count = _count(tokenizer)
     while True:
-        text = _join(format, head, lines, foot, question)
+        text = fmt.join(head, lines, foot, question)
         if max_tokens is None or count(text) <= max_tokens or not lines:
             return text
         lines = lines[:-1]

@@ -61,9 +61,9 @@ def test_missing_weights_are_an_error_never_a_fallback(tmp_path):
 
 
 def test_build_with_open_clip_and_dataloader_workers(tiny_dir, tmp_path):
+    from kg.build_options import BuildSettings
     from kg.pipeline import build
     from kg.sample import sample_corpus
-    from kg.settings import BuildSettings
 
     out = tmp_path / "g"
     r = build(BuildSettings(source=sample_corpus(), out=out, format="mimic", quiet=True, workers=2,

@@ -72,9 +72,9 @@ def test_citations_point_at_the_report_text(store):
 
 
 def test_no_report_text_when_the_build_kept_none(tmp_path):
+    from kg.build_options import BuildSettings
     from kg.pipeline import build
     from kg.sample import sample_corpus
-    from kg.settings import BuildSettings
 
     build(BuildSettings(source=sample_corpus(), out=tmp_path / "g", format="mimic", quiet=True, keep_text=False))
     s = FileStore(tmp_path / "g")

@@ -71,9 +71,9 @@ def test_the_read_side_reads_once(build):
 
 
 def test_a_rebuild_after_a_property_write_is_clean(build):
+    from kg.build_options import BuildSettings
     from kg.pipeline import build as run_build
     from kg.sample import sample_corpus
-    from kg.settings import BuildSettings
 
     store = FileStore(build)
     store.write_node_property("Concept", "gnnEmbedding", {store.nodes("Concept")[0]["cui"]: [0.5, 0.5]})

@@ -70,3 +70,13 @@ def test_the_budget_drops_the_lowest_ranked_items(ctx):
     by_chars = render(ctx, max_tokens=200, tokenizer=Tok())
     assert len(by_chars) <= 200 and calls and not any(calls)
     assert len(render(ctx, max_tokens=200, tokenizer=len)) <= 200
+
+
+def test_every_prompt_format_is_registered_under_its_declared_name(ctx):
+    from kg.rag.prompt import FORMATS, PROMPT_FORMATS
+
+    assert sorted(FORMATS) == PROMPT_FORMATS.names()  # the request models' enum and the registry agree
+    for name in FORMATS:
+        assert render(ctx, format=name, question="Q?")
+    with pytest.raises(InvalidInput, match="E182|unknown prompt format"):
+        render(ctx, format="nope")

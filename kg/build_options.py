@@ -29,7 +29,7 @@ class BuildSettings(BaseModel):
     one_image_per_study: bool = False
     batch_size: int = Field(default=64, ge=1)
     similar_k: int = Field(default=0, ge=0)  # SIMILAR_TO edges to each image's k nearest images
-    executor: str | None = None  # local, processes or ray[:ADDRESS] (default: processes when workers > 1)
+    engine: str | None = None  # local, processes or ray[:ADDRESS] (default: processes when workers > 1)
     ray_address: str | None = None  # join this Ray cluster (implies the ray engine)
     encode_actors: int | None = Field(default=None, ge=1)  # the ray engine's encoder pool (default: per GPU, or CPUs/2)
     gpus_per_actor: float | None = Field(default=None, ge=0)  # default: 1 when the cluster has GPUs, else 0
@@ -51,6 +51,6 @@ class BuildSettings(BaseModel):
 
     def recorded(self) -> dict:
         """The settings as the manifest records them (paths as given, no machine state)."""
-        d = self.model_dump(mode="json", exclude={"quiet", "workers", "out", "force", "executor",
+        d = self.model_dump(mode="json", exclude={"quiet", "workers", "out", "force", "engine",
                                                            "ray_address", "encode_actors", "gpus_per_actor"})
         return d

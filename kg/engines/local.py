@@ -1,10 +1,11 @@
-"""Executors run the per-study step over a stream of studies and give the results back in input order.
+"""Engines run the per-study step over a stream of studies and give the results back in input order.
 
-By name (``--engine``/``--executor``): ``local`` (in this process), ``processes`` (a pool of ``--workers`` spawned
-processes, each building its step context once) and ``ray`` / ``ray:ADDRESS`` (Ray Data over a local Ray
-instance started for the run with every CPU or ``--workers`` of them, or the cluster at ADDRESS: ``auto``, ``ray://host:10001``;
-``pip install 'medkg[ray]'``; :mod:`kg.ray_engine`). An executor also runs the image stage (``embed``). Every
-executor gives the results in input order, so the outputs are the same byte for byte whichever ran them.
+By name (``--engine``; ``--executor`` is a hidden alias kept for one release): ``local`` (in this process),
+``processes`` (a pool of ``--workers`` spawned processes, each building its step context once) and ``ray`` /
+``ray:ADDRESS`` (Ray Data over a local Ray instance started for the run with every CPU or ``--workers`` of them,
+or the cluster at ADDRESS: ``auto``, ``ray://host:10001``; ``pip install 'medkg[ray]'``;
+:mod:`kg.engines.ray_data`). An engine also runs the image stage (``embed``). Every engine gives the results in
+input order, so the outputs are the same byte for byte whichever ran them.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ if TYPE_CHECKING:  # the image stage's modules load when images are embedded (kg
     from embed.encoders import Encoder
 
 
-class Executor(Protocol):
+class Engine(Protocol):
     name: str
     where: str  # the resources it runs on, shown beside the progress bars ("" when there is nothing to say)
 
@@ -35,13 +36,13 @@ class Executor(Protocol):
     def embed(self, encoder: Encoder, spec: str, items: Sequence[tuple[str, str]], *, batch_size: int,
               advance: Callable[[int], None]) -> list[Embedded]:
         """``items`` = [(image id, path)] -> one :class:`Embedded` per item, same order (``spec`` names
-        ``encoder`` for executors that load it elsewhere)."""
+        ``encoder`` for engines that load it elsewhere)."""
         ...
 
     def close(self) -> None: ...
 
 
-class LocalExecutor:
+class LocalEngine:
     """The step in this process; images decoded by ``workers`` processes (a torch DataLoader for torch encoders)."""
 
     name = "local"
@@ -69,7 +70,7 @@ def _init(config: StepConfig) -> None:
     context_for(config)
 
 
-class ProcessExecutor(LocalExecutor):
+class ProcessEngine(LocalEngine):
     name = "processes"
 
     def __init__(self, workers: int, chunksize: int = 16):
@@ -92,20 +93,22 @@ class ProcessExecutor(LocalExecutor):
             self._pool = None
 
 
-EXECUTORS: Registry[Executor] = Registry("executor", option="--executor")
-def _ray(workers: int, arg: str | None = None, **options) -> Executor:
-    from kg.ray_engine import RayExecutor
-
-    return RayExecutor(workers, arg, **options)
+ENGINES: Registry[Engine] = Registry("engine", option="--engine")
 
 
-EXECUTORS.add("local", lambda workers, arg=None, **_: LocalExecutor(workers))
-EXECUTORS.add("processes", lambda workers, arg=None, **_: ProcessExecutor(workers))
-EXECUTORS.add("ray", _ray)
+def _ray(workers: int, arg: str | None = None, **options) -> Engine:
+    from kg.engines.ray_data import RayEngine
+
+    return RayEngine(workers, arg, **options)
 
 
-def executor_for(spec: str | None, workers: int | None, *, ray_address: str | None = None, encode_actors: int | None = None,
-                 gpus_per_actor: float | None = None) -> Executor:
+ENGINES.add("local", lambda workers, arg=None, **_: LocalEngine(workers))
+ENGINES.add("processes", lambda workers, arg=None, **_: ProcessEngine(workers))
+ENGINES.add("ray", _ray)
+
+
+def engine_for(spec: str | None, workers: int | None, *, ray_address: str | None = None, encode_actors: int | None = None,
+                 gpus_per_actor: float | None = None) -> Engine:
     """``spec`` by name; by default ``processes`` when ``workers > 1``, else ``local``; ``ray`` when a Ray address
     is given. The encoder pool options apply to the ray engine. ``workers`` None: 1, except for a local Ray
     instance, which gets every CPU of this machine."""
@@ -115,7 +118,7 @@ def executor_for(spec: str | None, workers: int | None, *, ray_address: str | No
                                fix="pass --engine ray (or leave --engine out), or drop --ray-address")
         spec = f"ray:{ray_address}"
     spec = spec or ("processes" if (workers or 1) > 1 else "local")
-    factory, s = EXECUTORS.get(spec)
+    factory, s = ENGINES.get(spec)
     if workers is None:
         workers = (os.cpu_count() or 1) if s.name == "ray" and not s.arg else 1
     if s.name != "ray" and (encode_actors is not None or gpus_per_actor is not None):

@@ -18,6 +18,7 @@ from pathlib import Path
 from extract.records import EDGE_TYPES
 from graph.model import NAME_RE, Graph, NodeTable
 from kg.core.errors import InvalidInput
+from kg.core.quarantine import Rejected
 
 COLUMNS = ("Head", "Relation", "Tail", "Head_Name", "Tail_Name")
 POLARITY = set(EDGE_TYPES)
@@ -29,9 +30,9 @@ def relation_type(rela: str) -> str:
     return t if NAME_RE.match(t) else f"R_{t}"
 
 
-def read_medmkg(path: Path, images: Path | None = None) -> tuple[Graph, list[dict], int]:
+def read_medmkg(path: Path, images: Path | None = None) -> tuple[Graph, list[Rejected], int]:
     """The graph, the quarantined rows (each with the row number, the value and the fix) and the rows read."""
-    quarantine: list[dict] = []
+    quarantine: list[Rejected] = []
     names: dict[str, Counter] = {}
     concept_edges: dict[tuple[str, str], list[dict]] = {}
     image_edges: dict[str, list[dict]] = {}
@@ -40,8 +41,8 @@ def read_medmkg(path: Path, images: Path | None = None) -> tuple[Graph, list[dic
     read = 0
 
     def bad(n: int, row: dict, what: str, fix: str) -> None:
-        quarantine.append({"stage": "import", "record": f"{path.name}:{n}", "reason": what, "fix": fix,
-                           "row": {k: row.get(k) for k in COLUMNS}})
+        quarantine.append(Rejected(f"{path.name}:{n}", str(path), "import", what, fix,
+                                   row={k: row.get(k) for k in COLUMNS}))
 
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)

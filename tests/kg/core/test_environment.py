@@ -1,9 +1,9 @@
-"""kg/core/settings.py: every variable in one place, read at call time, secrets kept out of reprs."""
+"""kg/core/environment.py: every variable in one place, read at call time, secrets kept out of reprs."""
 
 from pathlib import Path
 
 from kg.core.cache import cache_root
-from kg.core.settings import medkg_env, neo4j_env
+from kg.core.environment import medkg_env, neo4j_env
 
 
 def test_environment_is_read_when_asked(monkeypatch, tmp_path):

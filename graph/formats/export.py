@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from graph.medmkg import write_medmkg
+from graph.formats.medmkg import write_medmkg
 from graph.model import NODE_KEYS, Graph
 from graph.store import to_networkx
 from kg.core.registry import Registry

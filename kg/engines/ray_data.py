@@ -187,7 +187,7 @@ def _in_order(rows: Iterable[dict]) -> Iterator[list]:
                       fix="report this to the medkg developers; --engine local builds the same graph")
 
 
-class RayExecutor:
+class RayEngine:
     """See the module docstring. ``workers``: CPUs of the local instance and step actors; ``encode_actors`` and
     ``gpus_per_actor``: the encoder pool (default: one actor per GPU of the cluster, else half its CPUs)."""
 
