@@ -1,4 +1,6 @@
-"""Report text to sections, RadGraph-style entities/relations with polarity, and UMLS concepts."""
+"""Report text to sections, RadGraph-style entities/relations with polarity, and UMLS concepts.
+
+It may import ``kg.core`` only (never ``embed``, ``graph`` or the application layer)."""
 
 from extract.records import (
     ConceptMention,

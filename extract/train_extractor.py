@@ -78,7 +78,6 @@ def train_extractor(gold_path: Path, base: Path, out: Path, settings: TrainSetti
     """Fine-tune ``base`` on ``gold_path``; write the tagger to ``out``; return the run's record."""
     try:
         import torch
-        from transformers import AutoModelForTokenClassification, AutoTokenizer
     except ImportError:
         raise MissingExtraError("kg train-extractor", "nlp", "transformers/torch") from None
     if not 0 <= settings.valid_share < 1:
@@ -90,18 +89,7 @@ def train_extractor(gold_path: Path, base: Path, out: Path, settings: TrainSetti
         raise InvalidInput(f"{gold_path} has {len(docs)} document(s): too few to train on", code="E1139",
                            where=str(gold_path), fix="pass a RadGraph file with annotated reports")
     device = pick_device(settings.device)
-    try:
-        tok = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
-        model = AutoModelForTokenClassification.from_pretrained(
-            str(base), local_files_only=True, num_labels=len(BIO_LABELS), id2label=dict(enumerate(BIO_LABELS)),
-            label2id={label: n for n, label in enumerate(BIO_LABELS)}, ignore_mismatched_sizes=True)
-    except (OSError, ValueError) as exc:
-        raise InvalidInput(f"cannot load the base model {str(base)!r}: {str(exc).splitlines()[0]}", code="E1140",
-                           where="--base", fix="pass a local folder with a Hugging Face encoder and its tokenizer "
-                                               "(medkg downloads nothing)") from None
-    if not getattr(tok, "is_fast", False):
-        raise InvalidInput("the base model's tokenizer is not a fast tokenizer", code="E1141", where="--base",
-                           fix="save the model with its fast tokenizer (tokenizer.json)")
+    tagger = _Tagger(base, settings, device)
     rng = random.Random(settings.seed)
     order = list(range(len(docs)))
     rng.shuffle(order)
@@ -109,12 +97,63 @@ def train_extractor(gold_path: Path, base: Path, out: Path, settings: TrainSetti
     valid = [docs[i] for i in sorted(order[:n_valid])]
     train = [docs[i] for i in sorted(order[n_valid:])]
     torch.manual_seed(settings.seed)
-    model.to(device)
+    tagger.model.to(device)
+    before = tagger.score(valid) if valid else None
+    opt = torch.optim.AdamW(tagger.model.parameters(), lr=settings.lr)
+    history = []
+    for epoch in range(1, settings.epochs + 1):
+        tagger.model.train()
+        rng.shuffle(train)
+        total, steps = 0.0, 0
+        for s in range(0, len(train), settings.batch_size):
+            enc, labels = tagger.encode(train[s:s + settings.batch_size])
+            loss = tagger.model(**{k: v.to(device) for k, v in enc.items()}, labels=labels.to(device)).loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total, steps = total + float(loss), steps + 1
+        row = {"epoch": epoch, "loss": round(total / max(steps, 1), 5)}
+        history.append(row)
+        if on_epoch is not None:
+            on_epoch(row)
+    after = tagger.score(valid) if valid else None
+    record = {"base": str(base), "data": str(gold_path), "dataHash": "sha256:" + hashlib.sha256(
+        Path(gold_path).read_bytes()).hexdigest(), "documents": {"train": len(train), "valid": len(valid)},
+        "settings": asdict(settings), "device": device.type, "history": history,
+        "validEntityF1": {"before": before, "after": after}, "labels": list(BIO_LABELS)}
+    tagger.save(out, record)
+    return record
 
-    def encode(batch: list[RGDoc]) -> Any:
+
+class _Tagger:
+    """The base encoder with a BIO token-classification head, its fast tokenizer, and how documents become
+    batches and scores."""
+
+    def __init__(self, base: Path, settings: TrainSettings, device: Any):
+        try:
+            from transformers import AutoModelForTokenClassification, AutoTokenizer
+        except ImportError:
+            raise MissingExtraError("kg train-extractor", "nlp", "transformers/torch") from None
+        try:
+            self.tok = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
+            self.model = AutoModelForTokenClassification.from_pretrained(
+                str(base), local_files_only=True, num_labels=len(BIO_LABELS), id2label=dict(enumerate(BIO_LABELS)),
+                label2id={label: n for n, label in enumerate(BIO_LABELS)}, ignore_mismatched_sizes=True)
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(f"cannot load the base model {str(base)!r}: {str(exc).splitlines()[0]}", code="E1140",
+                               where="--base", fix="pass a local folder with a Hugging Face encoder and its tokenizer "
+                                                   "(medkg downloads nothing)") from None
+        if not getattr(self.tok, "is_fast", False):
+            raise InvalidInput("the base model's tokenizer is not a fast tokenizer", code="E1141", where="--base",
+                               fix="save the model with its fast tokenizer (tokenizer.json)")
+        self.settings, self.device = settings, device
+
+    def encode(self, batch: list[RGDoc]) -> Any:
+        import torch
+
         pairs = [bio_tags(d) for d in batch]
-        enc = tok([w for w, _ in pairs], is_split_into_words=True, truncation=True, max_length=settings.max_length,
-                  padding=True, return_tensors="pt")
+        enc = self.tok([w for w, _ in pairs], is_split_into_words=True, truncation=True,
+                       max_length=self.settings.max_length, padding=True, return_tensors="pt")
         labels = torch.full(enc["input_ids"].shape, -100, dtype=torch.long)
         for i, (_, tags) in enumerate(pairs):
             seen = set()
@@ -124,14 +163,18 @@ def train_extractor(gold_path: Path, base: Path, out: Path, settings: TrainSetti
                     labels[i, pos] = BIO_LABELS.index(tags[w])
         return enc, labels
 
-    def score(batch: list[RGDoc]) -> dict[str, Any]:
+    def score(self, batch: list[RGDoc]) -> dict[str, Any]:
+        """Entity-span precision, recall and F1 of the tagger on ``batch`` (first sub-token of each word)."""
+        import torch
+
         tp = fp = fn = 0
-        model.eval()
+        self.model.eval()
+        size = self.settings.batch_size
         with torch.no_grad():
-            for s in range(0, len(batch), settings.batch_size):
-                part = batch[s:s + settings.batch_size]
-                enc, _ = encode(part)
-                pred = model(**{k: v.to(device) for k, v in enc.items()}).logits.argmax(-1).cpu()
+            for s in range(0, len(batch), size):
+                part = batch[s:s + size]
+                enc, _ = self.encode(part)
+                pred = self.model(**{k: v.to(self.device) for k, v in enc.items()}).logits.argmax(-1).cpu()
                 for i, d in enumerate(part):
                     words, gold_tags = bio_tags(d)
                     tags, seen = ["O"] * len(words), set()
@@ -145,36 +188,14 @@ def train_extractor(gold_path: Path, base: Path, out: Path, settings: TrainSetti
         return {"precision": round(pr, 4), "recall": round(rc, 4), "f1": round(2 * pr * rc / (pr + rc), 4) if pr + rc
                 else 0.0, "documents": len(batch)}
 
-    before = score(valid) if valid else None
-    opt = torch.optim.AdamW(model.parameters(), lr=settings.lr)
-    history = []
-    for epoch in range(1, settings.epochs + 1):
-        model.train()
-        rng.shuffle(train)
-        total, steps = 0.0, 0
-        for s in range(0, len(train), settings.batch_size):
-            enc, labels = encode(train[s:s + settings.batch_size])
-            loss = model(**{k: v.to(device) for k, v in enc.items()}, labels=labels.to(device)).loss
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total, steps = total + float(loss), steps + 1
-        row = {"epoch": epoch, "loss": round(total / max(steps, 1), 5)}
-        history.append(row)
-        if on_epoch is not None:
-            on_epoch(row)
-    after = score(valid) if valid else None
-    record = {"base": str(base), "data": str(gold_path), "dataHash": "sha256:" + hashlib.sha256(
-        Path(gold_path).read_bytes()).hexdigest(), "documents": {"train": len(train), "valid": len(valid)},
-        "settings": asdict(settings), "device": device.type, "history": history,
-        "validEntityF1": {"before": before, "after": after}, "labels": list(BIO_LABELS)}
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    model.to("cpu").save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    (tmp / "medkg-train.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    if out.exists():
-        shutil.rmtree(out)  # the caller checked that ``out`` is a folder this command wrote before
-    tmp.rename(out)
-    return record
+    def save(self, out: Path, record: dict[str, Any]) -> None:
+        """The tagger and its record written whole into ``out`` (a temporary folder renamed into place)."""
+        tmp = out.with_name(f".{out.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        self.model.to("cpu").save_pretrained(tmp)
+        self.tok.save_pretrained(tmp)
+        (tmp / "medkg-train.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)  # the caller checked that ``out`` is a folder this command wrote before
+        tmp.rename(out)

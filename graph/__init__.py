@@ -1,1 +1,3 @@
-"""The graph model, linking, neighbor-aware filtering, the embedded store and exports."""
+"""The graph model, linking, neighbor-aware filtering, the stores, retrieval, the GNN and interchange formats.
+
+It may import ``extract``, ``embed`` and ``kg.core``; never the application layer (``kg`` beyond ``kg.core``)."""

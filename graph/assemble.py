@@ -84,111 +84,43 @@ def _rel_type(rel: str, rela: str) -> str:
     return t if t and t[0].isalpha() else f"REL_{t}"
 
 
+@dataclass
+class _Rows:
+    """The rows one pass over the studies collects, by table."""
+
+    patients: dict[str, dict[str, Any]] = field(default_factory=dict)
+    nodes: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {"Study": [], "Report": [], "Image": []})
+    edges: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {"HAS_STUDY": [], "HAS_REPORT": [], "HAS_IMAGE": []})
+    cross: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)  # (holder label, type) -> rows
+    used: set[str] = field(default_factory=set)  # concepts in the graph
+    rel_support: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)  # (src, type, dst) -> reports
+
+
 def assemble(studies: list[StudyInput], index: ConceptIndex, *, keep_text: bool = True,
-         parents: int = 0) -> tuple[Graph, LinkStats]:
+             parents: int = 0) -> tuple[Graph, LinkStats]:
+    """The graph of the studies: patients, studies, reports, images, the cross-modal edges to their concepts,
+    the relations the reports state between concepts, and the concept index's relations among those concepts."""
     g = Graph()
     stats = LinkStats()
-    patients: dict[str, dict] = {}
-    study_rows, report_rows, image_rows = [], [], []
-    has_study, has_image, has_report = [], [], []
-    cross: dict[str, list[dict]] = {}  # (source label, type) -> rows
-    used: set[str] = set()
-    rel_support: dict[tuple[str, str, str], list[str]] = {}
-
+    rows = _Rows()
     for s in studies:
-        patients.setdefault(s.patient_id, {"id": s.patient_id})
-        study_rows.append({"id": s.study_id, "patientId": s.patient_id, "split": s.split})
-        has_study.append({"_start": s.patient_id, "_end": s.study_id})
-        rep: dict[str, str | None] = {"id": s.report_id, "studyId": s.study_id}
-        if keep_text:
-            rep["findings"], rep["impression"] = s.findings, s.impression
-        report_rows.append(rep)
-        has_report.append({"_start": s.study_id, "_end": s.report_id})
-        ok_images = [im for im in s.images if im.ok]
-        for im in ok_images:
-            image_rows.append(
-                {"id": im.id, "studyId": s.study_id, "viewPosition": im.view_position, "path": im.path}
-            )
-            has_image.append({"_start": s.study_id, "_end": im.id})
-        holders = [("Image", im.id) for im in ok_images] or [("Study", s.study_id)]
-        if not ok_images:
-            stats.studies_without_images += 1
-        for c in s.concepts:
-            concept = index.concept(c.cui)
-            if concept is None or concept.group not in EDGE_GROUPS:
-                continue
-            stats.conflicts += int(c.conflict)
-            used.add(c.cui)
-            rtype = c.polarity.edge_type
-            sections = sorted({m.section for m in c.evidence})
-            for label, hid in holders:
-                cross.setdefault(f"{label}|{rtype}", []).append(
-                    {
-                        "_start": hid,
-                        "_end": c.cui,
-                        "reportId": s.report_id,
-                        "evidence": _evidence(c, s.report_id, s.extractor),
-                        "certainty": c.certainty or None,
-                        "certaintyRule": c.rule or None,
-                        "modifiers": list(c.modifiers) or None,
-                        "section": ",".join(sections),
-                        "extractor": s.extractor,
-                    }
-                )
-        for r in s.relations:
-            rel_support.setdefault((r.source, RADGRAPH_TYPES[r.type], r.target), []).append(s.report_id)
-
-    g.nodes["Patient"] = NodeTable("Patient", list(patients.values()))
-    g.nodes["Study"] = NodeTable("Study", study_rows)
-    g.nodes["Report"] = NodeTable("Report", report_rows)
-    g.nodes["Image"] = NodeTable("Image", image_rows)
-    g.add_edges("HAS_STUDY", "Patient", "Study", has_study)
-    g.add_edges("HAS_REPORT", "Study", "Report", has_report)
-    g.add_edges("HAS_IMAGE", "Study", "Image", has_image)
-    for key, rows in cross.items():
-        label, rtype = key.split("|")
-        g.add_edges(rtype, label, "Concept", rows)
-        stats.cross_modal[rtype] = stats.cross_modal.get(rtype, 0) + len(rows)
-
-    concept_rels: dict[str, list[dict]] = {}
-    for (src, rtype, tgt), reports in rel_support.items():
-        if src == tgt:
-            continue
-        used.update((src, tgt))
-        uniq = sorted(set(reports))
-        concept_rels.setdefault(rtype, []).append(
-            {"_start": src, "_end": tgt, "support": len(uniq), "reportIds": uniq[:SAMPLE_REPORTS]}
-        )
-    for rtype, rows in concept_rels.items():
-        g.add_edges(rtype, "Concept", "Concept", rows)
-
+        _add_study(rows, s, index, stats, keep_text=keep_text)
+    g.nodes["Patient"] = NodeTable("Patient", list(rows.patients.values()))
+    for label in ("Study", "Report", "Image"):
+        g.nodes[label] = NodeTable(label, rows.nodes[label])
+    g.add_edges("HAS_STUDY", "Patient", "Study", rows.edges["HAS_STUDY"])
+    g.add_edges("HAS_REPORT", "Study", "Report", rows.edges["HAS_REPORT"])
+    g.add_edges("HAS_IMAGE", "Study", "Image", rows.edges["HAS_IMAGE"])
+    for (label, rtype), cross in rows.cross.items():
+        g.add_edges(rtype, label, "Concept", cross)
+        stats.cross_modal[rtype] = stats.cross_modal.get(rtype, 0) + len(cross)
+    _add_report_relations(g, rows)
     if parents:
-        used |= _ancestors(index, used, parents)
-    umls_rel = index.relations()
-    if umls_rel is not None:
-        # UMLS MRREL among the concepts in the graph: (CUI2)-[:RELA]->(CUI1), as MRREL states it
-        r = umls_rel.to_pydict()
-        agg: dict[tuple[str, str, str], set[str]] = {}
-        for c1, rel, rela, c2, sab in zip(r["cui1"], r["rel"], r["rela"], r["cui2"], r["sab"]):
-            if c1 in used and c2 in used:
-                agg.setdefault((c2, _rel_type(rel, rela), c1), set()).add(sab)
-        by_type: dict[str, list[dict]] = {}
-        for (src, typ, dst), sabs in agg.items():
-            by_type.setdefault(typ, []).append({"_start": src, "_end": dst, "source": "UMLS", "sab": sorted(sabs)})
-        for typ, rows in by_type.items():
-            g.add_edges(typ, "Concept", "Concept", rows)
-    else:
-        isa = []
-        for cui in sorted(used):
-            known = index.concept(cui)
-            for parent in known.parents if known else ():
-                if parent in used:
-                    isa.append({"_start": cui, "_end": parent, "source": index.name, "sab": ["MEDKG"]})
-        if isa:
-            g.add_edges("ISA", "Concept", "Concept", isa)
-
+        rows.used |= _ancestors(index, rows.used, parents)
+    _add_index_relations(g, index, rows.used)
     concept_rows = []
-    for cui in sorted(used):
+    for cui in sorted(rows.used):
         known = index.concept(cui)
         if known is None:
             continue
@@ -198,3 +130,84 @@ def assemble(studies: list[StudyInput], index: ConceptIndex, *, keep_text: bool 
         concept_rows.append(row)
     g.nodes["Concept"] = NodeTable("Concept", concept_rows)
     return g.sort(), stats
+
+
+def _add_study(rows: _Rows, s: StudyInput, index: ConceptIndex, stats: LinkStats, *, keep_text: bool) -> None:
+    rows.patients.setdefault(s.patient_id, {"id": s.patient_id})
+    rows.nodes["Study"].append({"id": s.study_id, "patientId": s.patient_id, "split": s.split})
+    rows.edges["HAS_STUDY"].append({"_start": s.patient_id, "_end": s.study_id})
+    rep: dict[str, Any] = {"id": s.report_id, "studyId": s.study_id}
+    if keep_text:
+        rep["findings"], rep["impression"] = s.findings, s.impression
+    rows.nodes["Report"].append(rep)
+    rows.edges["HAS_REPORT"].append({"_start": s.study_id, "_end": s.report_id})
+    ok_images = [im for im in s.images if im.ok]
+    for im in ok_images:
+        rows.nodes["Image"].append({"id": im.id, "studyId": s.study_id, "viewPosition": im.view_position, "path": im.path})
+        rows.edges["HAS_IMAGE"].append({"_start": s.study_id, "_end": im.id})
+    # a study's findings hang on its images, or on the study itself when it has none
+    holders = [("Image", im.id) for im in ok_images] or [("Study", s.study_id)]
+    if not ok_images:
+        stats.studies_without_images += 1
+    for c in s.concepts:
+        concept = index.concept(c.cui)
+        if concept is None or concept.group not in EDGE_GROUPS:
+            continue
+        stats.conflicts += int(c.conflict)
+        rows.used.add(c.cui)
+        sections = sorted({m.section for m in c.evidence})
+        for label, hid in holders:
+            rows.cross.setdefault((label, c.polarity.edge_type), []).append({
+                "_start": hid,
+                "_end": c.cui,
+                "reportId": s.report_id,
+                "evidence": _evidence(c, s.report_id, s.extractor),
+                "certainty": c.certainty or None,
+                "certaintyRule": c.rule or None,
+                "modifiers": list(c.modifiers) or None,
+                "section": ",".join(sections),
+                "extractor": s.extractor,
+            })
+    for r in s.relations:
+        rows.rel_support.setdefault((r.source, RADGRAPH_TYPES[r.type], r.target), []).append(s.report_id)
+
+
+def _add_report_relations(g: Graph, rows: _Rows) -> None:
+    """(Concept)-[:LOCATED_AT|SUGGESTIVE_OF|MODIFY {support, reportIds}]->(Concept), as the reports state them."""
+    concept_rels: dict[str, list[dict[str, Any]]] = {}
+    for (src, rtype, tgt), reports in rows.rel_support.items():
+        if src == tgt:
+            continue
+        rows.used.update((src, tgt))
+        uniq = sorted(set(reports))
+        concept_rels.setdefault(rtype, []).append(
+            {"_start": src, "_end": tgt, "support": len(uniq), "reportIds": uniq[:SAMPLE_REPORTS]}
+        )
+    for rtype, rels in concept_rels.items():
+        g.add_edges(rtype, "Concept", "Concept", rels)
+
+
+def _add_index_relations(g: Graph, index: ConceptIndex, used: set[str]) -> None:
+    """The concept index's relations among the graph's concepts: UMLS MRREL as (CUI2)-[:RELA]->(CUI1), as MRREL
+    states it, or the lexicon's isa parents."""
+    umls_rel = index.relations()
+    if umls_rel is None:
+        isa = []
+        for cui in sorted(used):
+            known = index.concept(cui)
+            for parent in known.parents if known else ():
+                if parent in used:
+                    isa.append({"_start": cui, "_end": parent, "source": index.name, "sab": ["MEDKG"]})
+        if isa:
+            g.add_edges("ISA", "Concept", "Concept", isa)
+        return
+    r = umls_rel.to_pydict()
+    agg: dict[tuple[str, str, str], set[str]] = {}
+    for c1, rel, rela, c2, sab in zip(r["cui1"], r["rel"], r["rela"], r["cui2"], r["sab"]):
+        if c1 in used and c2 in used:
+            agg.setdefault((c2, _rel_type(rel, rela), c1), set()).add(sab)
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for (src, typ, dst), sabs in agg.items():
+        by_type.setdefault(typ, []).append({"_start": src, "_end": dst, "source": "UMLS", "sab": sorted(sabs)})
+    for typ, rels in by_type.items():
+        g.add_edges(typ, "Concept", "Concept", rels)

@@ -1,4 +1,7 @@
-"""The graph in Neo4j: a client (``client``) and the batched, idempotent, resumable loader (``loader``)."""
+"""The graph in Neo4j: a client (``client``), the batched, idempotent, resumable loader (``loader``, with its batch
+writer in ``batches``) and the store over a loaded database (``store``).
+
+It may import ``graph.model``, ``graph.store`` and ``kg.core``."""
 
 from graph.neo4j.client import (
     VECTOR_INDEX,

@@ -193,11 +193,20 @@ def _decode(b64: str, max_upload: int) -> bytes:
 
 def create_app(store: Store, *, api_key: str | None = None, max_upload: int = MAX_UPLOAD) -> FastAPI:
     """The service over a store (``store.files`` is the build folder: its index, encoder and findings)."""
-    files, retriever, metrics = store.files, Retriever(store), _Metrics()
+    metrics = _Metrics()
     # /docs with Swagger UI's assets served from the package (fastapi-offline), not a CDN: it works offline
     app: FastAPI = FastAPIOffline(title="medkg retrieval service", version=__version__,
                                   description="Cited knowledge-graph context for vision-language models.",
                                   swagger_ui_parameters={"validatorUrl": None})
+    _error_handlers(app)
+    app.add_middleware(_Guard, api_key=api_key, metrics=metrics, max_upload=max_upload)
+    _context_routes(app, _Answers(store, max_upload))
+    _lookup_routes(app, store, metrics)
+    return app
+
+
+def _error_handlers(app: FastAPI) -> None:
+    """Every error, medkg's, a request model's or the framework's, answered as medkg's one error body."""
 
     @app.exception_handler(KGError)
     async def _kg_error(request: Request, exc: KGError):
@@ -212,27 +221,35 @@ def create_app(store: Store, *, api_key: str | None = None, max_upload: int = MA
     async def _framework(request: Request, exc: HTTPException):
         return error_response(_http_error(request, exc), headers=exc.headers)
 
-    app.add_middleware(_Guard, api_key=api_key, metrics=metrics, max_upload=max_upload)
 
-    def answer(req: ContextRequest, image: bytes | None) -> Response:
-        ctx = retriever.context(req.query(image))
+class _Answers:
+    """A context request read (JSON or multipart) and answered through the one retriever."""
+
+    def __init__(self, store: Store, max_upload: int):
+        self.files, self.retriever, self.max_upload = store.files, Retriever(store), max_upload
+        self.inline = store is store.files  # a file store answers from memory in about a millisecond: no thread hop
+
+    def answer(self, req: ContextRequest, image: bytes | None) -> Response:
+        ctx = self.retriever.context(req.query(image))
         opts = req.prompt_options()
         prompt = render(ctx, format=opts.format, question=req.question, max_tokens=opts.max_tokens)
         body = ContextResponse.model_construct(
             context=ctx, prompt=prompt, format=opts.format,
             metadata={"k": ctx.k.as_json(), "excluded": ctx.excluded, "abstained": ctx.abstained,
-                      "medkg": __version__, "build": files.manifest.checksum})
+                      "medkg": __version__, "build": self.files.manifest.checksum})
         # serialised once here (the models are already validated): no second validation pass in the framework
         return Response(body.model_dump_json(by_alias=True), media_type="application/json")
 
+    @staticmethod
     def parse(raw: bytes) -> ContextRequest:
         try:
             return ContextRequest.model_validate_json(raw)
         except ValidationError as exc:
             raise invalid(exc, ContextRequest, image_field="image_b64") from None
 
-    async def from_form(request: Request) -> tuple[ContextRequest, bytes | None]:
+    async def from_form(self, request: Request) -> tuple[ContextRequest, bytes | None]:
         """A multipart request: the image file (field ``image``) and any of the JSON fields as form fields."""
+        max_upload = self.max_upload
         async with request.form(max_files=1, max_fields=len(ContextRequest.model_fields) + 1) as form:
             upload = form.get("image")
             fields = {k: v for k, v in form.items() if k != "image" and isinstance(v, str)}
@@ -251,8 +268,8 @@ def create_app(store: Store, *, api_key: str | None = None, max_upload: int = MA
             raise invalid(exc, ContextRequest, image_field="image") from None
         return req, data
 
-    inline = store is files  # a file store answers from memory in about a millisecond: no thread hop for it
 
+def _context_routes(app: FastAPI, answers: _Answers) -> None:
     @app.post("/v1/context", response_model=ContextResponse, response_model_by_alias=True, responses=_ERRORS,
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/json": {"schema": ContextRequest.model_json_schema()},
@@ -262,29 +279,33 @@ def create_app(store: Store, *, api_key: str | None = None, max_upload: int = MA
         text; one route for JSON and multipart bodies, one error path."""
         kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
         if kind == "multipart/form-data":
-            req, data = await from_form(request)
+            req, data = await answers.from_form(request)
             req.one_input(file=data is not None)
-            return await run_in_threadpool(answer, req, data)
+            return await run_in_threadpool(answers.answer, req, data)
         if kind != "application/json":
             raise InvalidInput(f"unsupported content type {kind!r}", code="E158", where="Content-Type",
                                fix="send application/json, or multipart/form-data with the image file")
-        req = parse(await request.body())
+        req = answers.parse(await request.body())
         req.one_input(file=False)
-        if inline and req.image_b64 is None and req.text is None:  # an id or a vector: memory-bound, short
-            return answer(req, None)
-        image = _decode(req.image_b64, max_upload) if req.image_b64 is not None else None
-        return await run_in_threadpool(answer, req, image)  # decoding, encoding, extraction or Neo4j round trips
+        if answers.inline and req.image_b64 is None and req.text is None:  # an id or a vector: memory-bound, short
+            return answers.answer(req, None)
+        image = _decode(req.image_b64, answers.max_upload) if req.image_b64 is not None else None
+        return await run_in_threadpool(answers.answer, req, image)  # decoding, encoding, extraction or Neo4j trips
 
     @app.post("/v1/context/upload", response_model=ContextResponse, response_model_by_alias=True, responses=_ERRORS,
               openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _FORM_SCHEMA}}}})
     async def context_upload(request: Request) -> Response:
         """The same as a multipart ``POST /v1/context`` (kept for clients written against medkg 0.x)."""
-        req, data = await from_form(request)
+        req, data = await answers.from_form(request)
         if data is None:
             raise InvalidInput("no image file in the upload", code="E157", where="image",
                                fix="send the image as the form's 'image' file part")
         req.one_input(file=True)
-        return await run_in_threadpool(answer, req, data)
+        return await run_in_threadpool(answers.answer, req, data)
+
+
+def _lookup_routes(app: FastAPI, store: Store, metrics: _Metrics) -> None:
+    files = store.files
 
     @app.get("/v1/concepts/{cui}", responses=_ERRORS)
     def concept(cui: str, limit: int = 20) -> dict:
@@ -310,5 +331,3 @@ def create_app(store: Store, *, api_key: str | None = None, max_upload: int = MA
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-    return app

@@ -102,3 +102,34 @@ def test_kg_extract_and_eval_use_the_umls_release(tmp_path):
     assert p.returncode == 0, p.stderr
     r = json.loads(p.stdout)
     assert r["micro"]["negative"]["tp"] == 1 and "+umls:" in r["extractor"]
+
+
+def test_every_corpus_command_drops_a_repeated_id_the_same_way(tmp_path):
+    """kg extract, kg label and kg eval extract share the step runner: the second record with an id is
+    quarantined (named with both sources), the first is kept, and kg eval scores only the first."""
+    src = tmp_path / "r.jsonl"
+    src.write_text(json.dumps({"id": "r1", "text": "FINDINGS: Small left pleural effusion."}) + "\n"
+                   + json.dumps({"id": "r1", "text": "FINDINGS: No pleural effusion."}) + "\n")
+    p = kg("extract", src, "--out", tmp_path / "x.jsonl", "--quiet", "--engine", "local")
+    assert p.returncode == 0, p.stderr
+    assert "read 2 = written 1 + quarantined 1" in p.stdout
+    q = [json.loads(x) for x in (tmp_path / "x.quarantine.jsonl").read_text().splitlines()]
+    assert [(r["record"], r["stage"]) for r in q] == [("r1", "read")] and "duplicate record id" in q[0]["reason"]
+    p = kg("label", src, "--schema", "chexpert", "--out", tmp_path / "l.csv", "--quiet")
+    assert p.returncode == 0, p.stderr
+    assert len((tmp_path / "l.csv").read_text().splitlines()) == 2  # header and the first r1
+    assert "duplicate record id" in (tmp_path / "l.csv.quarantine.jsonl").read_text()
+    (tmp_path / "gold.json").write_text(json.dumps({"r1": {"pleural_effusion": "definitely present"}}))
+    res = json.loads(kg("eval", "extract", src, "--labels", tmp_path / "gold.json", "--json").stdout)
+    assert res["micro"]["positive"]["tp"] == 1 and res["micro"]["negative"]["fp"] == 0  # the second r1 not scored
+
+
+def test_the_old_engine_option_still_works_and_a_disagreement_is_named(tmp_path):
+    src = tmp_path / "r"
+    src.mkdir()
+    (src / "a.txt").write_text("FINDINGS: No pneumothorax.")
+    p = kg("extract", src, "--out", tmp_path / "x.jsonl", "--quiet", "--executor", "local")
+    assert p.returncode == 0, p.stderr
+    assert "--executor" not in kg("extract", "--help").stdout  # hidden: --engine is the name
+    p = kg("extract", src, "--out", tmp_path / "y.jsonl", "--quiet", "--engine", "local", "--executor", "processes")
+    assert p.returncode == 2 and "E1152" in p.stderr and "pass --engine only" in p.stderr and "Traceback" not in p.stderr
