@@ -15,11 +15,25 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from extract.concepts import ConceptIndex
 from extract.records import StudyConcept
-from graph.model import RADGRAPH_TYPES, Evidence, Graph, NodeTable
+from graph.model import (
+    RADGRAPH_TYPES,
+    ConceptRow,
+    EdgeRow,
+    Evidence,
+    EvidenceRow,
+    FindingEdgeRow,
+    Graph,
+    ImageRow,
+    IndexRelationRow,
+    NodeTable,
+    PatientRow,
+    ReportRelationRow,
+    ReportRow,
+    StudyRow,
+)
 
 EDGE_GROUPS = frozenset({"OBSERVATION", "DEVICE"})
 SAMPLE_REPORTS = 5
@@ -61,7 +75,7 @@ class LinkStats:
     cross_modal: dict[str, int] = field(default_factory=dict)
 
 
-def _evidence(c: StudyConcept, report_id: str, extractor: str) -> list[dict[str, Any]]:
+def _evidence(c: StudyConcept, report_id: str, extractor: str) -> list[EvidenceRow]:
     return [Evidence.of(m, report_id, extractor).as_row() for m in c.evidence]
 
 
@@ -88,11 +102,12 @@ def _rel_type(rel: str, rela: str) -> str:
 class _Rows:
     """The rows one pass over the studies collects, by table."""
 
-    patients: dict[str, dict[str, Any]] = field(default_factory=dict)
-    nodes: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {"Study": [], "Report": [], "Image": []})
-    edges: dict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: {"HAS_STUDY": [], "HAS_REPORT": [], "HAS_IMAGE": []})
-    cross: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)  # (holder label, type) -> rows
+    patients: dict[str, PatientRow] = field(default_factory=dict)
+    studies: list[StudyRow] = field(default_factory=list)
+    reports: list[ReportRow] = field(default_factory=list)
+    images: list[ImageRow] = field(default_factory=list)
+    has: dict[str, list[EdgeRow]] = field(default_factory=lambda: {"HAS_STUDY": [], "HAS_REPORT": [], "HAS_IMAGE": []})
+    cross: dict[tuple[str, str], list[FindingEdgeRow]] = field(default_factory=dict)  # (holder label, type) -> rows
     used: set[str] = field(default_factory=set)  # concepts in the graph
     rel_support: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)  # (src, type, dst) -> reports
 
@@ -107,11 +122,12 @@ def assemble(studies: list[StudyInput], index: ConceptIndex, *, keep_text: bool 
     for s in studies:
         _add_study(rows, s, index, stats, keep_text=keep_text)
     g.nodes["Patient"] = NodeTable("Patient", list(rows.patients.values()))
-    for label in ("Study", "Report", "Image"):
-        g.nodes[label] = NodeTable(label, rows.nodes[label])
-    g.add_edges("HAS_STUDY", "Patient", "Study", rows.edges["HAS_STUDY"])
-    g.add_edges("HAS_REPORT", "Study", "Report", rows.edges["HAS_REPORT"])
-    g.add_edges("HAS_IMAGE", "Study", "Image", rows.edges["HAS_IMAGE"])
+    g.nodes["Study"] = NodeTable("Study", rows.studies)
+    g.nodes["Report"] = NodeTable("Report", rows.reports)
+    g.nodes["Image"] = NodeTable("Image", rows.images)
+    g.add_edges("HAS_STUDY", "Patient", "Study", rows.has["HAS_STUDY"])
+    g.add_edges("HAS_REPORT", "Study", "Report", rows.has["HAS_REPORT"])
+    g.add_edges("HAS_IMAGE", "Study", "Image", rows.has["HAS_IMAGE"])
     for (label, rtype), cross in rows.cross.items():
         g.add_edges(rtype, label, "Concept", cross)
         stats.cross_modal[rtype] = stats.cross_modal.get(rtype, 0) + len(cross)
@@ -119,12 +135,12 @@ def assemble(studies: list[StudyInput], index: ConceptIndex, *, keep_text: bool 
     if parents:
         rows.used |= _ancestors(index, rows.used, parents)
     _add_index_relations(g, index, rows.used)
-    concept_rows = []
+    concept_rows: list[ConceptRow] = []
     for cui in sorted(rows.used):
         known = index.concept(cui)
         if known is None:
             continue
-        row = {"cui": cui, "name": known.name, "semanticTypes": list(known.semantic_types), "group": known.group}
+        row: ConceptRow = {"cui": cui, "name": known.name, "semanticTypes": list(known.semantic_types), "group": known.group}
         if known.definition:
             row["definition"] = known.definition
         concept_rows.append(row)
@@ -134,17 +150,17 @@ def assemble(studies: list[StudyInput], index: ConceptIndex, *, keep_text: bool 
 
 def _add_study(rows: _Rows, s: StudyInput, index: ConceptIndex, stats: LinkStats, *, keep_text: bool) -> None:
     rows.patients.setdefault(s.patient_id, {"id": s.patient_id})
-    rows.nodes["Study"].append({"id": s.study_id, "patientId": s.patient_id, "split": s.split})
-    rows.edges["HAS_STUDY"].append({"_start": s.patient_id, "_end": s.study_id})
-    rep: dict[str, Any] = {"id": s.report_id, "studyId": s.study_id}
+    rows.studies.append({"id": s.study_id, "patientId": s.patient_id, "split": s.split})
+    rows.has["HAS_STUDY"].append({"_start": s.patient_id, "_end": s.study_id})
+    rep: ReportRow = {"id": s.report_id, "studyId": s.study_id}
     if keep_text:
         rep["findings"], rep["impression"] = s.findings, s.impression
-    rows.nodes["Report"].append(rep)
-    rows.edges["HAS_REPORT"].append({"_start": s.study_id, "_end": s.report_id})
+    rows.reports.append(rep)
+    rows.has["HAS_REPORT"].append({"_start": s.study_id, "_end": s.report_id})
     ok_images = [im for im in s.images if im.ok]
     for im in ok_images:
-        rows.nodes["Image"].append({"id": im.id, "studyId": s.study_id, "viewPosition": im.view_position, "path": im.path})
-        rows.edges["HAS_IMAGE"].append({"_start": s.study_id, "_end": im.id})
+        rows.images.append({"id": im.id, "studyId": s.study_id, "viewPosition": im.view_position, "path": im.path})
+        rows.has["HAS_IMAGE"].append({"_start": s.study_id, "_end": im.id})
     # a study's findings hang on its images, or on the study itself when it has none
     holders = [("Image", im.id) for im in ok_images] or [("Study", s.study_id)]
     if not ok_images:
@@ -174,7 +190,7 @@ def _add_study(rows: _Rows, s: StudyInput, index: ConceptIndex, stats: LinkStats
 
 def _add_report_relations(g: Graph, rows: _Rows) -> None:
     """(Concept)-[:LOCATED_AT|SUGGESTIVE_OF|MODIFY {support, reportIds}]->(Concept), as the reports state them."""
-    concept_rels: dict[str, list[dict[str, Any]]] = {}
+    concept_rels: dict[str, list[ReportRelationRow]] = {}
     for (src, rtype, tgt), reports in rows.rel_support.items():
         if src == tgt:
             continue
@@ -192,7 +208,7 @@ def _add_index_relations(g: Graph, index: ConceptIndex, used: set[str]) -> None:
     states it, or the lexicon's isa parents."""
     umls_rel = index.relations()
     if umls_rel is None:
-        isa = []
+        isa: list[IndexRelationRow] = []
         for cui in sorted(used):
             known = index.concept(cui)
             for parent in known.parents if known else ():
@@ -206,7 +222,7 @@ def _add_index_relations(g: Graph, index: ConceptIndex, used: set[str]) -> None:
     for c1, rel, rela, c2, sab in zip(r["cui1"], r["rel"], r["rela"], r["cui2"], r["sab"]):
         if c1 in used and c2 in used:
             agg.setdefault((c2, _rel_type(rel, rela), c1), set()).add(sab)
-    by_type: dict[str, list[dict[str, Any]]] = {}
+    by_type: dict[str, list[IndexRelationRow]] = {}
     for (src, typ, dst), sabs in agg.items():
         by_type.setdefault(typ, []).append({"_start": src, "_end": dst, "source": "UMLS", "sab": sorted(sabs)})
     for typ, rels in by_type.items():

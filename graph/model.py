@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, NotRequired, TypedDict, TypeVar
 
 import pyarrow as pa
 
@@ -40,7 +40,7 @@ class Evidence:
     def of(cls, m: ConceptMention, report_id: str, extractor: str) -> Evidence:
         return cls(report_id, m.section, m.start, m.end, m.polarity, m.certainty, extractor, m.text)
 
-    def as_row(self) -> dict[str, Any]:
+    def as_row(self) -> EvidenceRow:
         return {"reportId": self.report_id, "section": self.section, "start": self.start, "end": self.end,
                 "polarity": self.polarity.value, "certainty": self.certainty.value,
                 "extractor": self.extractor, "text": self.text}
@@ -59,10 +59,103 @@ EVIDENCE_TYPE = pa.list_(pa.struct([
 COLUMN_TYPES: dict[str, pa.DataType] = {"evidence": EVIDENCE_TYPE}
 
 
+class EvidenceRow(TypedDict):
+    """:class:`Evidence` as stored (``Evidence.as_row``)."""
+
+    reportId: str
+    section: str
+    start: int
+    end: int
+    polarity: str
+    certainty: str
+    extractor: str
+    text: str
+
+
+# The rows of each table a build writes, declared once: the assembler builds them (mypy checks every key and
+# type), the store writes them as Parquet columns of the same names, retrieval and the Neo4j loader read them.
+# Node keys are NODE_KEYS; an edge row names its two ends by their keys.
+
+class PatientRow(TypedDict):
+    id: str
+
+
+class StudyRow(TypedDict):
+    id: str
+    patientId: str
+    split: str | None
+
+
+class ReportRow(TypedDict):
+    id: str
+    studyId: str
+    findings: NotRequired[str | None]  # the report's text, unless the build was asked not to keep it
+    impression: NotRequired[str | None]
+
+
+class ImageRow(TypedDict):
+    id: str
+    studyId: str
+    viewPosition: str | None
+    path: str
+    kept: NotRequired[bool]  # NaF's choice (graph.naf)
+    nafScore: NotRequired[float]
+
+
+class ConceptRow(TypedDict):
+    cui: str
+    name: str
+    semanticTypes: list[str]
+    group: str
+    definition: NotRequired[str]
+
+
+class EdgeRow(TypedDict):
+    """HAS_STUDY, HAS_REPORT, HAS_IMAGE: the two ends and nothing else."""
+
+    _start: str
+    _end: str
+
+
+class FindingEdgeRow(EdgeRow):
+    """(Image|Study)-[:POSITIVE|NEGATIVE|UNCERTAIN]->(Concept): the MEDMKG cross-modal edge and its evidence."""
+
+    reportId: str
+    evidence: list[EvidenceRow]
+    certainty: str | None
+    certaintyRule: str | None
+    modifiers: list[str] | None
+    section: str  # the sections that state it, comma-separated
+    extractor: str
+
+
+class ReportRelationRow(EdgeRow):
+    """(Concept)-[:LOCATED_AT|SUGGESTIVE_OF|MODIFY]->(Concept), as the reports state it."""
+
+    support: int  # reports that state it
+    reportIds: list[str]  # a sample of them
+
+
+class IndexRelationRow(EdgeRow):
+    """(Concept)-[:ISA|<UMLS RELA>]->(Concept), from the concept index."""
+
+    source: str
+    sab: list[str]
+
+
+class SimilarRow(EdgeRow):
+    """(Image)-[:SIMILAR_TO]->(Image)."""
+
+    score: float
+
+
+R = TypeVar("R")
+
+
 @dataclass
-class NodeTable:
+class NodeTable(Generic[R]):
     label: str
-    rows: list[dict]
+    rows: list[R]
 
     @property
     def key(self) -> str:
@@ -70,13 +163,13 @@ class NodeTable:
 
 
 @dataclass
-class EdgeTable:
+class EdgeTable(Generic[R]):
     """Rows have ``_start`` and ``_end`` (node keys of the two ends) plus properties."""
 
     type: str
     source_label: str
     target_label: str
-    rows: list[dict]
+    rows: list[R]
 
     @property
     def name(self) -> str:
@@ -86,11 +179,11 @@ class EdgeTable:
 
 @dataclass
 class Graph:
-    nodes: dict[str, NodeTable] = field(default_factory=dict)
-    edges: dict[str, EdgeTable] = field(default_factory=dict)  # by EdgeTable.name
+    nodes: dict[str, NodeTable[Any]] = field(default_factory=dict)
+    edges: dict[str, EdgeTable[Any]] = field(default_factory=dict)  # by EdgeTable.name
 
-    def add_edges(self, type: str, source_label: str, target_label: str, rows: list[dict]) -> None:
-        t = EdgeTable(type, source_label, target_label, rows)
+    def add_edges(self, type: str, source_label: str, target_label: str, rows: list[Any]) -> None:
+        t: EdgeTable[Any] = EdgeTable(type, source_label, target_label, rows)
         if t.name in self.edges:
             self.edges[t.name].rows.extend(rows)
         else:

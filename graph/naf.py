@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from extract.records import EDGE_TYPES
+from graph.model import EdgeTable, Graph, ImageRow, NodeTable
+from graph.store.manifest import NafReport, NafSide
 from kg.core.registry import Registry
 
 METHODS: Registry = Registry("NaF method", option="--naf")  # (image_ids, score, edge_image, edge_concept, w) -> kept
@@ -131,16 +133,14 @@ def _greedy(image_ids, score, edge_image, edge_concept, w) -> np.ndarray:
     return kept
 
 
-def apply_naf(g, method: str):
+def apply_naf(g: Graph, method: str) -> tuple[Graph, NafReport]:
     """NaF over a graph: returns ``(filtered, report)``, a new graph and the before/after report for the
     manifest; ``g`` is left as it was (as PyTorch Geometric's transforms copy before they change anything).
     In the new graph the cross-modal edges of images NaF drops are left out and every ``Image`` row has
     ``kept`` (bool) and ``nafScore``."""
-    from graph.model import EdgeTable, Graph, NodeTable
-
     types = list(EDGE_TYPES)
     tables = [t for t in g.edges.values() if t.source_label == "Image" and t.type in types]
-    images = g.nodes.get("Image")
+    images: NodeTable[ImageRow] | None = g.nodes.get("Image")
     image_ids = [r["id"] for r in images.rows] if images else []
     pos = {i: n for n, i in enumerate(image_ids)}
     cuis = sorted({r["_end"] for t in tables for r in t.rows})
@@ -155,16 +155,16 @@ def apply_naf(g, method: str):
     res = naf(image_ids, np.asarray(ei, dtype=np.int64), np.asarray(er, dtype=np.int64),
               np.asarray(ec, dtype=np.int64), method)
 
-    def summary(kept_mask) -> dict:
-        edges = {}
+    def summary(kept_mask: np.ndarray) -> NafSide:
+        edges: dict[str, int] = {}
         covered: set[str] = set()
         for t in tables:
             rows = [r for r in t.rows if kept_mask[pos[r["_start"]]]]
             edges[t.type] = len(rows)
             covered.update(r["_end"] for r in rows)
-        return {"images": int(kept_mask.sum()), "edges": dict(sorted(edges.items())), "conceptsCovered": len(covered)}
+        return NafSide(images=int(kept_mask.sum()), edges=dict(sorted(edges.items())), concepts_covered=len(covered))
 
-    report = {"method": method, "before": summary(np.ones(len(image_ids), dtype=bool)), "after": summary(res.kept)}
+    report = NafReport(method=method, before=summary(np.ones(len(image_ids), dtype=bool)), after=summary(res.kept))
     out = Graph(nodes=dict(g.nodes), edges=dict(g.edges))
     filtered = {id(t) for t in tables}
     for name, t in g.edges.items():
@@ -172,7 +172,7 @@ def apply_naf(g, method: str):
             out.edges[name] = EdgeTable(t.type, t.source_label, t.target_label,
                                         [r for r in t.rows if res.kept[pos[r["_start"]]]])
     if images:
-        out.nodes["Image"] = NodeTable("Image", [
-            {**r, "kept": bool(res.kept[n]), "nafScore": round(float(res.score[n]), 6)}
-            for n, r in enumerate(images.rows)])
+        rows: list[ImageRow] = [{**r, "kept": bool(res.kept[n]), "nafScore": round(float(res.score[n]), 6)}
+                                for n, r in enumerate(images.rows)]
+        out.nodes["Image"] = NodeTable("Image", rows)
     return out, report

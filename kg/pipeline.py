@@ -25,7 +25,7 @@ from extract.concepts import ConceptIndex
 from extract.merge import MERGE_RULE
 from extract.records import Extraction
 from graph.assemble import ConceptRelation, ImageInput, LinkStats, StudyInput, assemble
-from graph.model import Graph
+from graph.model import Graph, SimilarRow
 from graph.naf import apply_naf
 from graph.retrieve.ood import measure_rows
 from graph.store import FORMAT_VERSION, Manifest, write_graph, write_manifest
@@ -273,7 +273,7 @@ def _vector_index(b: _Build, g: Graph) -> tuple[VectorIndex, dict[str, Any]]:
     return vindex, similarity
 
 
-def _manifest(b: _Build, g: Graph, vindex: VectorIndex, similarity: dict[str, Any], naf_report: dict[str, Any],
+def _manifest(b: _Build, g: Graph, vindex: VectorIndex, similarity: dict[str, Any], naf_report: NafReport,
               link_stats: LinkStats) -> Manifest:
     s = b.settings
     return Manifest(
@@ -289,7 +289,7 @@ def _manifest(b: _Build, g: Graph, vindex: VectorIndex, similarity: dict[str, An
         encoder=EncoderInfo(id=b.encoder.id, spec=s.encoder, dim=int(b.encoder.dim)),
         vector_index=vindex.describe() | {"path": "index/"},
         similarity=SimilarityReference.model_validate(similarity),
-        naf=NafReport.model_validate(naf_report),
+        naf=naf_report,
         graph=GraphCounts.model_validate(g.counts()),
         studies_without_images=link_stats.studies_without_images,
         timings=b.stages.seconds,
@@ -316,9 +316,9 @@ def _format_fix(source: Path, fmt: str) -> str:
     return f"add reports to {source}, or check --limit and the layout for {fmt!r} in the README"
 
 
-def similar_edges(vindex: VectorIndex, k: int, batch: int = 1024) -> list[dict]:
+def similar_edges(vindex: VectorIndex, k: int, batch: int = 1024) -> list[SimilarRow]:
     """(Image)-[:SIMILAR_TO {score}]->(Image) to each image's k nearest other images (exact search)."""
-    rows = []
+    rows: list[SimilarRow] = []
     for b in range(0, len(vindex), batch):
         ids = vindex.ids[b : b + batch]
         for src, hits in zip(ids, vindex.search_many(vindex.vectors[b : b + batch], k + 1, exact=True)):

@@ -69,5 +69,5 @@ def test_apply_naf_returns_a_new_graph_and_leaves_its_input():
     assert g == before  # untouched
     assert [r["kept"] for r in out.nodes["Image"].rows] == [False, True, False]
     assert [(r["_start"], r["_end"]) for r in out.edges["Image_POSITIVE_Concept"].rows] == [("b", "C1"), ("b", "C2")]
-    assert report["before"]["images"] == 3 and report["after"] == {"images": 1, "edges": {"POSITIVE": 2},
-                                                                    "conceptsCovered": 2}
+    assert report.before.images == 3
+    assert report.after.model_dump(by_alias=True) == {"images": 1, "edges": {"POSITIVE": 2}, "conceptsCovered": 2}
