@@ -15,13 +15,14 @@ import os
 import re
 from pathlib import Path
 
-from extract.records import EDGE_TYPES
+from extract.records import EDGE_TYPES, Polarity
 from graph.model import Graph
 from graph.stats import concept_polarity
 from graph.store.manifest import Manifest
 
 POLARITIES = EDGE_TYPES
-COLOURS = {"POSITIVE": "#2e7d32", "NEGATIVE": "#c62828", "UNCERTAIN": "#f9a825"}
+COLOURS = {Polarity.POSITIVE.edge_type: "#2e7d32", Polarity.NEGATIVE.edge_type: "#c62828",
+           Polarity.UNCERTAIN.edge_type: "#f9a825"}
 TOP = 20  # concepts in the polarity chart
 COOC = 15  # concepts in the co-occurrence matrix
 EXAMPLES = 3  # quarantined records shown per reason
@@ -33,7 +34,7 @@ def cooccurrence(g: Graph, top: int = COOC) -> tuple[list[str], list[list[int]]]
     names = {r["cui"]: r.get("name") or r["cui"] for r in g.nodes["Concept"].rows} if "Concept" in g.nodes else {}
     by_source: dict[str, set[str]] = {}
     for t in g.edges.values():
-        if t.type == "POSITIVE" and t.target_label == "Concept":
+        if t.type == Polarity.POSITIVE.edge_type and t.target_label == "Concept":
             for r in t.rows:
                 by_source.setdefault(f"{t.source_label}:{r['_start']}", set()).add(r["_end"])
     freq: dict[str, int] = {}

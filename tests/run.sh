@@ -28,7 +28,7 @@ export MEDKG_NEO4J_HOME=${MEDKG_NEO4J_HOME:-$PWD/.neo4j}
 # The layering contract (pyproject.toml [tool.importlinter]): kg.core < extract, embed < graph < kg; no cycles.
 "$VENV/bin/lint-imports" --no-cache
 # Style and types (pyproject.toml [tool.ruff], [tool.mypy]): zero findings, or the run stops here.
-"$VENV/bin/ruff" check kg extract embed graph tests bench
+"$VENV/bin/ruff" check kg extract embed graph tests bench docs
 "$VENV/bin/mypy"
 set +e
 "$VENV/bin/python" -m pytest "$@"

@@ -58,3 +58,12 @@ def test_package_inits_hold_re_exports_only():
             bad += [f"{p.relative_to(ROOT)}:{n.lineno} {n.name}" for n in tree.body
                     if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
     assert bad == []
+
+
+def test_the_architecture_diagram_matches_the_imports():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("diagram", ROOT / "docs" / "diagram.py")
+    diagram = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(diagram)
+    assert diagram.current() == diagram.mermaid(), "run `python docs/diagram.py` and commit docs/ARCHITECTURE.md"

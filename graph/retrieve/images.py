@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from extract.records import Polarity
 from graph.retrieve.records import ImageHit
 from graph.store import FileStore, Store
 from kg.core.errors import InvalidInput, NotFound
@@ -46,7 +47,7 @@ def _big_enough(im: Image.Image, where: str) -> Image.Image:
 def positive_findings(store: Store, image_id: str) -> tuple[str, ...]:
     names = []
     for e in store.edges_of("Image", image_id):
-        if e.direction == "out" and e.type == "POSITIVE":
+        if e.direction == "out" and e.type == Polarity.POSITIVE.edge_type:
             c = store.node("Concept", e.other_key)
             names.append((c or {}).get("name") or e.other_key)
     return tuple(sorted(names))

@@ -76,9 +76,11 @@ def print_stats(console, graph_dir: Path, top: int = 15) -> None:
         b = sim["bestMatchOtherPatient"]
         console.print(f"Images' nearest image of another patient (cosine, {sim['encoder']}): 1st percentile "
                       f"{b['p1']:.3f} (KG-RAG abstains below it), 5th {b['p5']:.3f}, median {b['p50']:.3f}")
-    cols = ["cui", "name", "POSITIVE", "NEGATIVE", "UNCERTAIN"]
+    from extract.records import EDGE_TYPES
+
+    cols = ["cui", "name", *EDGE_TYPES]
     console.print(table(f"Top {top} concepts", cols, [[str(row[c]) for c in cols] for row in s["topConcepts"]],
-                        right=("POSITIVE", "NEGATIVE", "UNCERTAIN"), whole=("cui",)))
+                        right=EDGE_TYPES, whole=("cui",)))
 
 
 

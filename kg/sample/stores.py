@@ -67,7 +67,7 @@ def agreement_store(out: Path, *, groups: int = 150, per_group: int = 16, concep
                                                 "semanticTypes": ["T047:Disease or Syndrome"]} for n, c in enumerate(cuis)])
     g.add_edges("HAS_STUDY", "Patient", "Study", [{"_start": p, "_end": s} for s, p in zip(studies, patients)])
     g.add_edges("HAS_IMAGE", "Study", "Image", [{"_start": s, "_end": i} for s, i in zip(studies, images)])
-    rows: dict[str, list[dict]] = {"POSITIVE": [], "NEGATIVE": []}
+    rows: dict[str, list[dict]] = {Polarity.POSITIVE.edge_type: [], Polarity.NEGATIVE.edge_type: []}
     centres = rng.standard_normal((groups, dim))
     vectors = np.empty((n, dim), dtype=np.float32)
     for grp in range(groups):
@@ -77,7 +77,7 @@ def agreement_store(out: Path, *, groups: int = 150, per_group: int = 16, concep
             vectors[j] = centres[grp] / np.sqrt(dim) + spread * rng.standard_normal(dim) / np.sqrt(dim)
             for c, pos in zip(stated, present):
                 pos = pos if rng.random() < agree else not pos
-                typ = "POSITIVE" if pos else "NEGATIVE"
+                typ = (Polarity.POSITIVE if pos else Polarity.NEGATIVE).edge_type
                 rows[typ].append(finding_row(images[j], studies[j], cuis[c], typ, f"finding {c}"))
     for typ, r in rows.items():
         g.add_edges(typ, "Image", "Concept", r)

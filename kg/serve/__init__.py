@@ -1,7 +1,7 @@
 """The retrieval service: ``app.py`` (the FastAPI app over the one query model) and ``server.py`` (``kg serve``
 on uvicorn: the bind address, the API key rule, startup errors).
 
-It may import ``kg.core``, ``kg.rag`` and ``graph``; nothing but ``kg.cli`` and the tests import it.
+It may import ``kg.core``, ``kg.rag``, ``graph`` and the version in ``kg``; nothing but ``kg.cli`` and the tests import it.
 """
 
 from kg.serve.server import (
