@@ -17,8 +17,19 @@ def serve_cmd(
     api_key: str | None = typer.Option(None, "--api-key", help="Key for X-API-Key (default: $MEDKG_API_KEY)."),
     neo4j: str | None = typer.Option(None, "--neo4j", help="Answer graph queries from this Neo4j (the build loaded into it)."),
     workers: int = typer.Option(1, "--workers", help="Server processes (each holds the store in memory); one per core."),
+    upstream: str | None = typer.Option(
+        None, "--upstream", metavar="URL",
+        help="An OpenAI-compatible VLM server (vLLM, Ollama, ...: http://host:port/v1): also serve POST "
+             "/v1/chat/completions with the graph's context injected, and GET /v1/models."),
+    upstream_key_env: str | None = typer.Option(
+        None, "--upstream-key-env", metavar="VAR", help="The environment variable holding the upstream's API key."),
+    upstream_timeout: float = typer.Option(120.0, "--upstream-timeout", min=1, help="Seconds to wait for the upstream."),
+    allow_remote_images: bool = typer.Option(
+        False, "--allow-remote-images", help="Let the gateway fetch http(s) image URLs (refused by default: it must "
+                                             "not be a way to reach other hosts)."),
 ):
-    """Serve cited KG context over HTTP: POST /v1/context, GET /v1/concepts/{cui}, /v1/images/{id}, /healthz, /metrics."""
+    """Serve cited KG context over HTTP: POST /v1/context, GET /v1/concepts/{cui}, /v1/images/{id}, /healthz, /metrics;
+    with --upstream, also the OpenAI-compatible gateway (POST /v1/chat/completions, GET /v1/models)."""
     import os
 
     # one BLAS thread per request thread: concurrent vector searches otherwise oversubscribe the cores (measured:
@@ -36,4 +47,36 @@ def serve_cmd(
         typer.echo(f"medkg service on http://{shown}:{port} (OpenAPI: /docs){'; API key required' if key else ''}",
                    err=True)
 
-    serve(graph_dir, host=host, port=port, api_key=key, neo4j=neo4j, workers=workers, on_ready=ready)
+    gateway = _upstream(upstream, upstream_key_env, upstream_timeout, allow_remote_images)
+    serve(graph_dir, host=host, port=port, api_key=key, neo4j=neo4j, workers=workers, upstream=gateway,
+          on_ready=ready)
+
+
+def _upstream(url: str | None, key_env: str | None, timeout_s: float, allow_remote_images: bool):
+    """The gateway's upstream from the options (None without --upstream); its key is read from the named variable,
+    never from the command line (where `ps` would show it)."""
+    import os
+
+    from kg.core.errors import InvalidInput
+
+    if url is None:
+        if key_env or allow_remote_images:
+            raise InvalidInput("--upstream-key-env and --allow-remote-images go with --upstream", code="E1164",
+                               fix="pass --upstream URL (the VLM server's OpenAI-compatible /v1 base URL)")
+        return None
+    if not url.startswith(("http://", "https://")):
+        raise InvalidInput(f"--upstream {url!r} is not an http(s) URL", code="E1165", where="--upstream",
+                           fix="pass the server's base URL, e.g. http://127.0.0.1:8001/v1 (vLLM) or "
+                               "http://127.0.0.1:11434/v1 (Ollama)")
+    key = None
+    if key_env:
+        key = os.environ.get(key_env)
+        if not key:
+            raise InvalidInput(f"--upstream-key-env {key_env}: the variable is not set", code="E1166",
+                               where="--upstream-key-env", fix=f"export {key_env}=... before kg serve")
+    from kg.core.extras import require
+
+    require("api", "the gateway (kg serve --upstream)")
+    from kg.serve.gateway import Upstream
+
+    return Upstream(url, key, timeout_s=timeout_s, allow_remote_images=allow_remote_images)

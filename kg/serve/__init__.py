@@ -1,5 +1,6 @@
-"""The retrieval service: ``app.py`` (the FastAPI app over the one query model) and ``server.py`` (``kg serve``
-on uvicorn: the bind address, the API key rule, startup errors).
+"""The retrieval service: ``app.py`` (the FastAPI app over the one query model), ``gateway.py`` (the
+OpenAI-compatible gateway to a VLM server, on the same app) and ``server.py`` (``kg serve`` on uvicorn: the bind
+address, the API key rule, startup errors).
 
 It may import ``kg.core``, ``kg.rag``, ``graph`` and the version in ``kg``; nothing but ``kg.cli`` and the tests import it.
 """

@@ -24,7 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi_offline import FastAPIOffline
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -34,6 +34,7 @@ from graph.store import Store
 from kg import __version__
 from kg.core.errors import InvalidInput, KGError, MethodNotAllowed, NotFound, TooLarge, Unauthorized
 from kg.rag.prompt import PromptOptions, render
+from kg.serve.gateway import Gateway, GatewayOptions, Upstream
 
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes of an image (upload or base64-decoded)
 HARD_LIMIT = 256 * 1024 * 1024  # request bodies above this are refused without being read
@@ -77,17 +78,35 @@ _FORM_SCHEMA = {  # multipart: the image file, and any JSON field as a form fiel
 
 
 class ErrorBody(BaseModel):
+    """medkg's fields, and OpenAI's (``message``, ``type``, ``param``) so the ``openai`` SDK reads them too."""
+
     code: str
     category: str
     what: str
     where: str | None = None
     fix: str | None = None
+    message: str
+    type: str
+    param: str | None = None
 
 
 class ErrorResponse(BaseModel):
     """Every error the service answers."""
 
     error: ErrorBody
+
+
+class ChatRequest(BaseModel):
+    """An OpenAI chat completion request (only what the gateway reads is declared; every other field is passed to
+    the upstream as it is)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    messages: list[dict[str, Any]] = Field(..., min_length=1, description=(
+        "OpenAI messages; the image of the last user message (an image_url part with a data: URL) gets the context."))
+    stream: bool = False
+    medkg: GatewayOptions | None = Field(None, description="medkg's options for this request (extra_body).")
 
 
 class ContextResponse(BaseModel):
@@ -112,8 +131,10 @@ class _Metrics:
 
 
 def error_response(e: KGError, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    """The one error shape: ``{"error": {code, category, what, where, fix}}`` with the category's status."""
-    return JSONResponse(status_code=e.http_status, content={"error": e.as_dict()}, headers=headers)
+    """The one error shape: ``{"error": {code, category, what, where, fix}}`` with the category's status, and OpenAI's
+    ``message``, ``type``, ``param`` beside them (the gateway's clients are OpenAI clients)."""
+    body = e.as_dict() | {"message": e.message, "type": e.category, "param": e.where}
+    return JSONResponse(status_code=e.http_status, content={"error": body}, headers=headers)
 
 
 def _route(path: str) -> str:
@@ -129,6 +150,12 @@ class _Guard:
     def __init__(self, app, *, api_key: str | None, metrics: _Metrics, max_upload: int):
         self.app, self.key, self.metrics, self.max_upload = app, api_key.encode() if api_key else None, metrics, max_upload
 
+    def _key_ok(self, headers: dict[bytes, bytes]) -> bool:
+        assert self.key is not None
+        bearer = headers.get(b"authorization", b"")
+        given = bearer[7:] if bearer[:7].lower() == b"bearer " else headers.get(b"x-api-key", b"")
+        return hmac.compare_digest(headers.get(b"x-api-key", given), self.key)
+
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
@@ -136,9 +163,10 @@ class _Guard:
         route = _route(path)
         headers = dict(scope["headers"])
         error: KGError | None = None
-        if self.key and path.startswith("/v1") and not hmac.compare_digest(headers.get(b"x-api-key", b""), self.key):
+        if self.key and path.startswith("/v1") and not self._key_ok(headers):
             error = Unauthorized("missing or wrong API key", code="E186", where="X-API-Key header",
-                                 fix="send the service's key in X-API-Key")
+                                 fix="send the service's key in X-API-Key (or as an OpenAI client's api_key: "
+                                     "Authorization: Bearer KEY)")
         size = headers.get(b"content-length", b"")
         if error is None and size.isdigit() and int(size) > HARD_LIMIT:  # refused unread
             error = TooLarge(f"request of {int(size):,} bytes", code="E187", where="body",
@@ -191,8 +219,10 @@ def _decode(b64: str, max_upload: int) -> bytes:
         raise InvalidInput("image_b64 is not valid base64", code="E189", fix="base64-encode the image file") from None
 
 
-def create_app(store: Store, *, api_key: str | None = None, max_upload: int = MAX_UPLOAD) -> FastAPI:
-    """The service over a store (``store.files`` is the build folder: its index, encoder and findings)."""
+def create_app(store: Store, *, api_key: str | None = None, max_upload: int = MAX_UPLOAD,
+               upstream: Upstream | None = None) -> FastAPI:
+    """The service over a store (``store.files`` is the build folder: its index, encoder and findings); with
+    ``upstream``, also the OpenAI-compatible gateway to that VLM server (``kg.serve.gateway``)."""
     metrics = _Metrics()
     # /docs with Swagger UI's assets served from the package (fastapi-offline), not a CDN: it works offline
     app: FastAPI = FastAPIOffline(title="medkg retrieval service", version=__version__,
@@ -202,7 +232,42 @@ def create_app(store: Store, *, api_key: str | None = None, max_upload: int = MA
     app.add_middleware(_Guard, api_key=api_key, metrics=metrics, max_upload=max_upload)
     _context_routes(app, _Answers(store, max_upload))
     _lookup_routes(app, store, metrics)
+    if upstream is not None:
+        _gateway_routes(app, Gateway(Retriever(store), upstream, max_upload=max_upload))
     return app
+
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema with its ``$defs`` put in place (an OpenAPI request body cannot point into them)."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(x: Any) -> Any:
+        if isinstance(x, dict):
+            ref = x.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(defs[ref.rsplit("/", 1)[1]])
+            return {k: resolve(v) for k, v in x.items()}
+        return [resolve(v) for v in x] if isinstance(x, list) else x
+
+    out: dict[str, Any] = resolve(schema)
+    return out
+
+
+def _gateway_routes(app: FastAPI, gateway: Gateway) -> None:
+    @app.post("/v1/chat/completions", responses=_ERRORS, openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": _inline(ChatRequest.model_json_schema())}}}})
+    async def chat_completions(request: Request) -> Response:
+        """OpenAI's chat completions, forwarded to the upstream VLM server with the graph's context for the image of
+        the last user message (``medkg`` in the body sets the options; the answer's ``medkg`` field says what was
+        done)."""
+        return await gateway.chat(request)
+
+    @app.get("/v1/models", responses=_ERRORS)
+    async def models() -> Response:
+        """The upstream's models, passed through."""
+        return await gateway.models()
+
+    app.router.on_shutdown.append(gateway.close)
 
 
 def _error_handlers(app: FastAPI) -> None:

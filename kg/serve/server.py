@@ -1,4 +1,5 @@
-"""`kg serve`: the retrieval service (``kg.serve.app``) on uvicorn.
+"""`kg serve`: the retrieval service (``kg.serve.app``) on uvicorn, and with an upstream VLM server the
+OpenAI-compatible gateway in front of it (``kg.serve.gateway``).
 
 Bound to loopback by default. Bound anywhere else it needs an API key (``--api-key`` or ``MEDKG_API_KEY``) and
 refuses to start without one.
@@ -11,9 +12,13 @@ import ipaddress
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kg.core.errors import InvalidInput, Unavailable
 from kg.core.extras import require
+
+if TYPE_CHECKING:  # the gateway's module needs the api extra, checked before it is imported
+    from kg.serve.gateway import Upstream
 
 LOOPBACK_NAMES = ("localhost",)
 
@@ -27,7 +32,8 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def build_app(graph_dir: Path, *, neo4j: str | None = None, api_key: str | None = None):
+def build_app(graph_dir: Path, *, neo4j: str | None = None, api_key: str | None = None,
+              upstream: Upstream | None = None):
     """The app over a build (and its Neo4j database with ``neo4j``), with every cache warmed before it serves."""
     require("api", "the retrieval service (kg serve)")
     if neo4j is not None:
@@ -39,7 +45,7 @@ def build_app(graph_dir: Path, *, neo4j: str | None = None, api_key: str | None 
     store = open_store(graph_dir, neo4j=neo4j)
     store.files.warm()
     similarity_record(store.files)  # a build from before medkg recorded it: measured now, not on the first request
-    app = create_app(store, api_key=api_key)
+    app = create_app(store, api_key=api_key, upstream=upstream)
     # the store is millions of long-lived objects: leave them out of the cyclic collector's full scans, which
     # otherwise walk all of them every few thousand requests (measured on 100k images: p50 and throughput, below)
     gc.collect()
@@ -66,7 +72,8 @@ def _run(app, sock: socket.socket) -> None:
     uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=[sock])
 
 
-def _worker(graph_dir: str, host: str, port: int, neo4j: str | None, api_key: str | None, ready) -> None:
+def _worker(graph_dir: str, host: str, port: int, neo4j: str | None, api_key: str | None, upstream: Upstream | None,
+            ready) -> None:
     """One worker process: its own copy of the store and its own listening socket on the shared port; it puts its
     pid on ``ready`` once it listens."""
     import os
@@ -74,7 +81,7 @@ def _worker(graph_dir: str, host: str, port: int, neo4j: str | None, api_key: st
     from kg.core.errors import KGError
 
     try:
-        app = build_app(Path(graph_dir), neo4j=neo4j, api_key=api_key)
+        app = build_app(Path(graph_dir), neo4j=neo4j, api_key=api_key, upstream=upstream)
     except KGError as e:
         sys.stderr.write(f"error: {e}\n")
         sys.exit(2)
@@ -100,8 +107,8 @@ def _check_port(host: str, port: int) -> socket.socket:
                        fix="choose a free port (--port) or stop what is listening there")
 
 
-def _supervise(graph_dir: Path, host: str, port: int, neo4j: str | None, api_key: str | None, workers: int,
-               on_ready) -> None:
+def _supervise(graph_dir: Path, host: str, port: int, neo4j: str | None, api_key: str | None,
+               upstream: Upstream | None, workers: int, on_ready) -> None:
     """Start ``workers`` processes; stop them all on SIGINT/SIGTERM or when one of them ends."""
     import multiprocessing as mp
     import queue
@@ -111,7 +118,7 @@ def _supervise(graph_dir: Path, host: str, port: int, neo4j: str | None, api_key
     _check_port(host, port).close()  # the port is free, checked once here rather than in every worker
     ctx = mp.get_context("spawn")
     ready = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(str(graph_dir), host, port, neo4j, api_key, ready), daemon=True)
+    procs = [ctx.Process(target=_worker, args=(str(graph_dir), host, port, neo4j, api_key, upstream, ready), daemon=True)
              for _ in range(workers)]
     stop = []
     previous = {sig: signal.signal(sig, lambda *_: stop.append(1)) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -145,7 +152,8 @@ def _supervise(graph_dir: Path, host: str, port: int, neo4j: str | None, api_key
 
 
 def serve(graph_dir: Path, *, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None,
-          neo4j: str | None = None, workers: int = 1, on_ready=lambda: None) -> None:
+          neo4j: str | None = None, workers: int = 1, upstream: Upstream | None = None,
+          on_ready=lambda: None) -> None:
     """Serve until stopped. ``workers`` > 1 starts that many processes on one port, each with its own copy of the
     store in memory (Python answers one request at a time per process). ``on_ready()`` is called once every
     worker listens (a command prints its "service on ..." line then, never before a failure)."""
@@ -156,7 +164,7 @@ def serve(graph_dir: Path, *, host: str = "127.0.0.1", port: int = 8000, api_key
         raise InvalidInput(f"--workers must be 1..64, not {workers}", code="E177",
                            fix="one worker per core is a good start")
     if workers == 1:
-        app = build_app(graph_dir, neo4j=neo4j, api_key=api_key)
+        app = build_app(graph_dir, neo4j=neo4j, api_key=api_key, upstream=upstream)
         sock = _check_port(host, port)
         sock.listen(2048)
         on_ready()
@@ -171,4 +179,4 @@ def serve(graph_dir: Path, *, host: str = "127.0.0.1", port: int = 8000, api_key
     if not hasattr(socket, "SO_REUSEPORT"):
         raise Unavailable("--workers needs SO_REUSEPORT sockets, which this system lacks", code="E424",
                           fix="run one worker per port behind a load balancer, or serve on Linux or macOS")
-    _supervise(Path(graph_dir).resolve(), host, port, neo4j, api_key, workers, on_ready)
+    _supervise(Path(graph_dir).resolve(), host, port, neo4j, api_key, upstream, workers, on_ready)
