@@ -208,3 +208,51 @@ def test_schemathesis_finds_no_server_error_in_the_gateway(gateway, tmp_path):
     assert p.returncode == 0, tail
     m = re.search(r"(\d+) generated, (\d+) passed", tail)
     assert m and m.group(1) == m.group(2) and int(m.group(1)) >= 20, tail
+
+
+def test_a_slow_upstream_is_a_504_and_garbage_a_502(sample_build, tmp_path):
+    import http.server
+    import threading
+
+    class Garbage(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (the stdlib's name)
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            self.wfile.write(b"hello, not json")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Garbage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    slow_port = free_port()
+    slow = subprocess.Popen([sys.executable, str(UPSTREAM), "--echo", str(slow_port), "--slow", "5"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _wait(f"http://127.0.0.1:{slow_port}/v1/models", slow, "the slow upstream")
+        message = [{"role": "user", "content": "hi"}]
+        proc, url = start(sample_build, "--upstream", f"http://127.0.0.1:{server.server_port}/v1")
+        try:
+            with pytest.raises(openai.APIStatusError) as e:
+                openai.OpenAI(base_url=url + "/v1", api_key="x", max_retries=0).chat.completions.create(
+                    model="m", messages=message)
+            assert e.value.status_code == 502 and e.value.body["code"] == "E4104"
+        finally:
+            proc.terminate()
+            proc.wait(10)
+        proc, url = start(sample_build, "--upstream", f"http://127.0.0.1:{slow_port}/v1", "--upstream-timeout", "1")
+        try:
+            t0 = time.monotonic()
+            with pytest.raises(openai.APIStatusError) as e:
+                openai.OpenAI(base_url=url + "/v1", api_key="x", max_retries=0).chat.completions.create(
+                    model="tiny-llava", messages=message)
+            assert e.value.status_code == 504 and e.value.body["code"] == "E4102" and time.monotonic() - t0 < 4
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    finally:
+        server.shutdown()
+        slow.terminate()
+        slow.wait(10)

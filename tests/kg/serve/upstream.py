@@ -4,7 +4,8 @@ weights, nothing downloaded), loaded with transformers and asked through its pro
 response is validated against the ``openai`` SDK's own types before it is sent.
 
 ``python upstream.py MODEL_DIR PORT [--slow SECONDS]``; ``GET /last`` returns the last chat request it received
-(the test checks what the gateway forwarded).
+(the test checks what the gateway forwarded). ``MODEL_DIR`` ``--echo`` loads no model and answers every request
+with the same few words at once (the gateway benchmark's upstream: its own latency is only the HTTP round trip).
 """
 
 from __future__ import annotations
@@ -26,16 +27,13 @@ from PIL import Image
 NAME = "tiny-llava"
 
 
-def main() -> None:
+def model_generate(folder: str):
+    """The tiny model's generate: OpenAI messages in, (tokens, prompt length) out."""
     import torch
     from transformers import AutoProcessor, LlavaForConditionalGeneration
 
-    folder, port = sys.argv[1], int(sys.argv[2])
-    slow = float(sys.argv[sys.argv.index("--slow") + 1]) if "--slow" in sys.argv else 0.0
     processor = AutoProcessor.from_pretrained(folder, local_files_only=True)
     model = LlavaForConditionalGeneration.from_pretrained(folder, local_files_only=True)
-    app = FastAPI()
-    last: dict = {}
 
     def generate(messages: list[dict], max_tokens: int) -> tuple[list[str], int]:
         chat, images = [], []
@@ -58,6 +56,20 @@ def main() -> None:
             out = model.generate(**inputs, max_new_tokens=max_tokens, do_sample=False)
         new = out[0, inputs["input_ids"].shape[1]:]
         return [processor.tokenizer.decode([int(t)]) for t in new], int(inputs["input_ids"].shape[1])
+
+    return generate
+
+
+def echo(messages: list[dict], max_tokens: int) -> tuple[list[str], int]:
+    return ["no", "acute", "findings"][:max_tokens], len(json.dumps(messages)) // 4
+
+
+def main() -> None:
+    folder, port = sys.argv[1], int(sys.argv[2])
+    slow = float(sys.argv[sys.argv.index("--slow") + 1]) if "--slow" in sys.argv else 0.0
+    app = FastAPI()
+    last: dict = {}
+    generate = echo if folder == "--echo" else model_generate(folder)
 
     @app.get("/v1/models")
     def models() -> dict:
