@@ -8,7 +8,7 @@ import sys
 import typer
 
 # imported in the order `kg --help` lists their commands
-from kg.cli import build, browse, extraction, umls, neo4j, serving, calibration, mcp, importing, gnn  # noqa: F401  (the order is `kg --help`'s)
+from kg.cli import build, browse, extraction, rag_eval, umls, neo4j, serving, calibration, mcp, importing, gnn  # noqa: F401  (the order is `kg --help`'s)
 from kg.cli.app import app
 from kg.core.errors import KGError
 

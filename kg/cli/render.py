@@ -120,3 +120,34 @@ def print_eval(result: dict) -> None:
         for k in ("entity", "relation"):
             s = result[k]
             console.print(f"{k} F1 {s['f1']:.3f} (P {s['precision']:.3f}, R {s['recall']:.3f}) over {result['documents']} documents")
+
+
+def print_eval_rag(result: dict) -> None:
+    """`kg eval rag`: one row per context setting, then each difference with its 95% interval."""
+    from rich.table import Table
+
+    out = console()
+    report = result["task"] == "report"
+    t = Table(title=f"{result['model']} on {result['cases']} images of {result['split']} ({result['task']})")
+    cols = ("context", "micro P", "micro R", "micro F1", "macro F1") if report else \
+        ("context", "accuracy", "items", "contradicts context")
+    for col in (*cols, "abstained", "seconds"):
+        t.add_column(col, justify="left" if col == "context" else "right")
+    for name, s in result["settings"].items():
+        if report:
+            m = s["micro"]
+            row = [f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", f"{s['macro']['f1']:.3f}"]
+        else:
+            c = s["contradicts_context"]
+            row = [f"{s['accuracy']:.3f}", str(s["items"]), "-" if c is None else f"{c:.3f}"]
+        t.add_row(name, *row, str(s["abstained"]), f"{s['seconds']:.1f}")
+    out.print(t)
+    for d in result["differences"]:
+        lo, hi = d["ci95"]
+        sure = "" if lo <= 0 <= hi else " (the interval excludes 0)"
+        extra = f", McNemar p {d['mcnemar']['p']:.3g}" if "mcnemar" in d else ""
+        out.print(f"{d['to']} vs {d['from']}: {d['metric']} {d['difference']:+.3f} "
+                      f"(95% CI {lo:+.3f} to {hi:+.3f}){extra}{sure}")
+    if result.get("note"):
+        out.print(result["note"])
+

@@ -33,9 +33,9 @@ EXTRAS: dict[str, Extra] = {e.name: e for e in (
           "4.7 GB with PyPI's CUDA build of torch"),
     Extra("neo4j", ("neo4j",), "the neo4j driver (and its Rust extension): kg load, query, neo4j start, --neo4j",
           "5 MB"),
-    Extra("api", ("fastapi", "fastapi_offline", "uvicorn", "python_multipart", "prometheus_client"),
-          "fastapi, fastapi-offline (the /docs page's assets), uvicorn, python-multipart, prometheus-client: kg serve",
-          "26 MB"),
+    Extra("api", ("fastapi", "fastapi_offline", "uvicorn", "python_multipart", "prometheus_client", "httpx", "openai"),
+          "fastapi, fastapi-offline (the /docs page's assets), uvicorn, python-multipart, prometheus-client, httpx, "
+          "openai: kg serve and its OpenAI-compatible gateway, kg eval rag's OpenAI endpoints", "41 MB"),
     Extra("mcp", ("mcp",), "the MCP SDK: kg mcp", "13 MB"),
     Extra("graphrag", ("neo4j_graphrag", "neo4j"), "neo4j-graphrag: kg.rag.graphrag.MedkgRetriever", "160 MB"),
     Extra("ray", ("ray",), "ray[data]: --engine ray", "0.3 GB"),

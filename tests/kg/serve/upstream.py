@@ -76,13 +76,20 @@ def main() -> None:
         m = Model(id=NAME, object="model", created=0, owned_by="medkg-tests")
         return {"object": "list", "data": [m.model_dump()]}
 
+    calls = [0]
+
     @app.get("/last")
     def last_request() -> dict:
         return last
 
+    @app.get("/calls")
+    def chat_calls() -> dict:
+        return {"calls": calls[0]}
+
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
         body = await request.json()
+        calls[0] += 1
         last.clear()
         last.update(body)
         if body.get("model") != NAME:

@@ -1,0 +1,51 @@
+"""`kg eval rag`: what the graph's context changes in a model's answers (kg.rag_eval)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from kg.cli.extraction import eval_app
+
+
+@eval_app.command("rag")
+def eval_rag_cmd(
+    graph_dir: Path = typer.Argument(..., metavar="DIR", help="A folder written by `kg build` (with report text)."),
+    model: str = typer.Option(..., "--model", help="retrieval-only, prior, openai:URL@MODEL or a local model folder."),
+    split: str = typer.Option("test", "--split", help="test, validate, train or all."),
+    task: str = typer.Option("report", "--task", help="report (generation, clinical efficacy) or vqa (closed questions)."),
+    contexts: str | None = typer.Option(
+        None, "--contexts", help="Context settings to compare: none, fixed:K, ratio:G, auto, comma-separated (default: "
+                                 "none,fixed:7,ratio:1.5,auto; auto only on a graph kg calibrate calibrated)."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="The first N images of the split."),
+    prompt_format: str = typer.Option("findings", "--format", help="The prompt format the context is written in."),
+    seed: int = typer.Option(0, "--seed", help="Seeds the VQA balancing and the bootstrap."),
+    cache: Path | None = typer.Option(None, "--cache", help="Answer cache (JSONL; default: in medkg's cache folder)."),
+    key_env: str | None = typer.Option(None, "--key-env", metavar="VAR", help="The variable holding the endpoint's key."),
+    max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="At most this many tokens per answer."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+):
+    """Ask a model about each image of a split with and without the graph's context; score against the image's own
+    report (clinical efficacy or closed-VQA accuracy) with paired bootstrap 95% intervals for every difference."""
+    import json
+
+    from kg.cli.render import print_eval_rag
+    from kg.core.extras import require
+    from kg.core.progress import progress
+
+    if model.startswith("openai:"):  # before any work: the extra a model needs
+        require("api", f"kg eval rag --model {model}")
+    elif Path(model).is_dir():
+        require("nlp", "kg eval rag --model FOLDER")
+    from kg.rag_eval import EvalRun, evaluate
+
+    run = EvalRun(graph_dir, model, split=split, task=task, contexts=contexts, limit=limit, seed=seed, cache=cache,
+                  key_env=key_env, max_tokens=max_tokens, format=prompt_format)
+    with progress(quiet or json_out) as track:
+        result = evaluate(run, track=track)
+    if json_out:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    print_eval_rag(result)

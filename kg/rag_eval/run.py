@@ -1,0 +1,265 @@
+"""`kg eval rag`: what the graph's context changes in a model's answers, per context setting, with intervals.
+
+For each image of the split (the leakage guard on: its context never comes from its own study or patient) the
+model is asked with each context setting and scored against the image's own report: report generation by
+clinical efficacy (CheXpert-14 labels of the generated report against the reference's), closed VQA by accuracy.
+Every setting is compared with ``none`` (and each with the next) by a paired bootstrap 95% interval of the
+difference; VQA also by McNemar's exact test. Model answers are cached by (image, setting, item, model), so a run
+that was stopped continues where it was.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from graph.retrieve import Context, ContextQuery, Retriever
+from graph.store import FileStore
+from kg.core.errors import InvalidInput, KGError
+from kg.core.progress import Advance
+from kg.rag.prompt import render
+from kg.rag_eval.cases import Case, Labeler, check_split, load_cases
+from kg.rag_eval.models import REPORT_INSTRUCTION, EvalModel, finding_states, model_for
+from kg.rag_eval.scoring import (
+    clinical_efficacy,
+    mcnemar,
+    paired_bootstrap,
+    vqa_items,
+    yes_no,
+)
+from kg.rag_eval.settings import ContextSetting, parse_settings
+
+TASKS = ("report", "vqa")
+DEFAULT_CONTEXTS = "none,fixed:7,ratio:1.5,auto"
+
+
+@dataclass
+class EvalRun:
+    """One run's inputs (what the command line gives)."""
+
+    graph: Path
+    model: str
+    split: str = "test"
+    task: str = "report"
+    contexts: str | None = None  # None: DEFAULT_CONTEXTS, auto left out (and said so) on a graph not calibrated
+    limit: int | None = None
+    seed: int = 0
+    cache: Path | None = None
+    key_env: str | None = None
+    max_tokens: int = 256
+    format: str = "findings"
+
+
+@dataclass
+class _Answers:
+    """The answer cache: one JSON line per answer, appended as it comes (a killed run keeps what it had)."""
+
+    path: Path | None
+    known: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.path is not None and self.path.is_file():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    row = json.loads(line)
+                    self.known[row["key"]] = row["answer"]
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line cut short by a kill: asked again
+
+    def get(self, key: str, ask: Callable[[], str]) -> str:
+        if key in self.known:
+            return self.known[key]
+        answer = self.known[key] = ask()
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps({"key": key, "answer": answer}) + "\n")
+        return answer
+
+
+def _contexts(retriever: Retriever, cases: Sequence[Case], setting: ContextSetting) -> list[Context | None]:
+    if setting.options is None:
+        return [None] * len(cases)
+    try:
+        return [retriever.context(ContextQuery.of(setting.options, image_id=c.image_id)) for c in cases]
+    except KGError as exc:
+        raise InvalidInput(f"context setting {setting.name}: {exc.what}", code="E1176", where="--contexts",
+                           fix=exc.fix or "leave this setting out") from None
+
+
+def evaluate(run: EvalRun, *, track: Callable[..., Any] | None = None) -> dict[str, Any]:
+    """The result (JSON-ready): per setting its scores, seconds and abstentions, and the differences with their
+    intervals. ``track(description, total=, unit=)`` -> a progress callable (kg.core.progress)."""
+    if run.task not in TASKS:
+        raise InvalidInput(f"unknown task {run.task!r}", code="E1177", where="--task", fix="use report or vqa")
+    check_split(run.split)
+    store = FileStore(run.graph)
+    settings = parse_settings(run.contexts or DEFAULT_CONTEXTS)
+    notes = []
+    if any(s.options is not None and s.options.k == "auto" for s in settings) and store.manifest.calibration is None:
+        if run.contexts is not None:
+            raise InvalidInput("--contexts auto needs a calibrated graph", code="E1178", where="--contexts",
+                               fix=f"run kg calibrate {run.graph} first, or leave auto out")
+        settings = [s for s in settings if s.name != "auto"]
+        notes.append(f"auto was left out: the graph is not calibrated (kg calibrate {run.graph})")
+    labeler = Labeler()
+    cases = load_cases(store, run.split, labeler, limit=run.limit)
+    model = model_for(run.model, cases, key_env=run.key_env, max_tokens=run.max_tokens)
+    answers = _Answers((run.cache or _default_cache(store, run, model.id)) if model.cached else None)
+    retriever = Retriever(store)
+    items = vqa_items(cases, seed=run.seed) if run.task == "vqa" else []
+    if run.task == "vqa" and not items:
+        raise InvalidInput("no closed question can be asked: no finding is both present and stated absent in the "
+                           "split's reports", code="E1179", where="--split", fix="use a larger split, or --task report")
+    total = len(settings) * (len(items) if run.task == "vqa" else len(cases))
+    advance = track(f"Asking {model.id}", total=total, unit="answers") if track is not None else Advance()
+    result: dict[str, Any] = {"model": model.id, "task": run.task, "split": run.split, "cases": len(cases),
+                              "graph": str(run.graph), "build": store.manifest.checksum, "settings": {}}
+    scored: dict[str, list[Any]] = {}
+    for setting in settings:
+        t0 = time.perf_counter()
+        contexts = _contexts(retriever, cases, setting)
+        if run.task == "report":
+            scored[setting.name], summary = _reports(run, model, answers, cases, contexts, setting, labeler, advance)
+        else:
+            scored[setting.name], summary = _vqa(run, model, answers, cases, contexts, setting, items, advance)
+        summary["seconds"] = round(time.perf_counter() - t0, 3)
+        summary["abstained"] = sum(1 for c in contexts if c is not None and c.abstained)
+        result["settings"][setting.name] = summary
+    result["differences"] = _differences(run, scored, [s.name for s in settings])
+    advance.done()
+    if model.id not in ("retrieval-only", "prior"):
+        result["baseline"], verdict = _against_retrieval_only(run, result, cases, items, settings, retriever, labeler)
+        notes.append(verdict)
+    result["note"] = "; ".join(notes) or None
+    return result
+
+
+def _primary(task: str, summary: dict[str, Any]) -> float:
+    return float(summary["micro"]["f1"] if task == "report" else summary["accuracy"])
+
+
+def _against_retrieval_only(run: EvalRun, result: dict[str, Any], cases: Sequence[Case], items: Sequence[Any],
+                            settings: list[ContextSetting], retriever: Retriever,
+                            labeler: Labeler) -> tuple[dict[str, float], str]:
+    """The retrieval-only baseline on the same cases and settings (it needs no model: seconds), and a sentence
+    saying whether the model beats it."""
+    from kg.rag_eval.models import RetrievalOnly
+
+    base, answers = RetrievalOnly(), _Answers(None)
+    scores = {}
+    for setting in settings:
+        contexts = _contexts(retriever, cases, setting)
+        if run.task == "report":
+            _, summary = _reports(run, base, answers, cases, contexts, setting, labeler, Advance())
+        else:
+            _, summary = _vqa(run, base, answers, cases, contexts, setting, items, Advance())
+        scores[setting.name] = _primary(run.task, summary)
+    mine = max(_primary(run.task, s) for s in result["settings"].values())
+    theirs = max(scores.values())
+    metric = "micro-F1" if run.task == "report" else "accuracy"
+    verdict = "beats" if mine > theirs else "does not beat"
+    return scores, (f"{result['model']} {verdict} the retrieval-only baseline: best {metric} {mine:.3f} against "
+                    f"{theirs:.3f} (the neighbours' findings alone, same cases and settings)")
+
+
+def _default_cache(store: FileStore, run: EvalRun, model_id: str) -> Path:
+    """In medkg's cache folder, one file per build (its input checksum), task and model."""
+    from kg.core.cache import cache_root
+
+    safe = "".join(ch if ch.isalnum() or ch in "-._" else "_" for ch in model_id)[-80:]
+    build = store.manifest.checksum.removeprefix("sha256:")[:16] or "unknown"
+    return cache_root() / "eval-rag" / f"{build}-{run.task}-{safe}.jsonl"
+
+
+def _prompt(ctx: Context | None, fmt: str) -> str | None:
+    return None if ctx is None else render(ctx, format=fmt)
+
+
+def _reports(run: EvalRun, model: EvalModel, answers: _Answers, cases: Sequence[Case], contexts: list[Context | None],
+             setting: ContextSetting, labeler: Labeler, advance: Callable[..., None]) -> tuple[list[Any], dict[str, Any]]:
+    pairs = []
+    for case, ctx in zip(cases, contexts):
+        prompt = _prompt(ctx, run.format)
+        text = answers.get(json.dumps([case.image_id, setting.name, "report", model.id, run.format]),
+                           partial(model.ask, case, REPORT_INSTRUCTION, ctx, prompt))
+        pairs.append((case.labels, labeler(case.report_id, text)))
+        advance()
+    return pairs, clinical_efficacy(pairs)
+
+
+def _vqa(run: EvalRun, model: EvalModel, answers: _Answers, cases: Sequence[Case], contexts: list[Context | None],
+         setting: ContextSetting, items: Sequence[Any], advance: Callable[..., None]) -> tuple[list[Any], dict[str, Any]]:
+    from extract.labels import load_label_map
+
+    mapping = load_label_map("chexpert")
+    by_image = {c.image_id: (c, ctx) for c, ctx in zip(cases, contexts)}
+    rows = []  # (right, contradicts the context, label)
+    for item in items:
+        case, ctx = by_image[item.image_id]
+        prompt = _prompt(ctx, run.format)
+        text = answers.get(json.dumps([item.image_id, setting.name, item.question, model.id, run.format]),
+                           partial(model.ask, case, item.question, ctx, prompt))
+        said = yes_no(text)
+        stated = finding_states(ctx, mapping).get(item.label)
+        contradicts = (said == "yes" and stated == "negative") or (said == "no" and stated == "positive")
+        rows.append((said == item.answer, contradicts, item.label))
+        advance()
+    per: dict[str, list[bool]] = {}
+    for right, _, label in rows:
+        per.setdefault(label, []).append(right)
+    summary = {"accuracy": round(sum(r for r, _, _ in rows) / len(rows), 4), "items": len(rows),
+               "per_finding": {k: round(sum(v) / len(v), 4) for k, v in sorted(per.items())},
+               "contradicts_context": round(sum(c for _, c, _ in rows) / len(rows), 4) if setting.uses_context else None}
+    return rows, summary
+
+
+def _differences(run: EvalRun, scored: dict[str, list[Any]], names: list[str]) -> list[dict[str, Any]]:
+    """Each setting against ``none`` (when run) and against the setting before it: the difference of micro-F1
+    (report) or accuracy (VQA) with its paired bootstrap 95% interval; McNemar for VQA."""
+    pairs = [("none", n) for n in names if n != "none" and "none" in names]
+    pairs += [(a, b) for a, b in zip(names, names[1:]) if (a, b) not in pairs]
+    out = []
+    for a, b in pairs:
+        xa, xb = scored[a], scored[b]
+        metric = _report_metric(xa, xb) if run.task == "report" else _vqa_metric(xa, xb)
+        name = "micro_f1" if run.task == "report" else "accuracy"
+        diff, lo, hi = paired_bootstrap(len(xa), metric, seed=run.seed)
+        row: dict[str, Any] = {"from": a, "to": b, "metric": name, "difference": diff, "ci95": [lo, hi]}
+        if run.task == "vqa":
+            row["mcnemar"] = mcnemar([r[0] for r in xa], [r[0] for r in xb])
+        out.append(row)
+    return out
+
+
+def _report_metric(xa: list[Any], xb: list[Any]) -> Callable[[np.ndarray], float]:
+    ta, tb = _positives(xa), _positives(xb)
+    return lambda idx: _micro_f1(tb, idx) - _micro_f1(ta, idx)
+
+
+def _vqa_metric(xa: list[Any], xb: list[Any]) -> Callable[[np.ndarray], float]:
+    ra, rb = np.array([r[0] for r in xa], dtype=float), np.array([r[0] for r in xb], dtype=float)
+    return lambda idx: float(rb[idx].mean() - ra[idx].mean()) if len(idx) else 0.0
+
+
+def _positives(pairs: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(reference, generated) positive-label matrices, one row per case (the 14 CheXpert labels)."""
+    from kg.rag_eval.scoring import LABELS
+
+    ref = np.array([[r.get(x) == 1.0 for x in LABELS] for r, _ in pairs], dtype=bool).reshape(len(pairs), len(LABELS))
+    gen = np.array([[g.get(x) == 1.0 for x in LABELS] for _, g in pairs], dtype=bool).reshape(len(pairs), len(LABELS))
+    return ref, gen
+
+
+def _micro_f1(t: tuple[np.ndarray, ...], idx: np.ndarray) -> float:
+    ref, gen = t[0][idx], t[1][idx]
+    tp = float((ref & gen).sum())
+    fp, fn = float((gen & ~ref).sum()), float((ref & ~gen).sum())
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
