@@ -35,8 +35,16 @@ class Labeler:
         self.extractor = context_for(StepConfig()).extractor
         self.mapping = load_label_map(SCHEMA)
         self.policy = LabelPolicy()
+        self._seen: dict[str, dict[str, float | None]] = {}
 
     def __call__(self, key: str, text: str) -> dict[str, float | None]:
+        """The labels of ``text`` (remembered by text: a baseline writes the same report for many images)."""
+        known = self._seen.get(text)
+        if known is None:
+            known = self._seen[text] = self._label(key, text)
+        return dict(known)
+
+    def _label(self, key: str, text: str) -> dict[str, float | None]:
         if not text.strip():
             return {label: None for label in SCHEMAS[SCHEMA]} | {"No Finding": 1.0}
         x = self.extractor.extract(key, text, split_sections(text))

@@ -38,6 +38,7 @@ from kg.rag_eval.settings import ContextSetting, parse_settings
 
 TASKS = ("report", "vqa")
 DEFAULT_CONTEXTS = "none,fixed:7,ratio:1.5,auto"
+BASELINES = ("retrieval-only", "prior")
 
 
 @dataclass
@@ -101,7 +102,8 @@ def evaluate(run: EvalRun, *, track: Callable[..., Any] | None = None) -> dict[s
         raise InvalidInput(f"unknown task {run.task!r}", code="E1177", where="--task", fix="use report or vqa")
     check_split(run.split)
     store = FileStore(run.graph)
-    settings = parse_settings(run.contexts or DEFAULT_CONTEXTS)
+    # the baselines read findings only: no concept-graph walk for them (a VLM's prompt has its triplets)
+    settings = parse_settings(run.contexts or DEFAULT_CONTEXTS, hops=0 if run.model in BASELINES else 1)
     notes = []
     if any(s.options is not None and s.options.k == "auto" for s in settings) and store.manifest.calibration is None:
         if run.contexts is not None:
@@ -135,7 +137,7 @@ def evaluate(run: EvalRun, *, track: Callable[..., Any] | None = None) -> dict[s
         result["settings"][setting.name] = summary
     result["differences"] = _differences(run, scored, [s.name for s in settings])
     advance.done()
-    if model.id not in ("retrieval-only", "prior"):
+    if model.id not in BASELINES:
         result["baseline"], verdict = _against_retrieval_only(run, result, cases, items, settings, retriever, labeler)
         notes.append(verdict)
     result["note"] = "; ".join(notes) or None

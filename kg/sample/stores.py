@@ -84,3 +84,53 @@ def agreement_store(out: Path, *, groups: int = 150, per_group: int = 16, concep
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     return write_store(out, g, images, vectors, checksum=f"agreement-{seed}-{groups}-{per_group}-{agree}-{spread}",
                        index_kind="flat-ip")
+
+
+REPORT_FINDINGS = {  # label of kg label's CheXpert map: (its first CUI, the words a report uses)
+    "Cardiomegaly": ("C0018800", "cardiomegaly"), "Edema": ("C0034063", "pulmonary edema"),
+    "Consolidation": ("C0521530", "consolidation"), "Pneumonia": ("C0032285", "pneumonia"),
+    "Atelectasis": ("C0004144", "atelectasis"), "Pneumothorax": ("C0032326", "pneumothorax"),
+    "Pleural Effusion": ("C0032227", "pleural effusion"),
+}
+
+
+def report_store(out: Path, *, images: int = 20_000, groups: int = 400, agree: float = 0.9, dim: int = 64,
+                 spread: float = 1.2, split: str = "test", seed: int = 0) -> Path:
+    """A store of ``images`` images, one study and report each, for `kg eval rag` at scale: like
+    :func:`agreement_store`, each of ``groups`` groups states three of the CheXpert findings in
+    :data:`REPORT_FINDINGS` with a polarity, and each image's report states each of them in words ("Pleural
+    effusion." / "No pneumothorax.") with the group's polarity with probability ``agree``; the graph's edges carry
+    the same findings, so the neighbours' findings predict a report as well as ``agree`` allows."""
+    rng = np.random.default_rng(seed)
+    labels = sorted(REPORT_FINDINGS)
+    ids = [f"{i:07d}" for i in range(images)]
+    group = rng.integers(0, groups, images)
+    g = Graph()
+    g.nodes["Patient"] = NodeTable("Patient", [{"id": f"p{i}"} for i in ids])
+    g.nodes["Study"] = NodeTable("Study", [{"id": f"s{i}", "patientId": f"p{i}", "split": split} for i in ids])
+    g.nodes["Image"] = NodeTable("Image", [{"id": f"g{i}", "studyId": f"s{i}", "viewPosition": "PA", "kept": True}
+                                           for i in ids])
+    g.nodes["Concept"] = NodeTable("Concept", [{"cui": REPORT_FINDINGS[x][0], "name": x, "group": "OBSERVATION",
+                                                "semanticTypes": ["T047:Disease or Syndrome"]} for x in labels])
+    g.add_edges("HAS_STUDY", "Patient", "Study", [{"_start": f"p{i}", "_end": f"s{i}"} for i in ids])
+    g.add_edges("HAS_IMAGE", "Study", "Image", [{"_start": f"s{i}", "_end": f"g{i}"} for i in ids])
+    stated = [rng.choice(len(labels), size=3, replace=False) for _ in range(groups)]
+    present = rng.random((groups, 3)) < 0.5
+    rows: dict[str, list[dict]] = {Polarity.POSITIVE.edge_type: [], Polarity.NEGATIVE.edge_type: []}
+    reports = []
+    for n, i in enumerate(ids):
+        sentences = []
+        for c, pos in zip(stated[group[n]], present[group[n]]):
+            pos = bool(pos) if rng.random() < agree else not pos
+            cui, words = REPORT_FINDINGS[labels[c]]
+            sentences.append(f"{words.capitalize()}." if pos else f"No {words}.")
+            typ = (Polarity.POSITIVE if pos else Polarity.NEGATIVE).edge_type
+            rows[typ].append(finding_row(f"g{i}", f"s{i}", cui, typ, words))
+        reports.append({"id": f"s{i}", "studyId": f"s{i}", "findings": " ".join(sentences), "impression": None})
+    g.nodes["Report"] = NodeTable("Report", reports)
+    for typ, r in rows.items():
+        g.add_edges(typ, "Image", "Concept", r)
+    centres = rng.standard_normal((groups, dim))
+    vectors = (centres[group] + spread * rng.standard_normal((images, dim))).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return write_store(out, g, [f"g{i}" for i in ids], vectors, checksum=f"reports-{seed}-{images}-{groups}-{agree}")

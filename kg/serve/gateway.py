@@ -240,11 +240,13 @@ class Gateway:
             raise InvalidInput(f"cannot fetch the image URL: {type(exc).__name__}", code="E1163", where=where,
                                fix="check the URL, or send the image as a data: URL") from None
 
-    async def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+    async def _send(self, method: str, path: str, *, stream: bool = False, **kwargs: Any) -> Any:
+        """The upstream's response (``stream``: its headers, the body left to read); no answer is an error with a
+        code: a timeout 504, a refused or broken connection 502."""
         import httpx
 
         try:
-            return await self.client.request(method, path, **kwargs)
+            return await self.client.send(self.client.build_request(method, path, **kwargs), stream=stream)
         except httpx.TimeoutException:
             raise GatewayTimeout(f"the upstream {self.upstream.base} did not answer within "
                                  f"{self.upstream.timeout_s:g} s", code="E4102", where="upstream",
@@ -268,16 +270,7 @@ class Gateway:
     async def _stream(self, body: dict[str, Any], info: dict[str, Any]) -> Response:
         import httpx
 
-        req = self.client.build_request("POST", "/chat/completions", json=body)
-        try:
-            r = await self.client.send(req, stream=True)
-        except httpx.TimeoutException:
-            raise GatewayTimeout(f"the upstream {self.upstream.base} did not start answering within "
-                                 f"{self.upstream.timeout_s:g} s", code="E4105", where="upstream",
-                                 fix="check the VLM server, or raise --upstream-timeout") from None
-        except httpx.HTTPError as exc:
-            raise BadGateway(f"cannot reach the upstream {self.upstream.base}: {type(exc).__name__}", code="E4106",
-                             where="upstream", fix="start the VLM server, or correct --upstream") from None
+        r = await self._send("POST", "/chat/completions", json=body, stream=True)
         if r.status_code != 200 or not r.headers.get("content-type", "").startswith("text/event-stream"):
             await r.aread()
             await r.aclose()

@@ -19,7 +19,13 @@ openai = pytest.importorskip("openai")
 pytest.importorskip("transformers")
 
 from tests.kg.rag.test_vlm import tiny_vlm  # noqa: E402
-from tests.kg.serve.test_app import free_port, start  # noqa: E402
+from tests.kg.serve.test_app import (  # noqa: E402, F401  (frontal and sample: fixtures)
+    free_port,
+    frontal,
+    sample,
+    schemathesis_cases,
+    start,
+)
 
 UPSTREAM = Path(__file__).with_name("upstream.py")
 QUESTION = "Is there a pleural effusion?"
@@ -40,18 +46,8 @@ def _wait(url: str, proc: subprocess.Popen, what: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def sample_images(tmp_path_factory):
-    from kg.sample import write_sample
-
-    d = tmp_path_factory.mktemp("s")
-    write_sample(d)
-    return d
-
-
-@pytest.fixture(scope="module")
-def frontal_url(sample_images):
-    data = next(sample_images.rglob("e2253821-*.jpg")).read_bytes()  # a PA view the build kept
-    return "data:image/jpeg;base64," + base64.b64encode(data).decode()
+def frontal_url(frontal):  # noqa: F811  (the fixture of test_app)
+    return "data:image/jpeg;base64," + base64.b64encode(frontal.read_bytes()).decode()
 
 
 @pytest.fixture(scope="module")
@@ -198,17 +194,8 @@ def test_gateway_options_without_an_upstream_are_refused(sample_build):
 def test_schemathesis_finds_no_server_error_in_the_gateway(gateway, tmp_path):
     """Property-based chat requests from the gateway's own OpenAPI schema, forwarded to the real upstream: none may
     be a 5xx from medkg (an upstream's answer passes through with its own status)."""
-    pytest.importorskip("schemathesis")
-    p = subprocess.run([sys.executable, "-m", "schemathesis.cli", "run", f"{gateway}/openapi.json",
-                        "--include-path-regex", "^/v1/(chat/completions|models)$",
-                        "--checks", "not_a_server_error", "--max-examples", "40", "--seed", "20261208",
-                        "--suppress-health-check", "all"],
-                       capture_output=True, text=True, timeout=600, cwd=tmp_path)
-    tail = (p.stdout + p.stderr)[-3000:]
-    assert p.returncode == 0, tail
-    m = re.search(r"(\d+) generated, (\d+) passed", tail)
-    assert m and m.group(1) == m.group(2) and int(m.group(1)) >= 20, tail
-
+    assert schemathesis_cases(gateway, tmp_path, "--include-path-regex", "^/v1/(chat/completions|models)$",
+                              "--max-examples", "40", "--seed", "20261208") >= 20
 
 def test_a_slow_upstream_is_a_504_and_garbage_a_502(sample_build, tmp_path):
     import http.server
