@@ -56,6 +56,7 @@ class EvalRun:
     key_env: str | None = None
     max_tokens: int = 256
     format: str = "findings"
+    parallel_from: int = 4000  # cases from which the retrieval-only baseline runs on a process per core
 
 
 @dataclass
@@ -125,16 +126,19 @@ def evaluate(run: EvalRun, *, track: Callable[..., Any] | None = None) -> dict[s
     result: dict[str, Any] = {"model": model.id, "task": run.task, "split": run.split, "cases": len(cases),
                               "graph": str(run.graph), "build": store.manifest.checksum, "settings": {}}
     scored: dict[str, list[Any]] = {}
+    if model.id == "retrieval-only" and len(cases) >= run.parallel_from:
+        runs = _parallel_baseline(run, cases, settings, items, advance)
+    else:
+        runs = {}
+        for setting in settings:
+            t0 = time.perf_counter()
+            rows, abstained = _score(run, model, answers, retriever, cases, setting, items, labeler, advance)
+            runs[setting.name] = (rows, abstained, time.perf_counter() - t0)
     for setting in settings:
-        t0 = time.perf_counter()
-        contexts = _contexts(retriever, cases, setting)
-        if run.task == "report":
-            scored[setting.name], summary = _reports(run, model, answers, cases, contexts, setting, labeler, advance)
-        else:
-            scored[setting.name], summary = _vqa(run, model, answers, cases, contexts, setting, items, advance)
-        summary["seconds"] = round(time.perf_counter() - t0, 3)
-        summary["abstained"] = sum(1 for c in contexts if c is not None and c.abstained)
-        result["settings"][setting.name] = summary
+        rows, abstained, seconds = runs[setting.name]
+        scored[setting.name] = rows
+        result["settings"][setting.name] = _summary(run.task, rows, setting) | {
+            "seconds": round(seconds, 3), "abstained": abstained}
     result["differences"] = _differences(run, scored, [s.name for s in settings])
     advance.done()
     if model.id not in BASELINES:
@@ -158,12 +162,8 @@ def _against_retrieval_only(run: EvalRun, result: dict[str, Any], cases: Sequenc
     base, answers = RetrievalOnly(), _Answers(None)
     scores = {}
     for setting in settings:
-        contexts = _contexts(retriever, cases, setting)
-        if run.task == "report":
-            _, summary = _reports(run, base, answers, cases, contexts, setting, labeler, Advance())
-        else:
-            _, summary = _vqa(run, base, answers, cases, contexts, setting, items, Advance())
-        scores[setting.name] = _primary(run.task, summary)
+        rows, _ = _score(run, base, answers, retriever, cases, setting, items, labeler, Advance())
+        scores[setting.name] = _primary(run.task, _summary(run.task, rows, setting))
     mine = max(_primary(run.task, s) for s in result["settings"].values())
     theirs = max(scores.values())
     metric = "micro-F1" if run.task == "report" else "accuracy"
@@ -186,7 +186,8 @@ def _prompt(ctx: Context | None, fmt: str) -> str | None:
 
 
 def _reports(run: EvalRun, model: EvalModel, answers: _Answers, cases: Sequence[Case], contexts: list[Context | None],
-             setting: ContextSetting, labeler: Labeler, advance: Callable[..., None]) -> tuple[list[Any], dict[str, Any]]:
+             setting: ContextSetting, labeler: Labeler, advance: Callable[..., None]) -> list[Any]:
+    """(reference labels, generated report's labels) per case."""
     pairs = []
     for case, ctx in zip(cases, contexts):
         prompt = _prompt(ctx, run.format)
@@ -194,17 +195,20 @@ def _reports(run: EvalRun, model: EvalModel, answers: _Answers, cases: Sequence[
                            partial(model.ask, case, REPORT_INSTRUCTION, ctx, prompt))
         pairs.append((case.labels, labeler(case.report_id, text)))
         advance()
-    return pairs, clinical_efficacy(pairs)
+    return pairs
 
 
 def _vqa(run: EvalRun, model: EvalModel, answers: _Answers, cases: Sequence[Case], contexts: list[Context | None],
-         setting: ContextSetting, items: Sequence[Any], advance: Callable[..., None]) -> tuple[list[Any], dict[str, Any]]:
+         setting: ContextSetting, items: Sequence[Any], advance: Callable[..., None]) -> list[Any]:
+    """(right, contradicts the context, finding) per item of these cases, in item order."""
     from extract.labels import load_label_map
 
     mapping = load_label_map("chexpert")
     by_image = {c.image_id: (c, ctx) for c, ctx in zip(cases, contexts)}
-    rows = []  # (right, contradicts the context, label)
+    rows = []
     for item in items:
+        if item.image_id not in by_image:
+            continue
         case, ctx = by_image[item.image_id]
         prompt = _prompt(ctx, run.format)
         text = answers.get(json.dumps([item.image_id, setting.name, item.question, model.id, run.format]),
@@ -214,13 +218,71 @@ def _vqa(run: EvalRun, model: EvalModel, answers: _Answers, cases: Sequence[Case
         contradicts = (said == "yes" and stated == "negative") or (said == "no" and stated == "positive")
         rows.append((said == item.answer, contradicts, item.label))
         advance()
+    return rows
+
+
+def _summary(task: str, rows: list[Any], setting: ContextSetting) -> dict[str, Any]:
+    if task == "report":
+        return clinical_efficacy(rows)
     per: dict[str, list[bool]] = {}
     for right, _, label in rows:
         per.setdefault(label, []).append(right)
-    summary = {"accuracy": round(sum(r for r, _, _ in rows) / len(rows), 4), "items": len(rows),
-               "per_finding": {k: round(sum(v) / len(v), 4) for k, v in sorted(per.items())},
-               "contradicts_context": round(sum(c for _, c, _ in rows) / len(rows), 4) if setting.uses_context else None}
-    return rows, summary
+    return {"accuracy": round(sum(r for r, _, _ in rows) / len(rows), 4), "items": len(rows),
+            "per_finding": {k: round(sum(v) / len(v), 4) for k, v in sorted(per.items())},
+            "contradicts_context": round(sum(c for _, c, _ in rows) / len(rows), 4) if setting.uses_context else None}
+
+
+def _score(run: EvalRun, model: EvalModel, answers: _Answers, retriever: Retriever, cases: Sequence[Case],
+           setting: ContextSetting, items: Sequence[Any], labeler: Labeler,
+           advance: Callable[..., None]) -> tuple[list[Any], int]:
+    """One setting over these cases: the scored rows and how many contexts abstained."""
+    contexts = _contexts(retriever, cases, setting)
+    if run.task == "report":
+        rows = _reports(run, model, answers, cases, contexts, setting, labeler, advance)
+    else:
+        rows = _vqa(run, model, answers, cases, contexts, setting, items, advance)
+    return rows, sum(1 for c in contexts if c is not None and c.abstained)
+
+
+def _baseline_chunk(run: EvalRun, names: list[str], cases: list[Case], items: list[Any]) -> dict[str, Any]:
+    """A worker process's share of a retrieval-only run: every setting over its cases (the store and the labeler
+    loaded once per worker)."""
+    from kg.rag_eval.models import RetrievalOnly
+
+    store = FileStore(run.graph)
+    retriever, labeler, model = Retriever(store), Labeler(), RetrievalOnly()
+    out = {}
+    for setting in parse_settings(",".join(names), hops=0):
+        t0 = time.perf_counter()
+        rows, abstained = _score(run, model, _Answers(None), retriever, cases, setting, items, labeler, Advance())
+        out[setting.name] = (rows, abstained, time.perf_counter() - t0)
+    return out
+
+
+def _parallel_baseline(run: EvalRun, cases: list[Case], settings: list[ContextSetting], items: list[Any],
+                       advance: Callable[..., None]) -> dict[str, tuple[list[Any], int, float]]:
+    """The retrieval-only baseline's settings over the cases split across a process per core (rows in case order,
+    so every setting's rows pair up as in one process); seconds per setting: the slowest worker's."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    workers = min(os.cpu_count() or 1, 8)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # one BLAS thread per worker: a
+        os.environ.setdefault(var, "1")  # worker's threads on every core slow the searches 3x (measured, 2 cores)
+    size = -(-len(cases) // workers)
+    chunks = [cases[i:i + size] for i in range(0, len(cases), size)]
+    names = [s.name for s in settings]
+    merged: dict[str, tuple[list[Any], int, float]] = {n: ([], 0, 0.0) for n in names}
+    with ProcessPoolExecutor(len(chunks), mp_context=get_context("spawn")) as pool:
+        parts = [pool.submit(_baseline_chunk, run, names, chunk, items) for chunk in chunks]
+        for chunk, part in zip(chunks, parts):  # in case order
+            for name, (rows, abstained, seconds) in part.result().items():
+                got = merged[name]
+                merged[name] = (got[0] + rows, got[1] + abstained, max(got[2], seconds))
+            ids = {c.image_id for c in chunk}
+            advance(len(names) * (len(chunk) if run.task == "report" else sum(1 for i in items if i.image_id in ids)))
+    return merged
 
 
 def _differences(run: EvalRun, scored: dict[str, list[Any]], names: list[str]) -> list[dict[str, Any]]:

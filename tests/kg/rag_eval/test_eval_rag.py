@@ -83,3 +83,14 @@ def test_a_build_without_report_text_is_refused(tmp_path):
     kg("build", sample_corpus(), "--format", "mimic", "--out", tmp_path / "g", "--no-text", "--quiet")
     p = kg("eval", "rag", tmp_path / "g", "--model", "retrieval-only", "--split", "all", ok=False)
     assert "E1168" in p.stderr and "without --no-text" in p.stderr
+
+
+def test_the_baseline_on_every_core_scores_as_in_one_process(sample_build):
+    from kg.rag_eval import EvalRun, evaluate
+
+    for task in ("report", "vqa"):
+        one = evaluate(EvalRun(sample_build, "retrieval-only", split="all", task=task, contexts="none,fixed:5"))
+        many = evaluate(EvalRun(sample_build, "retrieval-only", split="all", task=task, contexts="none,fixed:5",
+                                parallel_from=10))
+        drop = lambda r: {k: {m: v for m, v in s.items() if m != "seconds"} for k, s in r["settings"].items()}  # noqa: E731
+        assert drop(one) == drop(many) and one["differences"] == many["differences"]
