@@ -8,7 +8,7 @@ VENV=${MEDKG_VENV:-.venv}
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -e '.[test,nlp,images,gnn,neo4j,api,mcp,graphrag,ray,remote]'
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -e '.[test,nlp,images,gnn,neo4j,api,mcp,graphrag,ray,remote,eval]'
 # The Browser test drives Debian's Chromium with playwright-core (npm; it downloads no browser).
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -129,14 +129,16 @@ def print_eval_rag(result: dict) -> None:
     out = console()
     report = result["task"] == "report"
     t = Table(title=f"{result['model']} on {result['cases']} images of {result['split']} ({result['task']})")
-    cols = ("context", "micro P", "micro R", "micro F1", "macro F1") if report else \
-        ("context", "accuracy", "items", "contradicts context")
+    cols = ("context", "micro P", "micro R", "micro F1", "macro F1", "RadGraph-F1 s/p/c", "BLEU-4", "ROUGE-L") \
+        if report else ("context", "accuracy", "items", "contradicts context")
     for col in (*cols, "abstained", "seconds"):
         t.add_column(col, justify="left" if col == "context" else "right")
     for name, s in result["settings"].items():
         if report:
-            m = s["micro"]
-            row = [f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", f"{s['macro']['f1']:.3f}"]
+            m, rg, tx = s["micro"], s["radgraph_f1"], s["text"]
+            row = [f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", f"{s['macro']['f1']:.3f}",
+                   f"{rg['simple']:.3f}/{rg['partial']:.3f}/{rg['complete']:.3f}",
+                   "-" if tx is None else f"{tx['bleu4']:.3f}", "-" if tx is None else f"{tx['rougeL']:.3f}"]
         else:
             c = s["contradicts_context"]
             row = [f"{s['accuracy']:.3f}", str(s["items"]), "-" if c is None else f"{c:.3f}"]
@@ -150,4 +152,8 @@ def print_eval_rag(result: dict) -> None:
                       f"(95% CI {lo:+.3f} to {hi:+.3f}){extra}{sure}")
     if result.get("note"):
         out.print(result["note"])
+    if report and any(s["text"] is None for s in result["settings"].values()):
+        from kg.core.install import install_command
+
+        out.print(f"BLEU-4 and ROUGE-L need medkg[eval]: {install_command('eval')}")
 

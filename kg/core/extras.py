@@ -40,6 +40,7 @@ EXTRAS: dict[str, Extra] = {e.name: e for e in (
     Extra("graphrag", ("neo4j_graphrag", "neo4j"), "neo4j-graphrag: kg.rag.graphrag.MedkgRetriever", "160 MB"),
     Extra("ray", ("ray",), "ray[data]: --engine ray", "0.3 GB"),
     Extra("remote", ("upath", "fsspec"), "universal_pathlib: --images s3://… and other fsspec URLs", "3 MB"),
+    Extra("eval", ("sacrebleu", "rouge_score"), "sacrebleu, rouge-score: BLEU-4 and ROUGE-L in kg eval rag", "35 MB"),
 )}
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from extract.labels import SCHEMAS, LabelPolicy, label_row, load_label_map
+from extract.radgraph import RGDoc, extraction_doc
 from extract.sections import split_sections
 from graph.store import FileStore
 from kg.core.errors import InvalidInput
@@ -29,27 +30,34 @@ class Case:
 
 
 class Labeler:
-    """Text -> CheXpert-14 labels, through the rules extractor and `kg label`'s default policy."""
+    """Text -> CheXpert-14 labels (through the rules extractor and `kg label`'s default policy) and the RadGraph
+    entities and relations of the same extraction (``extract.radgraph``), for RadGraph-F1."""
 
     def __init__(self) -> None:
         self.extractor = context_for(StepConfig()).extractor
         self.mapping = load_label_map(SCHEMA)
         self.policy = LabelPolicy()
-        self._seen: dict[str, dict[str, float | None]] = {}
+        self._seen: dict[str, tuple[dict[str, float | None], RGDoc]] = {}
 
     def __call__(self, key: str, text: str) -> dict[str, float | None]:
-        """The labels of ``text`` (remembered by text: a baseline writes the same report for many images)."""
+        return dict(self.read(key, text)[0])
+
+    def graph(self, key: str, text: str) -> RGDoc:
+        return self.read(key, text)[1]
+
+    def read(self, key: str, text: str) -> tuple[dict[str, float | None], RGDoc]:
+        """Labels and graph of ``text`` (remembered by text: a baseline writes the same report for many images)."""
         known = self._seen.get(text)
         if known is None:
-            known = self._seen[text] = self._label(key, text)
-        return dict(known)
+            known = self._seen[text] = self._read(key, text)
+        return known
 
-    def _label(self, key: str, text: str) -> dict[str, float | None]:
+    def _read(self, key: str, text: str) -> tuple[dict[str, float | None], RGDoc]:
         if not text.strip():
-            return {label: None for label in SCHEMAS[SCHEMA]} | {"No Finding": 1.0}
+            return {label: None for label in SCHEMAS[SCHEMA]} | {"No Finding": 1.0}, RGDoc(key, "", ())
         x = self.extractor.extract(key, text, split_sections(text))
         row: dict[str, Any] = label_row(x.concepts, SCHEMA, self.mapping, self.policy)
-        return {k: (None if v is None else float(v)) for k, v in row.items()}
+        return {k: (None if v is None else float(v)) for k, v in row.items()}, extraction_doc(key, x, text)
 
 
 def check_split(split: str) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from extract.radgraph_f1 import LEVELS, radgraph_f1
 from graph.retrieve import Context, ContextQuery, Retriever
 from graph.store import FileStore
 from kg.core.errors import InvalidInput, KGError
@@ -31,6 +32,7 @@ from kg.rag_eval.scoring import (
     clinical_efficacy,
     mcnemar,
     paired_bootstrap,
+    text_metrics,
     vqa_items,
     yes_no,
 )
@@ -187,13 +189,15 @@ def _prompt(ctx: Context | None, fmt: str) -> str | None:
 
 def _reports(run: EvalRun, model: EvalModel, answers: _Answers, cases: Sequence[Case], contexts: list[Context | None],
              setting: ContextSetting, labeler: Labeler, advance: Callable[..., None]) -> list[Any]:
-    """(reference labels, generated report's labels) per case."""
+    """(reference labels, generated report's labels, RadGraph-F1, reference text, generated text) per case."""
     pairs = []
     for case, ctx in zip(cases, contexts):
         prompt = _prompt(ctx, run.format)
         text = answers.get(json.dumps([case.image_id, setting.name, "report", model.id, run.format]),
                            partial(model.ask, case, REPORT_INSTRUCTION, ctx, prompt))
-        pairs.append((case.labels, labeler(case.report_id, text)))
+        labels, graph = labeler.read(case.report_id, text)
+        rg = radgraph_f1(labeler.graph(case.report_id, case.reference), graph)
+        pairs.append((case.labels, labels, rg, case.reference, text))
         advance()
     return pairs
 
@@ -223,7 +227,10 @@ def _vqa(run: EvalRun, model: EvalModel, answers: _Answers, cases: Sequence[Case
 
 def _summary(task: str, rows: list[Any], setting: ContextSetting) -> dict[str, Any]:
     if task == "report":
-        return clinical_efficacy(rows)
+        out = clinical_efficacy(rows)
+        out["radgraph_f1"] = {lv: round(sum(r[2][lv] for r in rows) / len(rows), 4) if rows else 0.0 for lv in LEVELS}
+        out["text"] = text_metrics([r[3] for r in rows], [r[4] for r in rows])  # None without the eval extra
+        return out
     per: dict[str, list[bool]] = {}
     for right, _, label in rows:
         per.setdefault(label, []).append(right)
@@ -317,8 +324,8 @@ def _positives(pairs: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     """(reference, generated) positive-label matrices, one row per case (the 14 CheXpert labels)."""
     from kg.rag_eval.scoring import LABELS
 
-    ref = np.array([[r.get(x) == 1.0 for x in LABELS] for r, _ in pairs], dtype=bool).reshape(len(pairs), len(LABELS))
-    gen = np.array([[g.get(x) == 1.0 for x in LABELS] for _, g in pairs], dtype=bool).reshape(len(pairs), len(LABELS))
+    ref = np.array([[p[0].get(x) == 1.0 for x in LABELS] for p in pairs], dtype=bool).reshape(len(pairs), len(LABELS))
+    gen = np.array([[p[1].get(x) == 1.0 for x in LABELS] for p in pairs], dtype=bool).reshape(len(pairs), len(LABELS))
     return ref, gen
 
 

@@ -32,11 +32,11 @@ def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0}
 
 
-def clinical_efficacy(pairs: Sequence[tuple[Labels, Labels]]) -> dict[str, Any]:
+def clinical_efficacy(pairs: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
     """(reference labels, generated labels) per case -> micro and macro P/R/F1 of the positive class (1.0) over the
     14 labels; an uncertain (-1.0) or unmentioned label counts as not positive, on both sides."""
     counts = {label: [0, 0, 0] for label in LABELS}
-    for ref, gen in pairs:
+    for ref, gen, *_ in pairs:
         for label in LABELS:
             r, g = ref.get(label) == 1.0, gen.get(label) == 1.0
             c = counts[label]
@@ -104,3 +104,17 @@ def mcnemar(a: Sequence[bool], b: Sequence[bool]) -> dict[str, Any]:
     n, k = only_a + only_b, min(only_a, only_b)
     p = min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n) if n else 1.0
     return {"only_first_right": only_a, "only_second_right": only_b, "p": round(p, 6)}
+
+
+def text_metrics(references: Sequence[str], generated: Sequence[str]) -> dict[str, float] | None:
+    """Corpus BLEU-4 (sacrebleu, its default 13a tokenisation) and mean ROUGE-L F1 (rouge-score), both in [0, 1];
+    None when the eval extra is not installed."""
+    try:
+        import sacrebleu
+        from rouge_score import rouge_scorer
+    except ImportError:
+        return None
+    bleu = sacrebleu.corpus_bleu(list(generated), [list(references)]).score / 100
+    scorer = rouge_scorer.RougeScorer(["rougeL"])
+    rouge = [scorer.score(r, g)["rougeL"].fmeasure for r, g in zip(references, generated)]
+    return {"bleu4": round(bleu, 4), "rougeL": round(sum(rouge) / len(rouge), 4) if rouge else 0.0}

@@ -79,3 +79,43 @@ def test_context_settings_parse_and_bad_ones_are_named():
         with pytest.raises(InvalidInput) as e:
             parse_settings(bad)
         assert e.value.code in ("E1170", "E1171")
+
+
+def test_radgraph_f1_on_the_gold_graphs_and_a_case_counted_by_hand():
+    from pathlib import Path
+
+    from extract.radgraph import RGDoc, RGEntity, read_radgraph
+    from extract.radgraph_f1 import entity_set, radgraph_f1
+
+    gold = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "radgraph-dev" / "radgraph_xl.json"
+    if gold.is_file():  # the developers' RadGraph gold (not in a user's clone)
+        docs = read_radgraph(gold)
+        assert all(radgraph_f1(d, d) == {"simple": 1.0, "partial": 1.0, "complete": 1.0} for d in docs[:50])
+        a, b = docs[0], docs[1]
+        sa, sb = entity_set(a, "simple"), entity_set(b, "simple")
+        assert radgraph_f1(a, b)["simple"] == round(2 * len(sa & sb) / (len(sa) + len(sb)), 4)
+    ref = RGDoc("r", "pleural effusion", (RGEntity("1", "effusion", "OBS-DP", 1, 1, (("located_at", "2"),)),
+                                          RGEntity("2", "pleural", "ANAT-DP", 0, 0, ())))
+    hyp = RGDoc("h", "pleural effusion edema", (RGEntity("1", "Effusion", "OBS-DP", 1, 1, ()),
+                                                RGEntity("2", "pleural", "ANAT-DP", 0, 0, ()),
+                                                RGEntity("3", "edema", "OBS-DA", 2, 2, ())))
+    # simple: 2 of 2 reference entities, 2 of 3 generated: 2*2/(2+3); partial and complete: the effusion's relation
+    # is missing, so only 'pleural' matches: 2*1/(2+3)
+    assert radgraph_f1(ref, hyp) == {"simple": 0.8, "partial": 0.4, "complete": 0.4}
+    moved = RGDoc("m", "", (RGEntity("1", "effusion", "OBS-DP", 1, 1, (("located_at", "2"),)),
+                            RGEntity("2", "pleural", "ANAT-DA", 0, 0, ())))  # the relation's target has another label
+    assert radgraph_f1(ref, moved) == {"simple": 0.5, "partial": 0.5, "complete": 0.0}
+    empty = RGDoc("e", "", ())
+    assert radgraph_f1(empty, empty)["complete"] == 1.0 and radgraph_f1(ref, empty)["simple"] == 0.0
+
+
+def test_bleu_and_rouge_come_from_their_libraries():
+    pytest.importorskip("sacrebleu")
+    from kg.rag_eval.scoring import text_metrics
+
+    same = text_metrics(["Small left pleural effusion. No pneumothorax."] * 2,
+                        ["Small left pleural effusion. No pneumothorax."] * 2)
+    assert same == {"bleu4": 1.0, "rougeL": 1.0}
+    other = text_metrics(["Small left pleural effusion."], ["Heart size is normal."])
+    assert other["rougeL"] == 0.0  # no word in common (ROUGE's tokenizer drops the full stop)
+    assert other["bleu4"] < 0.2  # only the full stop in common: sacrebleu's default smoothing keeps it above 0
