@@ -81,19 +81,21 @@ def test_context_settings_parse_and_bad_ones_are_named():
         assert e.value.code in ("E1170", "E1171")
 
 
-def test_radgraph_f1_on_the_gold_graphs_and_a_case_counted_by_hand():
-    from pathlib import Path
-
-    from extract.radgraph import RGDoc, RGEntity, read_radgraph
+def test_radgraph_f1_of_a_gold_report_against_itself_and_another(shared_data):
+    from extract.radgraph import read_radgraph
     from extract.radgraph_f1 import entity_set, radgraph_f1
 
-    gold = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "radgraph-dev" / "radgraph_xl.json"
-    if gold.is_file():  # the developers' RadGraph gold (not in a user's clone)
-        docs = read_radgraph(gold)
-        assert all(radgraph_f1(d, d) == {"simple": 1.0, "partial": 1.0, "complete": 1.0} for d in docs[:50])
-        a, b = docs[0], docs[1]
-        sa, sb = entity_set(a, "simple"), entity_set(b, "simple")
-        assert radgraph_f1(a, b)["simple"] == round(2 * len(sa & sb) / (len(sa) + len(sb)), 4)
+    docs = read_radgraph(shared_data / "radgraph-dev" / "radgraph_xl.json")
+    assert all(radgraph_f1(d, d) == {"simple": 1.0, "partial": 1.0, "complete": 1.0} for d in docs[:50])
+    a, b = docs[0], docs[1]
+    sa, sb = entity_set(a, "simple"), entity_set(b, "simple")
+    assert radgraph_f1(a, b)["simple"] == round(2 * len(sa & sb) / (len(sa) + len(sb)), 4) < 0.2
+
+
+def test_radgraph_f1_on_a_case_counted_by_hand():
+    from extract.radgraph import RGDoc, RGEntity
+    from extract.radgraph_f1 import radgraph_f1
+
     ref = RGDoc("r", "pleural effusion", (RGEntity("1", "effusion", "OBS-DP", 1, 1, (("located_at", "2"),)),
                                           RGEntity("2", "pleural", "ANAT-DP", 0, 0, ())))
     hyp = RGDoc("h", "pleural effusion edema", (RGEntity("1", "Effusion", "OBS-DP", 1, 1, ()),
