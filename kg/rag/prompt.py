@@ -2,9 +2,13 @@
 
 Formats (``format=``):
 
-* ``findings`` (default): a header saying how many similar images there are and how similar they are, one line
-  per finding with its polarity, how many of them state it and their agreement, absent findings as absent
-  ("Pneumothorax: absent in 3 of 5 similar cases (agreement 0.61, cosine 0.93-0.95)"), then the triplets;
+* ``findings`` (default): a header saying how many similar images there are and how similar they are, then one
+  line per concept with its polarity mix — how many of them state it present, absent or uncertain and their
+  agreement, absent findings as absent ("Pneumothorax: absent in 3 of 5 similar cases (agreement 0.61, cosine
+  0.93-0.95)"; "Pulmonary edema: present in 2 of 5 similar cases (...); absent in 2 (...)") — the concepts the
+  question names first, then by agreement; then at most 8 triplets, those about the question's concepts first;
+* ``findings-per-polarity``: the first layout: a line per concept and polarity in retrieval's order, then every
+  triplet;
 * ``kg-llava``: KG-LLaVA's prompt, ``The image-specific triplets from the knowledge graph are: t1; t2; …. And
   for the given image, {question}``;
 * ``medmkg``: MedMKG's evidence lines, ``Triplet i: (head, relation, tail) = (h, r, t)``;
@@ -21,6 +25,7 @@ as "nothing abnormal".
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any, Literal, get_args
 
@@ -33,7 +38,7 @@ from kg.core.registry import Registry
 
 # the format names, for the request models' OpenAPI enum; each is a PromptFormat in PROMPT_FORMATS (a test keeps
 # the two the same)
-Format = Literal["findings", "kg-llava", "medmkg", "json"]
+Format = Literal["findings", "findings-per-polarity", "kg-llava", "medmkg", "json"]
 FORMATS: tuple[str, ...] = get_args(Format)
 
 
@@ -42,8 +47,9 @@ class PromptOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    format: Format = Field("findings", description="findings, kg-llava (KG-LLaVA's prompt), medmkg (its evidence "
-                                                   "lines) or json.")
+    format: Format = Field("findings", description=(
+        "findings (a line per concept, the question's concepts first), findings-per-polarity (a line per concept and "
+        "polarity), kg-llava (KG-LLaVA's prompt), medmkg (its evidence lines) or json."))
     max_tokens: int | None = Field(None, ge=1, le=100_000, description=(
         "A budget for the rendered context and question: the lowest-ranked items are dropped to fit (counted with the "
         "model's tokenizer in process, else by words)."))
@@ -107,7 +113,7 @@ class PromptFormat:
     to fit a budget) and a footer, joined with the question. Add one with ``PROMPT_FORMATS.add(name, cls)`` and
     its name in :data:`Format`."""
 
-    def items(self, ctx: Context) -> tuple[str, list[str], str]:
+    def items(self, ctx: Context, question: str | None = None) -> tuple[str, list[str], str]:
         raise NotImplementedError
 
     def join(self, head: str, lines: list[str], foot: str, question: str | None) -> str:
@@ -119,14 +125,61 @@ class PromptFormat:
 
 
 class FindingsFormat(PromptFormat):
-    def items(self, ctx: Context) -> tuple[str, list[str], str]:
+    """One line per concept with its polarity mix ("Pulmonary edema: present in 2 of 5 similar cases (agreement
+    0.40, cosine 0.93-0.95); absent in 2 (agreement 0.38, cosine 0.93)"), the concepts the question names first, then
+    by their best agreement; then at most :data:`PROMPT_TRIPLETS` triplets, those about a concept the question names
+    first."""
+
+    def items(self, ctx: Context, question: str | None = None) -> tuple[str, list[str], str]:
+        named = _named(ctx, question)
+        by_concept: dict[str, list[Finding]] = {}
+        for f in ctx.findings:  # most support first, as retrieval ranks them
+            by_concept.setdefault(f.concept.cui, []).append(f)
+        order = sorted(by_concept.values(), key=lambda fs: (fs[0].concept.cui not in named,
+                                                            -max(f.agreement for f in fs)))
+        lines = [f"- {concept_line(fs)}" for fs in order]
+        triplets = sorted(ctx.triplets, key=lambda t: not ({t.head.cui, t.tail.cui} & named))[:PROMPT_TRIPLETS]
+        lines += [f"- {triplet_text(t)}" for t in triplets]
+        head = f"Findings of {neighbours_line(ctx)}:" if ctx.neighbours else "Knowledge graph context:"
+        return head, lines, ""
+
+
+class FindingsPerPolarityFormat(PromptFormat):
+    """medkg's first layout: a line per (concept, polarity) in retrieval's order, then every triplet."""
+
+    def items(self, ctx: Context, question: str | None = None) -> tuple[str, list[str], str]:
         lines = [f"- {finding_line(f)}" for f in ctx.findings] + [f"- {triplet_text(t)}" for t in ctx.triplets]
         head = f"Findings of {neighbours_line(ctx)}:" if ctx.neighbours else "Knowledge graph context:"
         return head, lines, ""
 
 
+PROMPT_TRIPLETS = 8  # triplets in the findings format: those about the question's concepts first
+
+
+def _named(ctx: Context, question: str | None) -> set[str]:
+    """The context's concepts the question names (every word of the concept's name is in the question)."""
+    if not question:
+        return set()
+    words = set(re.findall(r"[a-z0-9]+", question.lower()))
+    concepts = {f.concept.cui: f.concept.name for f in ctx.findings}
+    concepts |= {c.cui: c.name for t in ctx.triplets for c in (t.head, t.tail)}
+    return {cui for cui, name in concepts.items() if (ws := set(re.findall(r"[a-z0-9]+", name.lower()))) and ws <= words}
+
+
+def concept_line(findings: list[Finding]) -> str:
+    """A concept's findings, its most supported polarity first, the others after it with their own counts."""
+    first, rest = findings[0], findings[1:]
+    if first.source == "query" or not rest:
+        return finding_line(first)
+    more = []
+    for f in rest:
+        sims = f", cosine {_span(f.similarities)}" if f.similarities else ""
+        more.append(f"{f.polarity.word} in {f.cases} (agreement {f.agreement:.2f}{sims})")
+    return finding_line(first) + "; " + "; ".join(more)
+
+
 class MedmkgFormat(PromptFormat):
-    def items(self, ctx: Context) -> tuple[str, list[str], str]:
+    def items(self, ctx: Context, question: str | None = None) -> tuple[str, list[str], str]:
         lines = [f"Triplet {i}: (head, relation, tail) = ({t.head.name}, {t.relation}, {t.tail.name})"
                  for i, t in enumerate(ctx.triplets, 1)]
         lines += [f"Finding: ({f.concept.name}, {f.polarity.word}, {f.cases} of {f.of} similar cases, agreement "
@@ -136,7 +189,7 @@ class MedmkgFormat(PromptFormat):
 
 
 class KgLlavaFormat(PromptFormat):
-    def items(self, ctx: Context) -> tuple[str, list[str], str]:
+    def items(self, ctx: Context, question: str | None = None) -> tuple[str, list[str], str]:
         foot = f" They come from {neighbours_line(ctx)}." if ctx.neighbours else ""
         return ("The image-specific triplets from the knowledge graph are: ",
                 [triplet_text(t) for t in ctx.triplets] or ["none"], foot)
@@ -150,7 +203,7 @@ class KgLlavaFormat(PromptFormat):
 
 
 class JsonFormat(PromptFormat):
-    def items(self, ctx: Context) -> tuple[str, list[str], str]:
+    def items(self, ctx: Context, question: str | None = None) -> tuple[str, list[str], str]:
         items = [json.dumps({"finding": f.concept.name, "cui": f.concept.cui, "polarity": f.polarity.value, "cases": f.cases,
                              "of": f.of, "agreement": f.agreement, "similarities": list(f.similarities),
                              "reports": sorted({c.report_id for c in f.citations if c.report_id})})
@@ -168,6 +221,7 @@ class JsonFormat(PromptFormat):
 
 PROMPT_FORMATS: Registry[PromptFormat] = Registry("prompt format", option="format")
 PROMPT_FORMATS.add("findings", FindingsFormat)
+PROMPT_FORMATS.add("findings-per-polarity", FindingsPerPolarityFormat)
 PROMPT_FORMATS.add("kg-llava", KgLlavaFormat)
 PROMPT_FORMATS.add("medmkg", MedmkgFormat)
 PROMPT_FORMATS.add("json", JsonFormat)
@@ -187,7 +241,7 @@ def render(ctx: Context, *, format: str = "findings", question: str | None = Non
         raise InvalidInput(f"max_tokens must be at least 1, not {max_tokens}", code="E183", fix="pass a positive budget")
     if ctx.abstained is not None:
         return fmt.abstained(ctx, question)
-    head, lines, foot = fmt.items(ctx)
+    head, lines, foot = fmt.items(ctx, question)
     count = _count(tokenizer)
     while True:
         text = fmt.join(head, lines, foot, question)

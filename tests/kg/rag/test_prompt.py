@@ -80,3 +80,23 @@ def test_every_prompt_format_is_registered_under_its_declared_name(ctx):
         assert render(ctx, format=name, question="Q?")
     with pytest.raises(InvalidInput, match="E182|unknown prompt format"):
         render(ctx, format="nope")
+
+
+def test_a_line_per_concept_the_questions_first_and_triplets_capped(ctx):
+    from kg.rag.prompt import PROMPT_TRIPLETS
+
+    assert len({f.concept.cui for f in ctx.findings}) < len(ctx.findings)  # some concept has several polarities
+    lines = render(ctx).splitlines()[1:]
+    concepts = [x for x in lines if " similar cases " in x]
+    names = [x[2:].split(":", 1)[0] for x in concepts]
+    assert len(names) == len(set(names)) == len({f.concept.cui for f in ctx.findings})  # one line each
+    mixed = next(f.concept.name for f in ctx.findings if sum(g.concept.cui == f.concept.cui for g in ctx.findings) > 1)
+    line = next(x for x in concepts if x[2:].startswith(mixed + ":"))
+    assert line.count(" in ") >= 2 and "; " in line  # its polarities on one line, each with its count
+    later = names[-1]
+    asked = render(ctx, question=f"Is there {later.lower()}?").splitlines()[1]
+    assert asked.startswith(f"- {later}:")  # the concept the question names comes first
+    triplets = [x for x in lines if x.startswith("- ") and " similar cases " not in x]
+    assert len(triplets) == min(PROMPT_TRIPLETS, len(ctx.triplets))
+    old = render(ctx, format="findings-per-polarity").splitlines()[1:]
+    assert len([x for x in old if " similar cases " in x]) == len(ctx.findings)  # the first layout, kept by name
