@@ -25,6 +25,7 @@ def eval_rag_cmd(
     key_env: str | None = typer.Option(None, "--key-env", metavar="VAR", help="The variable holding the endpoint's key."),
     max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="At most this many tokens per answer."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    html: Path | None = typer.Option(None, "--html", help="Also write the result as a page with its charts."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Ask a model about each image of a split with and without the graph's context; score against the image's own
@@ -48,8 +49,16 @@ def eval_rag_cmd(
 
     run = EvalRun(graph_dir, model, split=split, task=task, contexts=contexts, limit=limit, seed=seed, cache=cache,
                   key_env=key_env, max_tokens=max_tokens, format=prompt_format)
+    if html is not None and html.exists():  # before any work: a file there that medkg did not write stays
+        from kg.rag_eval.page import check_page
+
+        check_page(html)
     with progress(quiet or json_out) as track:
         result = evaluate(run, track=track)
+    if html is not None:
+        from kg.rag_eval.page import write_page
+
+        write_page(result, html)
     if json_out:
         typer.echo(json.dumps(result, indent=2))
         return
