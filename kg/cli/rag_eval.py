@@ -24,6 +24,8 @@ def eval_rag_cmd(
     cache: Path | None = typer.Option(None, "--cache", help="Answer cache (JSONL; default: in medkg's cache folder)."),
     key_env: str | None = typer.Option(None, "--key-env", metavar="VAR", help="The variable holding the endpoint's key."),
     max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="At most this many tokens per answer."),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, max=64,
+                                    help="An endpoint's requests in flight at once (a local model asks one at a time)."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     html: Path | None = typer.Option(None, "--html", help="Also write the result as a page with its charts."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -48,7 +50,7 @@ def eval_rag_cmd(
     from kg.rag_eval import EvalRun, evaluate
 
     run = EvalRun(graph_dir, model, split=split, task=task, contexts=contexts, limit=limit, seed=seed, cache=cache,
-                  key_env=key_env, max_tokens=max_tokens, format=prompt_format)
+                  key_env=key_env, max_tokens=max_tokens, format=prompt_format, concurrency=concurrency)
     if html is not None and html.exists():  # before any work: a file there that medkg did not write stays
         from kg.rag_eval.page import check_page
 

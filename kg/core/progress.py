@@ -17,6 +17,7 @@ from rich.progress import (
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 
 
@@ -74,6 +75,7 @@ def progress(quiet: bool, console: Console | None = None) -> Iterator[Track]:
         TaskProgressColumn(),
         _Rate(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),  # the time left, where the total is known (--:-- otherwise)
         console=console or Console(stderr=True),
         transient=False,
     )

@@ -25,6 +25,7 @@ REPORT_INSTRUCTION = "Write the findings and impression of the radiology report 
 class EvalModel(Protocol):
     id: str
     cached: bool  # answers worth caching (a model call), not a baseline computed in microseconds
+    concurrent: bool  # may be asked from several threads at once (an endpoint's requests in flight)
 
     def ask(self, case: Case, instruction: str, context: Context | None, prompt: str | None) -> str: ...
 
@@ -53,6 +54,7 @@ class RetrievalOnly:
 
     id = "retrieval-only"
     cached = False
+    concurrent = False
 
     def __init__(self) -> None:
         self.mapping = load_label_map("chexpert")
@@ -75,6 +77,7 @@ class Prior:
 
     id = "prior"
     cached = False
+    concurrent = False
 
     def __init__(self, cases: Sequence[Case]):
         pos = Counter(x for c in cases for x in LABELS if c.labels.get(x) == 1.0)
@@ -105,6 +108,7 @@ class OpenAIModel:
     system message, the image and the instruction as the user message; greedy, at most ``max_tokens``."""
 
     cached = True
+    concurrent = True
 
     def __init__(self, url: str, name: str, *, key_env: str | None = None, max_tokens: int = 256, timeout: float = 120):
         try:
@@ -134,6 +138,7 @@ class TransformersModel:
     template, greedy."""
 
     cached = True
+    concurrent = False  # one generate at a time: torch uses every core for each
 
     def __init__(self, folder: Path, *, max_tokens: int = 256):
         try:

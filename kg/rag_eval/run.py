@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from graph.store import FileStore
 from kg.core.errors import InvalidInput, KGError
 from kg.core.progress import Advance
 from kg.rag.prompt import render
+from kg.rag_eval.answers import AnswerCache
 from kg.rag_eval.cases import Case, Labeler, check_split, load_cases
 from kg.rag_eval.models import REPORT_INSTRUCTION, EvalModel, finding_states, model_for
 from kg.rag_eval.scoring import (
@@ -59,33 +60,7 @@ class EvalRun:
     max_tokens: int = 256
     format: str = "findings"
     parallel_from: int = 4000  # cases from which the retrieval-only baseline runs on a process per core
-
-
-@dataclass
-class _Answers:
-    """The answer cache: one JSON line per answer, appended as it comes (a killed run keeps what it had)."""
-
-    path: Path | None
-    known: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.path is not None and self.path.is_file():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                try:
-                    row = json.loads(line)
-                    self.known[row["key"]] = row["answer"]
-                except (ValueError, KeyError, TypeError):
-                    continue  # a line cut short by a kill: asked again
-
-    def get(self, key: str, ask: Callable[[], str]) -> str:
-        if key in self.known:
-            return self.known[key]
-        answer = self.known[key] = ask()
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps({"key": key, "answer": answer}) + "\n")
-        return answer
+    concurrency: int = 4  # model requests in flight at once (an endpoint); a local model folder asks one at a time
 
 
 def _contexts(retriever: Retriever, cases: Sequence[Case], setting: ContextSetting) -> list[Context | None]:
@@ -117,7 +92,9 @@ def evaluate(run: EvalRun, *, track: Callable[..., Any] | None = None) -> dict[s
     labeler = Labeler()
     cases = load_cases(store, run.split, labeler, limit=run.limit)
     model = model_for(run.model, cases, key_env=run.key_env, max_tokens=run.max_tokens)
-    answers = _Answers((run.cache or _default_cache(store, run, model.id)) if model.cached else None)
+    if not model.concurrent:
+        run = replace(run, concurrency=1)
+    answers = AnswerCache((run.cache or _default_cache(store, run, model.id)) if model.cached else None)
     retriever = Retriever(store)
     items = vqa_items(cases, seed=run.seed) if run.task == "vqa" else []
     if run.task == "vqa" and not items:
@@ -161,7 +138,7 @@ def _against_retrieval_only(run: EvalRun, result: dict[str, Any], cases: Sequenc
     saying whether the model beats it."""
     from kg.rag_eval.models import RetrievalOnly
 
-    base, answers = RetrievalOnly(), _Answers(None)
+    base, answers = RetrievalOnly(), AnswerCache(None)
     scores = {}
     for setting in settings:
         rows, _ = _score(run, base, answers, retriever, cases, setting, items, labeler, Advance())
@@ -187,41 +164,37 @@ def _prompt(ctx: Context | None, fmt: str) -> str | None:
     return None if ctx is None else render(ctx, format=fmt)
 
 
-def _reports(run: EvalRun, model: EvalModel, answers: _Answers, cases: Sequence[Case], contexts: list[Context | None],
+def _reports(run: EvalRun, model: EvalModel, answers: AnswerCache, cases: Sequence[Case], contexts: list[Context | None],
              setting: ContextSetting, labeler: Labeler, advance: Callable[..., None]) -> list[Any]:
     """(reference labels, generated report's labels, RadGraph-F1, reference text, generated text) per case."""
+    jobs = [(json.dumps([case.image_id, setting.name, "report", model.id, run.format]),
+             partial(model.ask, case, REPORT_INSTRUCTION, ctx, _prompt(ctx, run.format)))
+            for case, ctx in zip(cases, contexts)]
     pairs = []
-    for case, ctx in zip(cases, contexts):
-        prompt = _prompt(ctx, run.format)
-        text = answers.get(json.dumps([case.image_id, setting.name, "report", model.id, run.format]),
-                           partial(model.ask, case, REPORT_INSTRUCTION, ctx, prompt))
+    for case, text in zip(cases, answers.many(jobs, concurrency=run.concurrency, advance=advance)):
         labels, graph = labeler.read(case.report_id, text)
         rg = radgraph_f1(labeler.graph(case.report_id, case.reference), graph)
         pairs.append((case.labels, labels, rg, case.reference, text))
-        advance()
     return pairs
 
 
-def _vqa(run: EvalRun, model: EvalModel, answers: _Answers, cases: Sequence[Case], contexts: list[Context | None],
+def _vqa(run: EvalRun, model: EvalModel, answers: AnswerCache, cases: Sequence[Case], contexts: list[Context | None],
          setting: ContextSetting, items: Sequence[Any], advance: Callable[..., None]) -> list[Any]:
     """(right, contradicts the context, finding) per item of these cases, in item order."""
     from extract.labels import load_label_map
 
     mapping = load_label_map("chexpert")
     by_image = {c.image_id: (c, ctx) for c, ctx in zip(cases, contexts)}
+    mine = [item for item in items if item.image_id in by_image]
+    jobs = [(json.dumps([item.image_id, setting.name, item.question, model.id, run.format]),
+             partial(model.ask, by_image[item.image_id][0], item.question, by_image[item.image_id][1],
+                     _prompt(by_image[item.image_id][1], run.format))) for item in mine]
     rows = []
-    for item in items:
-        if item.image_id not in by_image:
-            continue
-        case, ctx = by_image[item.image_id]
-        prompt = _prompt(ctx, run.format)
-        text = answers.get(json.dumps([item.image_id, setting.name, item.question, model.id, run.format]),
-                           partial(model.ask, case, item.question, ctx, prompt))
+    for item, text in zip(mine, answers.many(jobs, concurrency=run.concurrency, advance=advance)):
         said = yes_no(text)
-        stated = finding_states(ctx, mapping).get(item.label)
+        stated = finding_states(by_image[item.image_id][1], mapping).get(item.label)
         contradicts = (said == "yes" and stated == "negative") or (said == "no" and stated == "positive")
         rows.append((said == item.answer, contradicts, item.label))
-        advance()
     return rows
 
 
@@ -239,7 +212,7 @@ def _summary(task: str, rows: list[Any], setting: ContextSetting) -> dict[str, A
             "contradicts_context": round(sum(c for _, c, _ in rows) / len(rows), 4) if setting.uses_context else None}
 
 
-def _score(run: EvalRun, model: EvalModel, answers: _Answers, retriever: Retriever, cases: Sequence[Case],
+def _score(run: EvalRun, model: EvalModel, answers: AnswerCache, retriever: Retriever, cases: Sequence[Case],
            setting: ContextSetting, items: Sequence[Any], labeler: Labeler,
            advance: Callable[..., None]) -> tuple[list[Any], int]:
     """One setting over these cases: the scored rows and how many contexts abstained."""
@@ -261,7 +234,7 @@ def _baseline_chunk(run: EvalRun, names: list[str], cases: list[Case], items: li
     out = {}
     for setting in parse_settings(",".join(names), hops=0):
         t0 = time.perf_counter()
-        rows, abstained = _score(run, model, _Answers(None), retriever, cases, setting, items, labeler, Advance())
+        rows, abstained = _score(run, model, AnswerCache(None), retriever, cases, setting, items, labeler, Advance())
         out[setting.name] = (rows, abstained, time.perf_counter() - t0)
     return out
 

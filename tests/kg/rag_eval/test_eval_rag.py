@@ -36,6 +36,7 @@ def test_a_vlm_behind_an_openai_endpoint_is_asked_once_per_answer(sample_build, 
     cache = tmp_path / "answers.jsonl"
     args = ["eval", "rag", sample_build, "--model", f"openai:{upstream}/v1@tiny-llava", "--split", "all",
             "--limit", "6", "--task", "vqa", "--contexts", "none,fixed:3", "--max-tokens", "2", "--cache", cache,
+            "--concurrency", "3",
             "--json"]
     before = calls()
     first = json.loads(kg(*args).stdout)
