@@ -102,6 +102,7 @@ def test_the_sdk_gets_the_upstreams_answer_with_the_context_injected(gateway, up
     assert sent[0]["role"] == "system" and "similar image" in sent[0]["content"]  # the rendered findings
     assert sent[1]["content"][1]["image_url"]["url"] == frontal_url  # the image goes on to the VLM
     assert "medkg" not in last_request(upstream)  # medkg's own options are not forwarded
+    assert last_request(upstream)["_authorization"] is None  # no --upstream-key-env: no key sent
 
 
 def test_context_can_be_turned_off_or_moved_per_request(gateway, upstream, frontal_url):
@@ -243,3 +244,22 @@ def test_a_slow_upstream_is_a_504_and_garbage_a_502(sample_build, tmp_path):
         server.shutdown()
         slow.terminate()
         slow.wait(10)
+
+
+def test_the_upstream_key_goes_to_the_upstream_only(sample_build, upstream, frontal_url):
+    env = os.environ | {"VLM_KEY": "upstream-s3cret"}
+    proc, url = start(sample_build, "--upstream", upstream + "/v1", "--upstream-key-env", "VLM_KEY", env=env)
+    try:
+        client = openai.OpenAI(base_url=url + "/v1", api_key="client-key", max_retries=0)
+        client.chat.completions.create(model="tiny-llava", messages=ask(frontal_url), max_tokens=1)
+        assert last_request(upstream)["_authorization"] == "Bearer upstream-s3cret"  # not the client's key
+        with pytest.raises(openai.APIStatusError) as e:  # an oversized image: 413, before anything is forwarded
+            client.chat.completions.create(model="tiny-llava", messages=ask("data:image/png;base64," + "A" * 28_000_000))
+        assert e.value.status_code == 413 and e.value.body["code"] == "E1155"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert "upstream-s3cret" not in proc.stderr.read().decode() + proc.stdout.read().decode()
+    p = subprocess.run([sys.executable, "-m", "kg", "serve", str(sample_build), "--upstream", upstream + "/v1",
+                        "--upstream-key-env", "NO_SUCH_VARIABLE_SET"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "E1166" in p.stderr

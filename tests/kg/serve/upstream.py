@@ -92,6 +92,7 @@ def main() -> None:
         calls[0] += 1
         last.clear()
         last.update(body)
+        last["_authorization"] = request.headers.get("authorization")  # what the gateway sent as the key
         if body.get("model") != NAME:
             return JSONResponse({"error": {"message": f"The model `{body.get('model')}` does not exist.",
                                            "type": "NotFoundError", "param": None, "code": 404}}, status_code=404)
