@@ -168,7 +168,7 @@ def _reports(run: EvalRun, model: EvalModel, answers: AnswerCache, cases: Sequen
              setting: ContextSetting, labeler: Labeler, advance: Callable[..., None]) -> list[Any]:
     """(reference labels, generated report's labels, RadGraph-F1, reference text, generated text) per case."""
     jobs = [(json.dumps([case.image_id, setting.name, "report", model.id, run.format]),
-             partial(model.ask, case, REPORT_INSTRUCTION, ctx, _prompt(ctx, run.format)))
+             partial(model.ask, case, REPORT_INSTRUCTION, ctx, _prompt(ctx, setting.format or run.format)))
             for case, ctx in zip(cases, contexts)]
     pairs = []
     for case, text in zip(cases, answers.many(jobs, concurrency=run.concurrency, advance=advance)):
@@ -188,7 +188,7 @@ def _vqa(run: EvalRun, model: EvalModel, answers: AnswerCache, cases: Sequence[C
     mine = [item for item in items if item.image_id in by_image]
     jobs = [(json.dumps([item.image_id, setting.name, item.question, model.id, run.format]),
              partial(model.ask, by_image[item.image_id][0], item.question, by_image[item.image_id][1],
-                     _prompt(by_image[item.image_id][1], run.format))) for item in mine]
+                     _prompt(by_image[item.image_id][1], setting.format or run.format))) for item in mine]
     rows = []
     for item, text in zip(mine, answers.many(jobs, concurrency=run.concurrency, advance=advance)):
         said = yes_no(text)

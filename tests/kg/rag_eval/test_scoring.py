@@ -75,7 +75,10 @@ def test_context_settings_parse_and_bad_ones_are_named():
     got = parse_settings("fixed:7,none,ratio:1.5,auto")
     assert [s.name for s in got] == ["none", "fixed:7", "ratio:1.5", "auto"]
     assert got[1].options.k == 7 and got[2].options.gamma == 1.5 and got[3].options.k == "auto"
-    for bad in ("fixed:0", "ratio:0.5", "top:3", "fixed:3,fixed:3", ""):
+    both = parse_settings("fixed:7,fixed:7/findings-per-polarity")
+    assert [(s.name, s.format) for s in both] == [("fixed:7", None), ("fixed:7/findings-per-polarity",
+                                                                     "findings-per-polarity")]
+    for bad in ("fixed:0", "ratio:0.5", "top:3", "fixed:3,fixed:3", "", "none/json", "fixed:7/xml"):
         with pytest.raises(InvalidInput) as e:
             parse_settings(bad)
         assert e.value.code in ("E1170", "E1171")
