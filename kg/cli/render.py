@@ -131,7 +131,7 @@ def print_eval_rag(result: dict) -> None:
     t = Table(title=f"{result['model']} on {result['cases']} images of {result['split']} ({result['task']})")
     cols = ("context", "micro P", "micro R", "micro F1", "macro F1", "RadGraph-F1 s/p/c", "BLEU-4", "ROUGE-L") \
         if report else ("context", "accuracy", "items", "contradicts context")
-    for col in (*cols, "abstained", "seconds"):
+    for col in (*cols, "abstained", "seconds", "tokens"):
         t.add_column(col, justify="left" if col == "context" else "right")
     for name, s in result["settings"].items():
         if report:
@@ -142,7 +142,9 @@ def print_eval_rag(result: dict) -> None:
         else:
             c = s["contradicts_context"]
             row = [f"{s['accuracy']:.3f}", str(s["items"]), "-" if c is None else f"{c:.3f}"]
-        t.add_row(name, *row, str(s["abstained"]), f"{s['seconds']:.1f}")
+        tok = s.get("tokens")
+        t.add_row(name, *row, str(s["abstained"]), f"{s['seconds']:.1f}",
+                  "-" if not tok else f"{tok['prompt']:,} + {tok['completion']:,}")
     out.print(t)
     for d in result["differences"]:
         lo, hi = d["ci95"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ class EvalModel(Protocol):
     id: str
     cached: bool  # answers worth caching (a model call), not a baseline computed in microseconds
     concurrent: bool  # may be asked from several threads at once (an endpoint's requests in flight)
+    usage: dict[str, int]  # tokens spent so far by this process's requests (an endpoint's usage); empty otherwise
 
     def ask(self, case: Case, instruction: str, context: Context | None, prompt: str | None) -> str: ...
 
@@ -55,6 +57,7 @@ class RetrievalOnly:
     id = "retrieval-only"
     cached = False
     concurrent = False
+    usage: dict[str, int] = {}
 
     def __init__(self) -> None:
         self.mapping = load_label_map("chexpert")
@@ -78,6 +81,7 @@ class Prior:
     id = "prior"
     cached = False
     concurrent = False
+    usage: dict[str, int] = {}
 
     def __init__(self, cases: Sequence[Case]):
         pos = Counter(x for c in cases for x in LABELS if c.labels.get(x) == 1.0)
@@ -109,6 +113,7 @@ class OpenAIModel:
 
     cached = True
     concurrent = True
+    usage: dict[str, int]
 
     def __init__(self, url: str, name: str, *, key_env: str | None = None, max_tokens: int = 256, timeout: float = 120):
         try:
@@ -119,6 +124,8 @@ class OpenAIModel:
         key = os.environ.get(key_env) if key_env else None
         self.client = openai.OpenAI(base_url=url, api_key=key or "unused", timeout=timeout, max_retries=3)
         self.errors = openai.APIError
+        self.usage = {"prompt": 0, "completion": 0}
+        self._lock = threading.Lock()
 
     def ask(self, case: Case, instruction: str, context: Context | None, prompt: str | None) -> str:
         messages: list[dict[str, Any]] = [{"role": "system", "content": prompt}] if prompt else []
@@ -130,6 +137,10 @@ class OpenAIModel:
         except self.errors as exc:
             raise Unavailable(f"the model server answered an error: {exc}", code="E435", where=self.id,
                               fix="check the server and the model name (GET /v1/models)") from None
+        if r.usage is not None:
+            with self._lock:
+                self.usage["prompt"] += r.usage.prompt_tokens
+                self.usage["completion"] += r.usage.completion_tokens
         return r.choices[0].message.content or ""
 
 
@@ -139,6 +150,7 @@ class TransformersModel:
 
     cached = True
     concurrent = False  # one generate at a time: torch uses every core for each
+    usage: dict[str, int] = {}
 
     def __init__(self, folder: Path, *, max_tokens: int = 256):
         try:

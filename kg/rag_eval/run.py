@@ -105,19 +105,22 @@ def evaluate(run: EvalRun, *, track: Callable[..., Any] | None = None) -> dict[s
     result: dict[str, Any] = {"model": model.id, "task": run.task, "split": run.split, "cases": len(cases),
                               "graph": str(run.graph), "build": store.manifest.checksum, "settings": {}}
     scored: dict[str, list[Any]] = {}
+    tokens: dict[str, dict[str, int]] = {}
     if model.id == "retrieval-only" and len(cases) >= run.parallel_from:
         runs = _parallel_baseline(run, cases, settings, items, advance)
     else:
         runs = {}
         for setting in settings:
-            t0 = time.perf_counter()
+            t0, spent = time.perf_counter(), dict(model.usage)
             rows, abstained = _score(run, model, answers, retriever, cases, setting, items, labeler, advance)
             runs[setting.name] = (rows, abstained, time.perf_counter() - t0)
+            if model.usage:  # tokens this run spent on the setting (answers from the cache cost none)
+                tokens[setting.name] = {k: v - spent.get(k, 0) for k, v in model.usage.items()}
     for setting in settings:
         rows, abstained, seconds = runs[setting.name]
         scored[setting.name] = rows
         result["settings"][setting.name] = _summary(run.task, rows, setting) | {
-            "seconds": round(seconds, 3), "abstained": abstained}
+            "seconds": round(seconds, 3), "abstained": abstained, "tokens": tokens.get(setting.name)}
     result["differences"] = _differences(run, scored, [s.name for s in settings])
     advance.done()
     if model.id not in BASELINES:

@@ -48,8 +48,11 @@ def test_a_vlm_behind_an_openai_endpoint_is_asked_once_per_answer(sample_build, 
     assert "retrieval-only baseline" in first["note"] and "auto" not in first["settings"]
     assert set(first["baseline"]) == {"none", "fixed:3", "fixed:3/kg-llava"}  # a format compared in the same run
     again = json.loads(kg(*args).stdout)  # resumed: every answer from the cache
-    assert calls() - before == asked and again["settings"] == {k: {**v, "seconds": again["settings"][k]["seconds"]}
-                                                               for k, v in first["settings"].items()}
+    same = lambda r: {k: {m: v for m, v in s.items() if m not in ("seconds", "tokens")}  # noqa: E731
+                      for k, s in r["settings"].items()}
+    assert calls() - before == asked and same(again) == same(first)
+    assert all(s["tokens"]["prompt"] > 0 and s["tokens"]["completion"] > 0 for s in first["settings"].values())
+    assert all(s["tokens"] == {"prompt": 0, "completion": 0} for s in again["settings"].values())  # cached: free
     cache.write_text("".join(cache.read_text().splitlines(keepends=True)[:-1]) + '{"key": ["cut')  # a killed run
     kg(*args)
     assert calls() - before == asked + 1  # only the answer that was lost is asked again
