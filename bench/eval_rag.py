@@ -13,15 +13,15 @@ wall time, micro-F1 per setting and the width of the fixed:7-vs-none 95% interva
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # as `kg eval rag` sets them
-    os.environ.setdefault(_var, "1")
+from kg.core.environment import one_blas_thread  # noqa: E402
+
+one_blas_thread()  # as `kg eval rag` does, before numpy loads
 
 from bench.common import machine, peak_rss_mb  # noqa: E402
 

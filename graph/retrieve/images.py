@@ -17,19 +17,15 @@ def query_vector(files: FileStore, query: str | bytes) -> tuple[np.ndarray, str 
     """(vector, the image's own id when ``query`` is an image of the graph). ``query``: an image id, an image
     file's path, or an image's bytes; files and bytes are encoded with the build's own encoder."""
     if isinstance(query, (bytes, bytearray)):
-        from embed.encoders import get_encoder
         from embed.images import decode_image
 
-        enc = get_encoder(files.manifest.encoder.spec or files.manifest.encoder.id)
-        return enc.encode([_big_enough(decode_image(bytes(query)), "the image")])[0], None
+        return files.encoder.encode([_big_enough(decode_image(bytes(query)), "the image")])[0], None
     if query in files.index:
         return files.index.vector(query), query
     if Path(query).is_file():
-        from embed.encoders import get_encoder
         from embed.images import load_image
 
-        enc = get_encoder(files.manifest.encoder.spec or files.manifest.encoder.id)
-        return enc.encode([_big_enough(load_image(query), query)])[0], None
+        return files.encoder.encode([_big_enough(load_image(query), query)])[0], None
     raise NotFound(f"{query!r} is neither an image id of the graph nor an image file", code="E211",
                    fix="pass an Image id (see nodes/Image.parquet) or a path to a JPEG/PNG")
 

@@ -30,9 +30,7 @@ from graph.store.outdir import locked, read_manifest
 from kg.core.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
-    from embed.index import VectorIndex
-
-if TYPE_CHECKING:
+    from embed.encoders import Encoder
     from embed.index import VectorIndex
 
 
@@ -198,6 +196,18 @@ class FileStore:
         from embed.index import VectorIndex
 
         return VectorIndex.load(self.out / "index")
+
+    @cached_property
+    def encoder(self) -> Encoder:
+        """The build's own image encoder, made when an image is first encoded (a model encoder loads once)."""
+        from embed.encoders import get_encoder
+
+        return get_encoder(self.manifest.encoder.spec or self.manifest.encoder.id)
+
+    def encoder_loaded(self) -> Encoder | None:
+        """The encoder if an image was encoded already, else None (nothing is loaded to answer)."""
+        loaded: Encoder | None = self.__dict__.get("encoder")
+        return loaded
 
     @cached_property
     def _by_key(self) -> dict[str, dict[str, dict[str, Any]]]:

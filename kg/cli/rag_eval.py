@@ -33,12 +33,10 @@ def eval_rag_cmd(
     """Ask a model about each image of a split with and without the graph's context; score against the image's own
     report (clinical efficacy or closed-VQA accuracy) with paired bootstrap 95% intervals for every difference."""
     import json
-    import os
 
-    # one BLAS thread: the searches are many and small (measured at 20,000 images on 2 cores: 120 s -> 42 s with
-    # a worker per core); set before numpy loads, and only where the user has not
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
+    from kg.core.environment import one_blas_thread
+
+    one_blas_thread()  # before numpy loads
     from kg.cli.render import print_eval_rag
     from kg.core.extras import require
     from kg.core.progress import progress

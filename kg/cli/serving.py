@@ -30,13 +30,9 @@ def serve_cmd(
 ):
     """Serve cited KG context over HTTP: POST /v1/context, GET /v1/concepts/{cui}, /v1/images/{id}, /healthz, /metrics;
     with --upstream, also the OpenAI-compatible gateway (POST /v1/chat/completions, GET /v1/models)."""
-    import os
+    from kg.core.environment import medkg_env, one_blas_thread
 
-    # one BLAS thread per request thread: concurrent vector searches otherwise oversubscribe the cores (measured:
-    # 27 -> 163 requests/s at concurrency 16 on 2 cores); set before numpy loads, and only where the user has not
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
-    from kg.core.environment import medkg_env
+    one_blas_thread()  # before numpy loads
     from kg.serve import serve
 
     env_key = medkg_env().api_key

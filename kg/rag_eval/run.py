@@ -106,14 +106,16 @@ def evaluate(run: EvalRun, *, track: Callable[..., Any] | None = None) -> dict[s
                               "graph": str(run.graph), "build": store.manifest.checksum, "settings": {}}
     scored: dict[str, list[Any]] = {}
     tokens: dict[str, dict[str, int]] = {}
+    contexts_by: dict[str, list[Context | None]] = {}  # the serial path's, which the baseline comparison reuses
     if model.id == "retrieval-only" and len(cases) >= run.parallel_from:
         runs = _parallel_baseline(run, cases, settings, items, advance)
     else:
         runs = {}
         for setting in settings:
             t0, spent = time.perf_counter(), dict(model.usage)
-            rows, abstained = _score(run, model, answers, retriever, cases, setting, items, labeler, advance)
-            runs[setting.name] = (rows, abstained, time.perf_counter() - t0)
+            contexts = contexts_by[setting.name] = _contexts(retriever, cases, setting)
+            rows = _score(run, model, answers, cases, contexts, setting, items, labeler, advance)
+            runs[setting.name] = (rows, _abstained(contexts), time.perf_counter() - t0)
             if model.usage:  # tokens this run spent on the setting (answers from the cache cost none)
                 tokens[setting.name] = {k: v - spent.get(k, 0) for k, v in model.usage.items()}
     for setting in settings:
@@ -124,7 +126,7 @@ def evaluate(run: EvalRun, *, track: Callable[..., Any] | None = None) -> dict[s
     result["differences"] = _differences(run, scored, [s.name for s in settings])
     advance.done()
     if model.id not in BASELINES:
-        result["baseline"], verdict = _against_retrieval_only(run, result, cases, items, settings, retriever, labeler)
+        result["baseline"], verdict = _against_retrieval_only(run, result, cases, items, settings, contexts_by, labeler)
         notes.append(verdict)
     result["note"] = "; ".join(notes) or None
     return result
@@ -135,16 +137,16 @@ def _primary(task: str, summary: dict[str, Any]) -> float:
 
 
 def _against_retrieval_only(run: EvalRun, result: dict[str, Any], cases: Sequence[Case], items: Sequence[Any],
-                            settings: list[ContextSetting], retriever: Retriever,
+                            settings: list[ContextSetting], contexts_by: dict[str, list[Context | None]],
                             labeler: Labeler) -> tuple[dict[str, float], str]:
-    """The retrieval-only baseline on the same cases and settings (it needs no model: seconds), and a sentence
+    """The retrieval-only baseline on the same cases and contexts (it needs no model: seconds), and a sentence
     saying whether the model beats it."""
     from kg.rag_eval.models import RetrievalOnly
 
     base, answers = RetrievalOnly(), AnswerCache(None)
     scores = {}
     for setting in settings:
-        rows, _ = _score(run, base, answers, retriever, cases, setting, items, labeler, Advance())
+        rows = _score(run, base, answers, cases, contexts_by[setting.name], setting, items, labeler, Advance())
         scores[setting.name] = _primary(run.task, _summary(run.task, rows, setting))
     mine = max(_primary(run.task, s) for s in result["settings"].values())
     theirs = max(scores.values())
@@ -163,15 +165,18 @@ def _default_cache(store: FileStore, run: EvalRun, model_id: str) -> Path:
     return cache_root() / "eval-rag" / f"{build}-{run.task}-{safe}.jsonl"
 
 
-def _prompt(ctx: Context | None, fmt: str) -> str | None:
-    return None if ctx is None else render(ctx, format=fmt)
+def _prompt(model: EvalModel, run: EvalRun, setting: ContextSetting, ctx: Context | None) -> str | None:
+    """The rendered context a model reads (the baselines read the context itself: nothing to render)."""
+    if ctx is None or model.id in BASELINES:
+        return None
+    return render(ctx, format=setting.format or run.format)
 
 
 def _reports(run: EvalRun, model: EvalModel, answers: AnswerCache, cases: Sequence[Case], contexts: list[Context | None],
              setting: ContextSetting, labeler: Labeler, advance: Callable[..., None]) -> list[Any]:
     """(reference labels, generated report's labels, RadGraph-F1, reference text, generated text) per case."""
     jobs = [(json.dumps([case.image_id, setting.name, "report", model.id, run.format]),
-             partial(model.ask, case, REPORT_INSTRUCTION, ctx, _prompt(ctx, setting.format or run.format)))
+             partial(model.ask, case, REPORT_INSTRUCTION, ctx, _prompt(model, run, setting, ctx)))
             for case, ctx in zip(cases, contexts)]
     pairs = []
     for case, text in zip(cases, answers.many(jobs, concurrency=run.concurrency, advance=advance)):
@@ -189,13 +194,15 @@ def _vqa(run: EvalRun, model: EvalModel, answers: AnswerCache, cases: Sequence[C
     mapping = load_label_map("chexpert")
     by_image = {c.image_id: (c, ctx) for c, ctx in zip(cases, contexts)}
     mine = [item for item in items if item.image_id in by_image]
+    prompts = {i: _prompt(model, run, setting, ctx) for i, (_, ctx) in by_image.items()}  # once per image
+    states = {i: finding_states(ctx, mapping) for i, (_, ctx) in by_image.items()}
     jobs = [(json.dumps([item.image_id, setting.name, item.question, model.id, run.format]),
              partial(model.ask, by_image[item.image_id][0], item.question, by_image[item.image_id][1],
-                     _prompt(by_image[item.image_id][1], setting.format or run.format))) for item in mine]
+                     prompts[item.image_id])) for item in mine]
     rows = []
     for item, text in zip(mine, answers.many(jobs, concurrency=run.concurrency, advance=advance)):
         said = yes_no(text)
-        stated = finding_states(by_image[item.image_id][1], mapping).get(item.label)
+        stated = states[item.image_id].get(item.label)
         contradicts = (said == "yes" and stated == "negative") or (said == "no" and stated == "positive")
         rows.append((said == item.answer, contradicts, item.label))
     return rows
@@ -215,16 +222,16 @@ def _summary(task: str, rows: list[Any], setting: ContextSetting) -> dict[str, A
             "contradicts_context": round(sum(c for _, c, _ in rows) / len(rows), 4) if setting.uses_context else None}
 
 
-def _score(run: EvalRun, model: EvalModel, answers: AnswerCache, retriever: Retriever, cases: Sequence[Case],
-           setting: ContextSetting, items: Sequence[Any], labeler: Labeler,
-           advance: Callable[..., None]) -> tuple[list[Any], int]:
-    """One setting over these cases: the scored rows and how many contexts abstained."""
-    contexts = _contexts(retriever, cases, setting)
+def _score(run: EvalRun, model: EvalModel, answers: AnswerCache, cases: Sequence[Case], contexts: list[Context | None],
+           setting: ContextSetting, items: Sequence[Any], labeler: Labeler, advance: Callable[..., None]) -> list[Any]:
+    """One setting's scored rows over these cases and their contexts."""
     if run.task == "report":
-        rows = _reports(run, model, answers, cases, contexts, setting, labeler, advance)
-    else:
-        rows = _vqa(run, model, answers, cases, contexts, setting, items, advance)
-    return rows, sum(1 for c in contexts if c is not None and c.abstained)
+        return _reports(run, model, answers, cases, contexts, setting, labeler, advance)
+    return _vqa(run, model, answers, cases, contexts, setting, items, advance)
+
+
+def _abstained(contexts: list[Context | None]) -> int:
+    return sum(1 for c in contexts if c is not None and c.abstained)
 
 
 def _baseline_chunk(run: EvalRun, names: list[str], cases: list[Case], items: list[Any]) -> dict[str, Any]:
@@ -237,7 +244,9 @@ def _baseline_chunk(run: EvalRun, names: list[str], cases: list[Case], items: li
     out = {}
     for setting in parse_settings(",".join(names), hops=0):
         t0 = time.perf_counter()
-        rows, abstained = _score(run, model, AnswerCache(None), retriever, cases, setting, items, labeler, Advance())
+        contexts = _contexts(retriever, cases, setting)
+        rows = _score(run, model, AnswerCache(None), cases, contexts, setting, items, labeler, Advance())
+        abstained = _abstained(contexts)
         out[setting.name] = (rows, abstained, time.perf_counter() - t0)
     return out
 
@@ -250,9 +259,10 @@ def _parallel_baseline(run: EvalRun, cases: list[Case], settings: list[ContextSe
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
+    from kg.core.environment import one_blas_thread
+
     workers = min(os.cpu_count() or 1, 8)
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # one BLAS thread per worker: a
-        os.environ.setdefault(var, "1")  # worker's threads on every core slow the searches 3x (measured, 2 cores)
+    one_blas_thread()  # for the workers spawned below
     size = -(-len(cases) // workers)
     chunks = [cases[i:i + size] for i in range(0, len(cases), size)]
     names = [s.name for s in settings]

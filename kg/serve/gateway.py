@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from graph.retrieve import Context, ContextQuery, QueryOptions, Retriever
 from graph.retrieve.query import invalid
-from kg.core.errors import InvalidInput, KGError, TooLarge, Unavailable
+from kg.core.errors import InvalidInput, TooLarge, Unavailable
 from kg.rag.prompt import PromptOptions, render
 
 log = logging.getLogger("medkg.gateway")
@@ -150,21 +150,6 @@ def summary(ctx: Context, opts: GatewayOptions) -> dict[str, Any]:
     }
 
 
-def _cheap_queries(retriever: Retriever) -> bool:
-    """Whether an image query costs about a millisecond: a file store (in memory) and an encoder without a model
-    (``pixels``); then a small image is answered on the event loop, everything else in a worker thread."""
-    store = retriever.store
-    if store is not store.files:
-        return False
-    try:
-        from embed.encoders import get_encoder
-
-        m = store.files.manifest.encoder
-        return not get_encoder(m.spec or m.id).uses_torch
-    except KGError:  # an encoder whose extra is missing: the first image query says so
-        return False
-
-
 def header_value(info: dict[str, Any]) -> str:
     """The ``medkg`` field in brief, for a response header (ASCII JSON; citations counted, not listed)."""
     brief = {k: v for k, v in info.items() if k not in ("findings", "neighbours")}
@@ -181,10 +166,16 @@ class Gateway:
         import httpx
 
         self.retriever, self.upstream, self.max_upload = retriever, upstream, max_upload
-        self.inline = _cheap_queries(retriever)
         headers = {"Authorization": f"Bearer {upstream.key}"} if upstream.key else {}
         self.client = httpx.AsyncClient(base_url=upstream.base, headers=headers,
                                         timeout=httpx.Timeout(upstream.timeout_s, connect=min(10.0, upstream.timeout_s)))
+
+    def _inline(self) -> bool:
+        """Whether an image query costs about a millisecond: a file store (in memory) whose encoder, loaded by an
+        earlier query, has no model (``pixels``); then a small image is answered on the event loop."""
+        store = self.retriever.store
+        encoder = store.files.encoder_loaded()
+        return store is store.files and encoder is not None and not encoder.uses_torch
 
     async def models(self) -> Response:
         r = await self._send("GET", "/models")
@@ -205,9 +196,9 @@ class Gateway:
         else:
             data = await self._image_bytes(image)
             query = ContextQuery.of(opts.options(), image=data)
-            if self.inline and len(data) <= INLINE_BYTES:  # about a millisecond: no thread hop (1.5 ms, measured)
+            if self._inline() and len(data) <= INLINE_BYTES:  # about a millisecond: no thread hop (1.5 ms, measured)
                 ctx = self.retriever.context(query)
-            else:  # a large image or a model encoder: off the event loop
+            else:  # a large image, a model encoder, or the first image (the encoder loads): off the event loop
                 ctx = await run_in_threadpool(self.retriever.context, query)
             prompt = render(ctx, format=opts.format, max_tokens=opts.max_tokens)
             body["messages"] = inject(body["messages"], prompt, opts.placement, image)
@@ -249,13 +240,13 @@ class Gateway:
                 if r.status_code != 200:
                     raise InvalidInput(f"the image URL answered HTTP {r.status_code}", code="E1161", where=where,
                                        fix="check the URL, or send the image as a data: URL")
-                data = b""
+                data = bytearray()
                 async for chunk in r.aiter_bytes():
                     data += chunk
                     if len(data) > self.max_upload:
                         raise TooLarge(f"image of more than {self.max_upload:,} bytes", code="E1162", where=where,
                                        fix=f"send images of at most {self.max_upload:,} bytes")
-                return data
+                return bytes(data)
         except httpx.HTTPError as exc:
             raise InvalidInput(f"cannot fetch the image URL: {type(exc).__name__}", code="E1163", where=where,
                                fix="check the URL, or send the image as a data: URL") from None
